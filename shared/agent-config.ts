@@ -1,0 +1,99 @@
+// What a media node needs to run one agent version. The edge stores agent versions (Postgres) and
+// compiles this shape; the media node receives it by agent version and prompt-prefix hash. It is a
+// trust boundary in both directions, so it is a zod schema, and unknown fields are rejected.
+import { z } from "zod";
+
+export const MODEL_TIERS = ["opus", "sonnet", "haiku"] as const;
+export type ModelTier = (typeof MODEL_TIERS)[number];
+
+/**
+ * Each tier maps to an ordered list of Bedrock model or inference-profile IDs. The first is preferred;
+ * the rest are the fallbacks (another model, or the same model in another region's profile) tried when
+ * Bedrock throttles or is unavailable.
+ */
+export const ModelPolicySchema = z
+  .object({
+    opus: z.array(z.string().min(1)).min(1),
+    sonnet: z.array(z.string().min(1)).min(1),
+    haiku: z.array(z.string().min(1)).min(1),
+    /** Agents that must answer fast never escalate to Opus for complexity alone. */
+    latencySensitive: z.boolean().default(false),
+  })
+  .strict();
+export type ModelPolicy = z.infer<typeof ModelPolicySchema>;
+
+export const DEFAULT_MODEL_POLICY: ModelPolicy = {
+  opus: ["us.anthropic.claude-opus-4-5-20251101-v1:0"],
+  sonnet: ["us.anthropic.claude-sonnet-4-5-20250929-v1:0", "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"],
+  haiku: ["us.anthropic.claude-haiku-4-5-20251001-v1:0"],
+  latencySensitive: false,
+};
+
+export const BUILTIN_TOOLS = ["end_call", "transfer_call", "handoff_to_agent", "send_sms"] as const;
+export type BuiltinTool = (typeof BUILTIN_TOOLS)[number];
+
+const JsonSchemaObject = z.record(z.string(), z.unknown());
+
+export const ToolDefinitionSchema = z
+  .object({
+    name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, "tool names are letters, digits, _ and -"),
+    description: z.string().min(1).max(4096),
+    /** JSON Schema of the tool's input object. */
+    inputSchema: JsonSchemaObject,
+    /** Agent-defined tools call the tenant's webhook; built-ins are handled by the platform. */
+    webhook: z
+      .object({
+        url: z.string().url(),
+        timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
+      })
+      .strict()
+      .optional(),
+    builtin: z.enum(BUILTIN_TOOLS).optional(),
+  })
+  .strict()
+  .refine((t) => (t.webhook ? 1 : 0) + (t.builtin ? 1 : 0) === 1, {
+    message: "a tool is either a webhook tool or a built-in, exactly one",
+  });
+export type ToolDefinition = z.infer<typeof ToolDefinitionSchema>;
+
+export const BargeInPolicySchema = z
+  .object({
+    /** Caller words needed, while the agent speaks, before the agent stops. Back-channels never count. */
+    minWords: z.number().int().min(1).max(10).default(2),
+    /** Caller speech duration needed before the agent stops. */
+    minDurationMs: z.number().int().min(0).max(3_000).default(300),
+    backchannels: z
+      .array(z.string())
+      .default(["uh-huh", "uh huh", "mm-hmm", "mhm", "okay", "ok", "right", "yeah", "yes", "sure", "got it"]),
+  })
+  .strict();
+export type BargeInPolicy = z.infer<typeof BargeInPolicySchema>;
+
+export const AgentRuntimeConfigSchema = z
+  .object({
+    tenantId: z.string().min(1),
+    agentId: z.string().min(1),
+    version: z.number().int().min(1),
+    systemPrompt: z.string().min(1).max(100_000),
+    firstMessage: z.string().max(2_000).nullable().default(null),
+    voice: z.string().min(1).default("aura-2-thalia-en"),
+    /** Used when the main voice fails to synthesize. */
+    fallbackVoice: z.string().min(1).default("aura-2-andromeda-en"),
+    language: z.string().min(2).default("en"),
+    modelPolicy: ModelPolicySchema.default(DEFAULT_MODEL_POLICY),
+    tools: z.array(ToolDefinitionSchema).max(64).default([]),
+    /** Extended thinking budget in tokens; 0 turns thinking off. */
+    thinkingBudgetTokens: z
+      .number()
+      .int()
+      .refine((n) => n === 0 || (n >= 1_024 && n <= 64_000), "thinking budget is 0 (off) or 1024..64000")
+      .default(0),
+    maxTokens: z.number().int().min(64).max(64_000).default(1_024),
+    bargeIn: BargeInPolicySchema.prefault({}),
+    /** Spoken at once when a turn needs a tool or extended thinking; pre-synthesized per voice. */
+    acknowledgement: z.string().min(1).max(200).default("Let me check that for you."),
+    /** Keyterms sent to speech recognition to bias it towards the tenant's vocabulary. */
+    keyterms: z.array(z.string().min(1).max(100)).max(100).default([]),
+  })
+  .strict();
+export type AgentRuntimeConfig = z.infer<typeof AgentRuntimeConfigSchema>;
