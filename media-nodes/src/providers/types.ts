@@ -51,8 +51,22 @@ export interface SttProvider {
 
 // ── Language model ───────────────────────────────────────────────────────────────────────────────
 
+/**
+ * A block of extended-thinking reasoning. Never spoken. When thinking is on, Claude requires the assistant
+ * turn that holds a tool-use to start with its reasoning block, sent back unchanged (signature included),
+ * so the conversation keeps it in history.
+ */
+export interface ThinkingContent {
+  type: "thinking";
+  text: string;
+  signature?: string;
+  /** Reasoning the vendor encrypted; opaque, passed back as is. */
+  redactedContent?: string;
+}
+
 export type ChatContent =
   | { type: "text"; text: string }
+  | ThinkingContent
   | { type: "tool-use"; id: string; name: string; input: unknown }
   | { type: "tool-result"; toolUseId: string; content: unknown; isError?: boolean };
 
@@ -81,6 +95,8 @@ export interface LlmRequest {
   temperature?: number;
   /** Extended thinking budget, 1024..64000 tokens. Absent: no thinking. */
   thinkingBudgetTokens?: number;
+  /** Opaque string tags the vendor logs with the request (Bedrock `requestMetadata`), e.g. the call ID. */
+  metadata?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -97,6 +113,8 @@ export type LlmEvent =
   | { type: "text"; text: string }
   /** Reasoning text. Never spoken. */
   | { type: "thinking"; text: string }
+  /** A finished reasoning block (after its `thinking` deltas): append it to the assistant message as is. */
+  | { type: "thinking-block"; block: ThinkingContent }
   | { type: "tool-use"; id: string; name: string; input: unknown }
   | { type: "stop"; reason: LlmStopReason }
   | { type: "usage"; usage: LlmUsage; latencyMs?: number };
