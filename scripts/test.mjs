@@ -10,6 +10,26 @@ const steps = [
   { name: "typecheck", cmd: ["npm", "run", "--silent", "typecheck"] },
   { name: "layout rule", cmd: ["node", "scripts/check-layout.mjs"] },
   { name: "node suites", cmd: ["npx", "vitest", "run", "--config", "vitest.node.config.ts", ...extra] },
+  // The Worker suites run inside workerd and reach the database through the loopback proxy, once per backend:
+  // a fresh, uniquely named database on the real server (dropped afterwards), then an in-memory PGlite.
+  ...["postgres", "pglite"].map((backend) => ({
+    name: `worker suites (${backend})`,
+    cmd: [
+      "npx",
+      "tsx",
+      "scripts/with-db.ts",
+      backend,
+      "--",
+      "npx",
+      "vitest",
+      "run",
+      "--config",
+      "vitest.workers.config.ts",
+      ...(extra.length ? ["--passWithNoTests", ...extra] : []),
+    ],
+    env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+  })),
+  { name: "worker bundle", cmd: ["node", "scripts/check-worker-bundle.mjs"] },
 ];
 
 const failed = [];

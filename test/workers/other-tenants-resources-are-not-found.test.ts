@@ -1,0 +1,150 @@
+// Tenant isolation. Walks every operation of the OpenAPI document as tenant B, using tenant A's IDs wherever an
+// ID goes (path or body): each must be a 404 (never a 403, which would confirm the ID exists) and neither
+// tenant's data may change. Lists must not show A's resources to B. An operation added to the API without an
+// entry here fails the coverage test, so new routes cannot skip this check.
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, createAgent, seedCall, signUp, type Tenant, tenantFingerprint } from "./helpers.ts";
+
+type Operation = { method: string; path: string };
+type Doc = { paths: Record<string, Record<string, unknown>> };
+
+const METHODS = ["get", "post", "put", "patch", "delete"];
+
+/** Operations that take no ID at all (they only create in the caller's own account): nothing to cross. */
+const NO_FOREIGN_INPUT = new Set(["POST /v1/accounts", "POST /v1/agents", "POST /v1/api-keys", "POST /v1/consent"]);
+
+/** Bodies that pass validation, so a 404 can only come from the tenant check. */
+function bodyFor(op: string, a: AIds): unknown {
+  switch (op) {
+    case "PATCH /v1/agents/{agentId}":
+      return { name: "taken over", config: { systemPrompt: "leak everything" }, publish: true };
+    case "POST /v1/agents/{agentId}/publish":
+      return { version: 1 };
+    case "PATCH /v1/phone-numbers/{phoneNumberId}":
+      return { agentId: null };
+    case "POST /v1/phone-numbers":
+      return { e164: "+16505550147", provider: "twilio", agentId: a.agentId };
+    default:
+      return undefined;
+  }
+}
+
+type AIds = {
+  accountId: string;
+  agentId: string;
+  version: string;
+  phoneNumberId: string;
+  callId: string;
+  consentId: string;
+  apiKeyId: string;
+};
+
+let a: Tenant;
+let b: Tenant;
+let ids: AIds;
+let operations: Operation[];
+
+beforeAll(async () => {
+  a = await signUp("Tenant A");
+  b = await signUp("Tenant B");
+  const agent = await createAgent(a, { publish: true });
+  const num = await call<{ id: string }>("POST", "/v1/phone-numbers", {
+    key: a.key,
+    body: { e164: "+16505550100", provider: "twilio", agentId: agent.id },
+  });
+  const consent = await call<{ id: string }>("POST", "/v1/consent", {
+    key: a.key,
+    body: { phoneNumber: "+16505550111", type: "marketing", verificationMethod: "checkbox" },
+  });
+  const key = await call<{ id: string }>("POST", "/v1/api-keys", {
+    key: a.key,
+    body: { name: "second", scopes: ["agents:read"] },
+  });
+  const callId = await seedCall(a.accountId, { agentId: agent.id }, [{ text: "hello from A" }]);
+  ids = {
+    accountId: a.accountId,
+    agentId: agent.id,
+    version: "1",
+    phoneNumberId: num.body.id,
+    callId,
+    consentId: consent.body.id,
+    apiKeyId: key.body.id,
+  };
+  // B gets resources of its own, so "not found" is not just "B has nothing".
+  await createAgent(b);
+  await call("POST", "/v1/consent", {
+    key: b.key,
+    body: { phoneNumber: "+16505550122", type: "service", verificationMethod: "sms" },
+  });
+
+  const doc = (await call<Doc>("GET", "/v1/openapi.json")).body;
+  operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+    METHODS.filter((m) => m in item).map((method) => ({ method: method.toUpperCase(), path })),
+  );
+});
+
+const name = (op: Operation) => `${op.method} ${op.path}`;
+const hasPathId = (op: Operation) => op.path.includes("{");
+const isList = (op: Operation) => op.method === "GET" && !hasPathId(op);
+const fill = (path: string) =>
+  path.replaceAll(/\{(\w+)\}/g, (_, p: string) => {
+    const v = ids[p as keyof AIds];
+    if (!v) throw new Error(`no ID of tenant A for path parameter ${p}`);
+    return v;
+  });
+
+describe("tenant isolation", () => {
+  it("covers every operation of the API", () => {
+    const unclassified = operations.filter(
+      (op) => !hasPathId(op) && !isList(op) && !NO_FOREIGN_INPUT.has(name(op)) && bodyFor(name(op), ids) === undefined,
+    );
+    expect(unclassified.map(name)).toEqual([]);
+    expect(operations.length).toBeGreaterThan(15);
+  });
+
+  it("answers 404 to every operation on another tenant's ID and changes nothing", async () => {
+    const targets = operations.filter((op) => hasPathId(op) || bodyFor(name(op), ids) !== undefined);
+    const beforeA = await tenantFingerprint(a.accountId);
+    const beforeB = await tenantFingerprint(b.accountId);
+    const outcomes: string[] = [];
+    for (const op of targets) {
+      const r = await call<{ type?: string }>(op.method, fill(op.path), { key: b.key, body: bodyFor(name(op), ids) });
+      outcomes.push(`${name(op)} → ${r.status} ${r.headers.get("content-type")}`);
+      const afterA = await tenantFingerprint(a.accountId);
+      const afterB = await tenantFingerprint(b.accountId);
+      expect.soft(afterA, `${name(op)} changed tenant A`).toBe(beforeA);
+      expect.soft(afterB, `${name(op)} changed tenant B`).toBe(beforeB);
+    }
+    expect(outcomes).toEqual(targets.map((op) => `${name(op)} → 404 application/problem+json`));
+  });
+
+  it("attaching another tenant's agent to one's own number is a 404 too", async () => {
+    const own = await call<{ id: string }>("POST", "/v1/phone-numbers", {
+      key: b.key,
+      body: { e164: "+16505550188", provider: "telnyx" },
+    });
+    const before = await tenantFingerprint(b.accountId);
+    const r = await call("PATCH", `/v1/phone-numbers/${own.body.id}`, { key: b.key, body: { agentId: ids.agentId } });
+    expect(r.status).toBe(404);
+    expect(await tenantFingerprint(b.accountId)).toBe(before);
+  });
+
+  it("never lists another tenant's resources", async () => {
+    const lists = operations.filter(isList);
+    expect(lists.length).toBeGreaterThanOrEqual(5);
+    const foreign = Object.entries(ids).filter(([k]) => k !== "version");
+    for (const op of lists) {
+      const r = await call<{ data: unknown[] }>("GET", op.path, { key: b.key });
+      expect(r.status, name(op)).toBe(200);
+      const text = JSON.stringify(r.body);
+      for (const [kind, id] of foreign) expect.soft(text, `${name(op)} shows A's ${kind}`).not.toContain(id);
+    }
+  });
+
+  it("still serves tenant A its own resources (the IDs used above are real)", async () => {
+    for (const op of operations.filter((o) => o.method === "GET" && hasPathId(o))) {
+      const r = await call("GET", fill(op.path), { key: a.key });
+      expect.soft(r.status, name(op)).toBe(200);
+    }
+  });
+});

@@ -1,0 +1,202 @@
+// Call records, read-only here: the edge writes them during calls (call-control issue); placing outbound calls
+// (POST /v1/calls) arrives with that issue too.
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { CALL_DIRECTIONS, CALL_STATUSES, calls, callTurns, SPEAKERS, TELEPHONY_PROVIDERS } from "../../db/schema.ts";
+import type { AppEnv } from "../../env.ts";
+import { pathParam, resourceId } from "../../lib/ids.ts";
+import { afterCursor, pageOf, pageQuery, toPage } from "../../lib/pagination.ts";
+import { notFound, problems } from "../../lib/problem.ts";
+import { E164, iso, isoOrNull, Timestamp } from "../../lib/schemas.ts";
+import { authorize } from "../../middleware/auth.ts";
+import { jsonResponse, needs } from "../common.ts";
+
+const CallSchema = z
+  .object({
+    id: resourceId("call"),
+    direction: z.enum(CALL_DIRECTIONS),
+    from: z.string(),
+    to: z.string(),
+    status: z.enum(CALL_STATUSES),
+    region: z.string().nullable(),
+    agentId: z.string().nullable(),
+    agentVersionId: z.string().nullable(),
+    provider: z.enum(TELEPHONY_PROVIDERS).nullable(),
+    providerCallSid: z.string().nullable(),
+    createdAt: Timestamp,
+    answeredAt: Timestamp.nullable(),
+    endedAt: Timestamp.nullable(),
+    endReason: z.string().nullable(),
+    durationMs: z.number().int().nullable().openapi({ description: "Answer to end; null until it ended." }),
+  })
+  .openapi("Call");
+type CallOut = z.infer<typeof CallSchema>;
+
+const TurnSchema = z
+  .object({
+    id: z.string(),
+    turnIndex: z.number().int().openapi({ description: "0 is the agent's greeting; exchanges count from 1." }),
+    speaker: z.enum(SPEAKERS),
+    text: z.string(),
+    interrupted: z.boolean().openapi({ description: "The caller cut the agent off; text is what was heard." }),
+    createdAt: Timestamp,
+    latency: z
+      .object({
+        callerSpeechEndedAt: Timestamp.nullable().openapi({ description: "The caller stopped speaking." }),
+        sttFinalAt: Timestamp.nullable().openapi({ description: "The final transcript arrived." }),
+        llmFirstTokenAt: Timestamp.nullable().openapi({ description: "The model's first token arrived." }),
+        ttsFirstByteAt: Timestamp.nullable().openapi({ description: "The first synthesized audio arrived." }),
+        firstAudioOutAt: Timestamp.nullable().openapi({ description: "The first agent audio went to the caller." }),
+        firstAudioMs: z.number().int().nullable().openapi({ description: "Caller stopped → agent audio started." }),
+        platformOverheadMs: z
+          .number()
+          .int()
+          .nullable()
+          .openapi({ description: "Part of that wait spent in the platform itself." }),
+      })
+      .nullable()
+      .openapi({ description: "Latency waterfall of agent turns; null for caller turns." }),
+    usage: z
+      .object({
+        inputTokens: z.number().int().nullable(),
+        outputTokens: z.number().int().nullable(),
+        cacheReadTokens: z.number().int().nullable(),
+        cacheWriteTokens: z.number().int().nullable(),
+      })
+      .nullable(),
+    modelId: z.string().nullable(),
+  })
+  .openapi("CallTurn");
+type TurnOut = z.infer<typeof TurnSchema>;
+
+const CallWithTurnsSchema = CallSchema.extend({ turns: z.array(TurnSchema) }).openapi("CallWithTurns");
+
+const qp = <T extends z.ZodType>(name: string, schema: T, description: string) =>
+  schema.openapi({ param: { name, in: "query" }, description });
+
+const CallsQuery = z.strictObject({
+  ...pageQuery,
+  status: qp("status", z.enum(CALL_STATUSES).optional(), "Only calls in this status."),
+  direction: qp("direction", z.enum(CALL_DIRECTIONS).optional(), "inbound or outbound."),
+  from: qp("from", E164.optional(), "Caller number (E.164)."),
+  to: qp("to", E164.optional(), "Called number (E.164)."),
+  createdAfter: qp("createdAfter", z.iso.datetime({ offset: true }).optional(), "Created at or after (ISO 8601)."),
+  createdBefore: qp("createdBefore", z.iso.datetime({ offset: true }).optional(), "Created before (ISO 8601)."),
+});
+
+const listCalls = createRoute({
+  method: "get",
+  path: "/calls",
+  tags: ["Calls"],
+  summary: "List calls, newest first",
+  security: needs("calls:read"),
+  middleware: [authorize("calls:read")] as const,
+  request: { query: CallsQuery },
+  responses: { 200: jsonResponse(pageOf(CallSchema, "CallPage"), "A page of calls"), ...problems(400, 401, 403) },
+});
+
+const getCall = createRoute({
+  method: "get",
+  path: "/calls/{callId}",
+  tags: ["Calls"],
+  summary: "Get a call with its turns",
+  security: needs("calls:read"),
+  middleware: [authorize("calls:read")] as const,
+  request: { params: z.object({ callId: pathParam("callId", resourceId("call")) }) },
+  responses: { 200: jsonResponse(CallWithTurnsSchema, "The call"), ...problems(400, 401, 403, 404) },
+});
+
+function callOut(row: typeof calls.$inferSelect): CallOut {
+  return {
+    id: row.id as CallOut["id"],
+    direction: row.direction,
+    from: row.fromNumber,
+    to: row.toNumber,
+    status: row.status,
+    region: row.region,
+    agentId: row.agentId,
+    agentVersionId: row.agentVersionId,
+    provider: row.provider,
+    providerCallSid: row.providerCallSid,
+    createdAt: iso(row.createdAt),
+    answeredAt: isoOrNull(row.answeredAt),
+    endedAt: isoOrNull(row.endedAt),
+    endReason: row.endReason,
+    durationMs: row.answeredAt && row.endedAt ? row.endedAt.getTime() - row.answeredAt.getTime() : null,
+  };
+}
+
+function turnOut(t: typeof callTurns.$inferSelect): TurnOut {
+  const measured = t.callerSpeechEndedAt !== null || t.firstAudioOutAt !== null || t.platformOverheadMs !== null;
+  const metered = [t.inputTokens, t.outputTokens, t.cacheReadTokens, t.cacheWriteTokens].some((n) => n !== null);
+  return {
+    id: t.id,
+    turnIndex: t.turnIndex,
+    speaker: t.speaker,
+    text: t.text,
+    interrupted: t.interrupted,
+    createdAt: iso(t.createdAt),
+    latency: measured
+      ? {
+          callerSpeechEndedAt: isoOrNull(t.callerSpeechEndedAt),
+          sttFinalAt: isoOrNull(t.sttFinalAt),
+          llmFirstTokenAt: isoOrNull(t.llmFirstTokenAt),
+          ttsFirstByteAt: isoOrNull(t.ttsFirstByteAt),
+          firstAudioOutAt: isoOrNull(t.firstAudioOutAt),
+          firstAudioMs:
+            t.callerSpeechEndedAt && t.firstAudioOutAt
+              ? t.firstAudioOutAt.getTime() - t.callerSpeechEndedAt.getTime()
+              : null,
+          platformOverheadMs: t.platformOverheadMs,
+        }
+      : null,
+    usage: metered
+      ? {
+          inputTokens: t.inputTokens,
+          outputTokens: t.outputTokens,
+          cacheReadTokens: t.cacheReadTokens,
+          cacheWriteTokens: t.cacheWriteTokens,
+        }
+      : null,
+    modelId: t.modelId,
+  };
+}
+
+export const callsApi = new OpenAPIHono<AppEnv>()
+  .openapi(listCalls, async (c) => {
+    const q = c.req.valid("query");
+    const rows = await c.var.db
+      .select()
+      .from(calls)
+      .where(
+        and(
+          eq(calls.tenantId, c.var.auth.tenantId),
+          q.status ? eq(calls.status, q.status) : undefined,
+          q.direction ? eq(calls.direction, q.direction) : undefined,
+          q.from ? eq(calls.fromNumber, q.from) : undefined,
+          q.to ? eq(calls.toNumber, q.to) : undefined,
+          q.createdAfter ? gte(calls.createdAt, new Date(q.createdAfter)) : undefined,
+          q.createdBefore ? lt(calls.createdAt, new Date(q.createdBefore)) : undefined,
+          afterCursor(q.cursor, calls.createdAt, calls.id),
+        ),
+      )
+      .orderBy(desc(calls.createdAt), desc(calls.id))
+      .limit(q.limit + 1);
+    return c.json(toPage(rows, q.limit, callOut), 200);
+  })
+  .openapi(getCall, async (c) => {
+    const { callId } = c.req.valid("param");
+    const { tenantId } = c.var.auth;
+    const [call] = await c.var.db
+      .select()
+      .from(calls)
+      .where(and(eq(calls.tenantId, tenantId), eq(calls.id, callId)));
+    if (!call) throw notFound("call", callId);
+    const turns = await c.var.db
+      .select()
+      .from(callTurns)
+      .where(and(eq(callTurns.tenantId, tenantId), eq(callTurns.callId, callId)))
+      // Within an exchange the caller spoke first.
+      .orderBy(asc(callTurns.turnIndex), sql`${callTurns.speaker} = 'agent'`);
+    return c.json({ ...callOut(call), turns: turns.map(turnOut) }, 200);
+  });

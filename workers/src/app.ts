@@ -1,0 +1,82 @@
+// The edge Worker's HTTP app: the tenant REST API under /v1, its OpenAPI document and reference page.
+// Telephony webhooks and Durable Object routes join here in later issues.
+import { type Hook, OpenAPIHono } from "@hono/zod-openapi";
+import { accountsApi } from "./api/accounts/routes.ts";
+import { agentsApi } from "./api/agents/routes.ts";
+import { apiKeysApi } from "./api/api-keys/routes.ts";
+import { callsApi } from "./api/calls/routes.ts";
+import { consentApi } from "./api/consent/routes.ts";
+import { renderReference } from "./api/docs/render.ts";
+import { phoneNumbersApi } from "./api/phone-numbers/routes.ts";
+import type { AppEnv } from "./env.ts";
+import { errorResponse } from "./lib/errors.ts";
+import { type FieldError, fieldErrors, ProblemError } from "./lib/problem.ts";
+import { bodyLimit } from "./middleware/body-limit.ts";
+import { database } from "./middleware/database.ts";
+import { requestId } from "./middleware/request-id.ts";
+
+export const OPENAPI_PATH = "/v1/openapi.json";
+export const DOCS_PATH = "/v1/docs";
+
+const LOCATIONS: Record<string, FieldError["location"]> = {
+  json: "body",
+  form: "body",
+  query: "query",
+  param: "path",
+  header: "header",
+  cookie: "header",
+};
+
+/** Every zod validation failure (body, query, path, header) becomes one 400 problem listing each bad field. */
+const validationHook: Hook<unknown, AppEnv, string, undefined> = (result) => {
+  if (result.success) return;
+  const location = LOCATIONS[result.target] ?? "body";
+  throw new ProblemError("validation-error", `The request ${location} is not valid.`, {
+    errors: fieldErrors(result.error, location),
+  });
+};
+
+const DOCUMENT = {
+  openapi: "3.1.0",
+  info: {
+    title: "AYBIZA API",
+    version: "1.0.0",
+    description: "Tenant API of the AYBIZA voice-agent platform: agents, phone numbers, calls, consent, API keys.",
+  },
+  servers: [{ url: "/" }],
+};
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.use("*", requestId());
+
+  // The document and its page need no database; they are registered before the database middleware, so a
+  // response from them ends the chain before it (hono runs handlers in registration order).
+  let reference: string | undefined;
+  app.doc31(OPENAPI_PATH, DOCUMENT);
+  app.get(DOCS_PATH, (c) => {
+    reference ??= renderReference(JSON.parse(JSON.stringify(app.getOpenAPI31Document(DOCUMENT))));
+    return c.html(reference);
+  });
+  app.get("/", (c) => c.json({ name: "aybiza-edge", docs: DOCS_PATH, openapi: OPENAPI_PATH }));
+
+  app.use("/v1/*", bodyLimit());
+  app.use("/v1/*", database());
+
+  app.route("/v1", accountsApi);
+  app.route("/v1", apiKeysApi);
+  app.route("/v1", agentsApi);
+  app.route("/v1", phoneNumbersApi);
+  app.route("/v1", callsApi);
+  app.route("/v1", consentApi);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key: `Authorization: Bearer sk_…`. Operations list the scope they need.",
+  });
+
+  app.notFound((c) => errorResponse(new ProblemError("not-found", `No route ${c.req.method} ${c.req.path}.`), c));
+  app.onError((err, c) => errorResponse(err, c));
+  return app;
+}

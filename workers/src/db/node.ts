@@ -1,0 +1,251 @@
+// Database access for Node processes (scripts, tests, the start command, later the migrations job).
+// Node-only: pg, PGlite and node:net. The Worker uses ./client.ts instead and must never import this file.
+//
+//  - openNodeDb(): node-postgres when a DATABASE_URL is given, else embedded PGlite (persistent directory).
+//  - migrateDb(): applies migrations/ (drizzle-kit output plus the hand-written ones).
+//  - servePglite(): exposes a PGlite over the Postgres wire protocol on loopback TCP (pglite-socket).
+//  - startDbProxy(): the loopback WebSocket→TCP proxy the Neon driver in workerd connects through.
+//  - createScratchDatabase(): a fresh, uniquely named database on a real server, for one test run.
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { createServer, type IncomingMessage } from "node:http";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import pg from "pg";
+import { WebSocketServer } from "ws";
+import * as schema from "./schema.ts";
+import type { Db } from "./types.ts";
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations", import.meta.url));
+export const DEFAULT_PGLITE_DIR = ".data/pglite";
+export const DEFAULT_PROXY_PORT = 55433;
+
+export type NodeDb = {
+  kind: "postgres" | "pglite";
+  db: Db;
+  /** Set when kind is "pglite": the embedded instance, e.g. to serve it with servePglite(). */
+  pglite: PGlite | undefined;
+  migrate: () => Promise<void>;
+  close: () => Promise<void>;
+};
+
+export type OpenNodeDbOptions = {
+  /** A postgres:// URL. Defaults to the DATABASE_URL environment variable; when neither is set, PGlite is used. */
+  url?: string | undefined;
+  /** PGlite data directory, or "memory://" for a throwaway in-memory database. */
+  pgliteDir?: string;
+  /** Connection pool size for node-postgres. */
+  max?: number;
+};
+
+/**
+ * The one factory for Node-side database handles.
+ *
+ * @example
+ * const { db, migrate, close } = await openNodeDb();           // PGlite in .data/pglite unless DATABASE_URL is set
+ * const test = await openNodeDb({ pgliteDir: "memory://" });   // in-memory PGlite
+ */
+export async function openNodeDb({
+  url = process.env.DATABASE_URL,
+  pgliteDir = DEFAULT_PGLITE_DIR,
+  max = 4,
+}: OpenNodeDbOptions = {}): Promise<NodeDb> {
+  if (url) {
+    const pool = new pg.Pool({ connectionString: url, max });
+    const db = drizzlePg({ client: pool, schema });
+    return {
+      kind: "postgres",
+      db,
+      pglite: undefined,
+      migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS_DIR }),
+      close: () => pool.end(),
+    };
+  }
+  if (!pgliteDir.startsWith("memory://")) mkdirSync(pgliteDir, { recursive: true });
+  const pglite = await PGlite.create(pgliteDir);
+  const db = drizzlePglite({ client: pglite, schema });
+  return {
+    kind: "pglite",
+    db,
+    pglite,
+    migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS_DIR }),
+    close: () => pglite.close(),
+  };
+}
+
+export type Served = { host: string; port: number; url: string; stop: () => Promise<void> };
+
+/**
+ * Serves a PGlite instance over TCP on loopback so the proxy (and psql, drizzle-kit) can reach it.
+ * PGlite runs one query at a time; pglite-socket queues the connections' queries and keeps a transaction's
+ * statements together, so several connections are safe, just not parallel. The Worker opens a pool per request
+ * and closes it after the response, so many short-lived connections overlap: the cap is generous.
+ */
+export async function servePglite(
+  pglite: PGlite,
+  {
+    host = "127.0.0.1",
+    port = 0,
+    maxConnections = 512,
+  }: { host?: string; port?: number; maxConnections?: number } = {},
+): Promise<Served> {
+  assertLoopback(host);
+  const server = new PGLiteSocketServer({ db: pglite, host, port, maxConnections });
+  await server.start();
+  const bound = Number(server.getServerConn().split(":").pop());
+  return {
+    host,
+    port: bound,
+    url: `postgres://postgres@${host}:${bound}/postgres`,
+    stop: () => server.stop(),
+  };
+}
+
+export type DbProxy = { host: string; port: number; address: string; stop: () => Promise<void> };
+
+/**
+ * The loopback WebSocket→TCP proxy for the Neon driver (protocol: after the upgrade, every binary message is raw
+ * Postgres wire bytes; the target is the `address=host:port` query parameter).
+ *
+ * It lets anything that can open a WebSocket on this machine speak to a database, so it is fenced in:
+ * it only binds loopback, only dials the `allow`-listed targets, and refuses browser-originated upgrades
+ * (they carry an Origin header; workerd and Node clients do not), so a web page cannot reach a trust-auth Postgres.
+ *
+ * @example
+ * const proxy = await startDbProxy({ allow: ["127.0.0.1:5432"] });   // DB_WS_PROXY=proxy.address
+ */
+export async function startDbProxy({
+  host = "127.0.0.1",
+  port = DEFAULT_PROXY_PORT,
+  allow = ["127.0.0.1:5432"],
+}: {
+  host?: string;
+  port?: number;
+  allow?: string[];
+} = {}): Promise<DbProxy> {
+  assertLoopback(host);
+  const allowed = new Set(allow);
+  const wss = new WebSocketServer({ noServer: true });
+  const sockets = new Set<net.Socket>();
+  const server = createServer((_req, res) => {
+    res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket upgrade required\n");
+  });
+
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const target = new URL(req.url ?? "/", "http://proxy").searchParams.get("address") ?? "";
+    const refuse = (status: number, reason: string) => {
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    };
+    if (req.headers.origin !== undefined) return refuse(403, "Forbidden");
+    if (!allowed.has(target)) return refuse(403, "Forbidden");
+    const [targetHost = "", targetPort = ""] = splitHostPort(target);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const tcp = net.connect(Number(targetPort), targetHost);
+      sockets.add(tcp);
+      const early: Buffer[] = [];
+      tcp.on("connect", () => {
+        for (const chunk of early) tcp.write(chunk);
+        early.length = 0;
+      });
+      ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
+        const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+        if (tcp.connecting) early.push(chunk);
+        else tcp.write(chunk);
+      });
+      tcp.on("data", (chunk) => ws.send(chunk));
+      const closeBoth = () => {
+        sockets.delete(tcp);
+        tcp.destroy();
+        if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close();
+      };
+      tcp.on("close", closeBoth);
+      tcp.on("error", closeBoth);
+      ws.on("close", closeBoth);
+      ws.on("error", closeBoth);
+    });
+  });
+
+  await listen(server, port, host);
+  const addr = server.address();
+  const bound = typeof addr === "object" && addr ? addr.port : port;
+  return {
+    host,
+    port: bound,
+    address: `${host}:${bound}`,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * Creates an empty, uniquely named database on a real server (for one test run) and returns its URL.
+ * `drop()` removes it again, even with connections still open.
+ */
+export async function createScratchDatabase(
+  serverUrl: string,
+  { prefix = "aybiza_test" }: { prefix?: string } = {},
+): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: serverUrl });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** `host:port` of a postgres:// URL, the form the proxy allow-list uses. */
+export function hostPortOf(databaseUrl: string): string {
+  const u = new URL(databaseUrl);
+  return `${u.hostname}:${u.port || "5432"}`;
+}
+
+function splitHostPort(target: string): [string, string] {
+  const i = target.lastIndexOf(":");
+  return [target.slice(0, i), target.slice(i + 1)];
+}
+
+function assertLoopback(host: string): void {
+  if (!["127.0.0.1", "::1", "localhost"].includes(host)) {
+    throw new Error(`refusing to bind ${host}: database endpoints are only ever served on loopback`);
+  }
+}
+
+function listen(server: ReturnType<typeof createServer>, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}

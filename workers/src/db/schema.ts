@@ -1,0 +1,405 @@
+// The Postgres data model. Imported by the Worker (queries), by Node code (migrations, tests) and by drizzle-kit,
+// so it must stay free of runtime-specific imports.
+//
+// Distribution rule (Citus, see migrations/*_citus_distribution.sql): every tenant-owned table has `tenant_id`
+// leading its primary key, every unique index starts with `tenant_id`, and every foreign key between tenant-owned
+// tables carries `tenant_id`, so all rows of one tenant live on one shard and joins never cross shards.
+// `accounts` is the tenant root (distributed by its own id); `phone_number_routes` is the only global table
+// (a Citus reference table), because inbound calls arrive knowing a number, not a tenant.
+import { sql } from "drizzle-orm";
+import {
+  boolean,
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  type PgTableExtraConfigValue,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+import type { AgentRuntimeConfig, ModelPolicy, ToolDefinition } from "../../../shared/agent-config.ts";
+
+// Millisecond precision, so a timestamp read back into a JS Date and sent out in a pagination cursor compares
+// equal to the stored value (Postgres' default microseconds would make the cursor skip or repeat rows).
+const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
+const createdAt = () => ts("created_at").notNull().defaultNow();
+
+export const JURISDICTIONS = ["us", "eu"] as const;
+export type Jurisdiction = (typeof JURISDICTIONS)[number];
+
+export const accounts = pgTable(
+  "accounts",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    jurisdiction: text("jurisdiction").notNull().$type<Jurisdiction>(),
+    // Named plan; limits per plan arrive with the rate-limiting issue.
+    plan: text("plan").notNull().default("free"),
+    // Verified later by SMS; stored as given (E.164) until then.
+    ownerPhone: text("owner_phone"),
+    createdAt: createdAt(),
+  },
+  (t) => [check("accounts_jurisdiction_check", sql`${t.jurisdiction} in ('us', 'eu')`)],
+);
+
+export const USER_ROLES = ["owner", "admin", "member"] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+export const users = pgTable(
+  "users",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    email: text("email").notNull(),
+    name: text("name"),
+    role: text("role").notNull().$type<UserRole>(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("users_tenant_email_key").on(t.tenantId, t.email),
+    check("users_role_check", sql`${t.role} in ('owner', 'admin', 'member')`),
+  ],
+);
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    // The first characters of the secret key, safe to show in listings so a person can tell keys apart.
+    prefix: text("prefix").notNull(),
+    // Hex SHA-256 of the whole key. Keys are 256-bit random, so a fast hash is enough (nothing to brute-force).
+    keyHash: text("key_hash").notNull(),
+    scopes: text("scopes").array().notNull(),
+    createdByUserId: text("created_by_user_id"),
+    createdByKeyId: text("created_by_key_id"),
+    lastUsedAt: ts("last_used_at"),
+    revokedAt: ts("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("api_keys_tenant_hash_key").on(t.tenantId, t.keyHash),
+    foreignKey({
+      name: "api_keys_created_by_user_fk",
+      columns: [t.tenantId, t.createdByUserId],
+      foreignColumns: [users.tenantId, users.id],
+    }),
+  ],
+);
+
+export const agents = pgTable(
+  "agents",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    latestVersion: integer("latest_version").notNull(),
+    publishedVersionId: text("published_version_id"),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+    // Soft delete: calls and numbers keep pointing at the agent and its versions after it is gone from the API.
+    deletedAt: ts("deleted_at"),
+  },
+  // The return type is spelled out because agents and agent_versions reference each other (TS cannot infer a cycle).
+  (t): PgTableExtraConfigValue[] => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index("agents_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    foreignKey({
+      name: "agents_published_version_fk",
+      columns: [t.tenantId, t.publishedVersionId],
+      foreignColumns: [agentVersions.tenantId, agentVersions.id],
+    }),
+  ],
+);
+
+/** The rest of an agent version's runtime settings (shared/agent-config.ts), kept as one JSON value. */
+export type AgentSettings = Omit<
+  AgentRuntimeConfig,
+  | "tenantId"
+  | "agentId"
+  | "version"
+  | "systemPrompt"
+  | "firstMessage"
+  | "voice"
+  | "language"
+  | "modelPolicy"
+  | "tools"
+  | "thinkingBudgetTokens"
+>;
+
+// Immutable: a database trigger rejects UPDATE (migrations/0001_*), so a call can always be replayed against the
+// exact prompt it ran with.
+export const agentVersions = pgTable(
+  "agent_versions",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    agentId: text("agent_id").notNull(),
+    version: integer("version").notNull(),
+    name: text("name").notNull(),
+    systemPrompt: text("system_prompt").notNull(),
+    firstMessage: text("first_message"),
+    voice: text("voice").notNull(),
+    language: text("language").notNull(),
+    modelPolicy: jsonb("model_policy").notNull().$type<ModelPolicy>(),
+    // Tools the model may call, each with a JSON Schema for its input.
+    tools: jsonb("tools").notNull().$type<ToolDefinition[]>(),
+    // Extended-thinking budget in tokens; 0 turns thinking off.
+    thinkingBudgetTokens: integer("thinking_budget_tokens").notNull().default(0),
+    settings: jsonb("settings").notNull().$type<AgentSettings>(),
+    createdByKeyId: text("created_by_key_id"),
+    createdAt: createdAt(),
+  },
+  (t): PgTableExtraConfigValue[] => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("agent_versions_tenant_agent_version_key").on(t.tenantId, t.agentId, t.version),
+    foreignKey({
+      name: "agent_versions_agent_fk",
+      columns: [t.tenantId, t.agentId],
+      foreignColumns: [agents.tenantId, agents.id],
+    }),
+  ],
+);
+
+export const TELEPHONY_PROVIDERS = ["twilio", "telnyx"] as const;
+export type TelephonyProvider = (typeof TELEPHONY_PROVIDERS)[number];
+
+export const phoneNumbers = pgTable(
+  "phone_numbers",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    e164: text("e164").notNull(),
+    provider: text("provider").notNull().$type<TelephonyProvider>(),
+    agentId: text("agent_id"),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("phone_numbers_tenant_e164_key").on(t.tenantId, t.e164),
+    index("phone_numbers_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    foreignKey({
+      name: "phone_numbers_agent_fk",
+      columns: [t.tenantId, t.agentId],
+      foreignColumns: [agents.tenantId, agents.id],
+    }),
+    check("phone_numbers_provider_check", sql`${t.provider} in ('twilio', 'telnyx')`),
+  ],
+);
+
+// Global directory number → tenant: inbound routing looks a number up before it knows the tenant, and a number
+// can belong to one tenant only. Not tenant-owned, so no tenant_id-leading key; a Citus reference table.
+export const phoneNumberRoutes = pgTable("phone_number_routes", {
+  e164: text("e164").primaryKey(),
+  tenantId: text("tenant_id").notNull(),
+  phoneNumberId: text("phone_number_id").notNull(),
+});
+
+export const CALL_DIRECTIONS = ["inbound", "outbound"] as const;
+export type CallDirection = (typeof CALL_DIRECTIONS)[number];
+export const CALL_STATUSES = [
+  "queued",
+  "ringing",
+  "in_progress",
+  "completed",
+  "busy",
+  "no_answer",
+  "failed",
+  "canceled",
+] as const;
+export type CallStatus = (typeof CALL_STATUSES)[number];
+
+export const calls = pgTable(
+  "calls",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    direction: text("direction").notNull().$type<CallDirection>(),
+    fromNumber: text("from_number").notNull(),
+    toNumber: text("to_number").notNull(),
+    status: text("status").notNull().$type<CallStatus>(),
+    region: text("region"),
+    agentId: text("agent_id"),
+    agentVersionId: text("agent_version_id"),
+    provider: text("provider").$type<TelephonyProvider>(),
+    providerCallSid: text("provider_call_sid"),
+    createdAt: createdAt(),
+    answeredAt: ts("answered_at"),
+    endedAt: ts("ended_at"),
+    endReason: text("end_reason"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index("calls_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    index("calls_tenant_provider_sid_idx").on(t.tenantId, t.providerCallSid),
+    foreignKey({
+      name: "calls_agent_fk",
+      columns: [t.tenantId, t.agentId],
+      foreignColumns: [agents.tenantId, agents.id],
+    }),
+    foreignKey({
+      name: "calls_agent_version_fk",
+      columns: [t.tenantId, t.agentVersionId],
+      foreignColumns: [agentVersions.tenantId, agentVersions.id],
+    }),
+    check("calls_direction_check", sql`${t.direction} in ('inbound', 'outbound')`),
+  ],
+);
+
+export const SPEAKERS = ["caller", "agent"] as const;
+export type Speaker = (typeof SPEAKERS)[number];
+
+// One row per speaker per exchange: the media node reports an exchange (caller words, agent reply, waterfall) as
+// one turn event with an index; it becomes a caller row and an agent row with that index. The unique key
+// (call, turn_index, speaker) makes the edge's at-least-once outbox delivery idempotent (ON CONFLICT DO NOTHING).
+export const callTurns = pgTable(
+  "call_turns",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    callId: text("call_id").notNull(),
+    // 0 is the agent's greeting; exchanges count from 1.
+    turnIndex: integer("turn_index").notNull(),
+    speaker: text("speaker").notNull().$type<Speaker>(),
+    text: text("text").notNull(),
+    // The agent was cut off by the caller; `text` then holds only what the caller actually heard.
+    interrupted: boolean("interrupted").notNull().default(false),
+    createdAt: createdAt(),
+    // Latency waterfall of an agent turn, as the media node measured it (null for stages that did not happen).
+    callerSpeechEndedAt: ts("caller_speech_ended_at"),
+    sttFinalAt: ts("stt_final_at"),
+    llmFirstTokenAt: ts("llm_first_token_at"),
+    ttsFirstByteAt: ts("tts_first_byte_at"),
+    firstAudioOutAt: ts("first_audio_out_at"),
+    // Time on the critical path spent in our own code (queues, chunking, pacing), not waiting on a provider.
+    platformOverheadMs: integer("platform_overhead_ms"),
+    inputTokens: integer("input_tokens"),
+    outputTokens: integer("output_tokens"),
+    cacheReadTokens: integer("cache_read_tokens"),
+    cacheWriteTokens: integer("cache_write_tokens"),
+    modelId: text("model_id"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("call_turns_tenant_call_turn_speaker_key").on(t.tenantId, t.callId, t.turnIndex, t.speaker),
+    foreignKey({
+      name: "call_turns_call_fk",
+      columns: [t.tenantId, t.callId],
+      foreignColumns: [calls.tenantId, calls.id],
+    }),
+    check("call_turns_speaker_check", sql`${t.speaker} in ('caller', 'agent')`),
+  ],
+);
+
+export const CONSENT_TYPES = ["marketing", "service", "emergency"] as const;
+export type ConsentType = (typeof CONSENT_TYPES)[number];
+export const CONSENT_METHODS = ["checkbox", "sms", "voice"] as const;
+export type ConsentMethod = (typeof CONSENT_METHODS)[number];
+// `pending` is for SMS double opt-in (a later issue): recorded, not yet confirmed, so not usable for calling.
+export const CONSENT_STATUSES = ["pending", "active", "revoked"] as const;
+export type ConsentStatus = (typeof CONSENT_STATUSES)[number];
+
+export const consentRecords = pgTable(
+  "consent_records",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    phoneNumber: text("phone_number").notNull(),
+    type: text("type").notNull().$type<ConsentType>(),
+    status: text("status").notNull().$type<ConsentStatus>(),
+    verificationMethod: text("verification_method").notNull().$type<ConsentMethod>(),
+    optedInAt: ts("opted_in_at"),
+    expiresAt: ts("expires_at"),
+    ipAddress: text("ip_address"),
+    userAgent: text("user_agent"),
+    revokedAt: ts("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index("consent_records_tenant_phone_idx").on(t.tenantId, t.phoneNumber, t.type),
+    index("consent_records_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    check("consent_records_type_check", sql`${t.type} in ('marketing', 'service', 'emergency')`),
+    check("consent_records_status_check", sql`${t.status} in ('pending', 'active', 'revoked')`),
+    check("consent_records_method_check", sql`${t.verificationMethod} in ('checkbox', 'sms', 'voice')`),
+  ],
+);
+
+export const ACTOR_TYPES = ["api_key", "user", "system"] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
+// Append-only: a trigger rejects UPDATE and DELETE (migrations/0001_*).
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    at: ts("at").notNull().defaultNow(),
+    actorType: text("actor_type").notNull().$type<ActorType>(),
+    actorId: text("actor_id"),
+    // `<resource>.<verb>`, e.g. `agent.update`.
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    // For versioned resources: the version that was current before and after the change.
+    beforeId: text("before_id"),
+    afterId: text("after_id"),
+    requestId: text("request_id"),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index("audit_log_tenant_at_idx").on(t.tenantId, t.at, t.id)],
+);
+
+// Stored responses for `Idempotency-Key` retries. The fingerprint (method, path, body hash) detects a key reused
+// for a different request. The row is claimed (status null) at the start of the request's transaction, so a
+// concurrent retry waits on the primary key instead of running the write twice.
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    key: text("key").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    status: integer("status"),
+    responseBody: text("response_body"),
+    responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+/** Tables whose rows belong to one tenant; the Citus migration distributes exactly these (tested). */
+export const tenantOwnedTables = {
+  users,
+  apiKeys,
+  agents,
+  agentVersions,
+  phoneNumbers,
+  calls,
+  callTurns,
+  consentRecords,
+  auditLog,
+  idempotencyKeys,
+} as const;
