@@ -7,10 +7,20 @@ import path from "node:path";
 
 const root = process.cwd();
 const sides = ["shared", "workers", "media-nodes", "emulators"];
-const forbidden = { shared: ["workers", "media-nodes", "emulators"], workers: ["media-nodes", "emulators"], "media-nodes": ["workers", "emulators"], emulators: ["workers", "media-nodes"] };
+const forbidden = {
+  shared: ["workers", "media-nodes", "emulators"],
+  workers: ["media-nodes", "emulators"],
+  "media-nodes": ["workers", "emulators"],
+  emulators: ["workers", "media-nodes"],
+};
 let aliases = {};
 try {
-  const ts = JSON.parse(fs.readFileSync(path.join(root, "tsconfig.json"), "utf8").replace(/\/\/.*$/gm, "").replace(/,(\s*[}\]])/g, "$1"));
+  const ts = JSON.parse(
+    fs
+      .readFileSync(path.join(root, "tsconfig.json"), "utf8")
+      .replace(/\/\/.*$/gm, "")
+      .replace(/,(\s*[}\]])/g, "$1"),
+  );
   aliases = ts.compilerOptions?.paths ?? {};
 } catch {}
 
@@ -28,17 +38,21 @@ function target(spec, fromFile) {
   if (spec.startsWith(".")) return path.relative(root, path.resolve(path.dirname(fromFile), spec));
   for (const [alias, targets] of Object.entries(aliases)) {
     const prefix = alias.replace(/\*$/, "");
-    if (spec.startsWith(prefix)) return path.normalize((targets[0] ?? "").replace(/^\.\//, "").replace(/\*$/, "") + spec.slice(prefix.length));
+    if (spec.startsWith(prefix))
+      return path.normalize((targets[0] ?? "").replace(/^\.\//, "").replace(/\*$/, "") + spec.slice(prefix.length));
   }
   return null;
 }
 
-let violations = 0, checked = 0;
+let violations = 0,
+  checked = 0;
 for (const side of sides) {
   for (const f of files(path.join(root, side))) {
     checked++;
     const text = fs.readFileSync(f, "utf8");
-    for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+    for (const m of text.matchAll(
+      /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g,
+    )) {
       const spec = m[1] ?? m[2] ?? m[3];
       const t = target(spec, f);
       if (!t) continue;
@@ -50,6 +64,9 @@ for (const side of sides) {
     }
   }
 }
-if (checked === 0) { console.log("no source files under shared/, workers/ or media-nodes/"); process.exit(1); }
+if (checked === 0) {
+  console.log("no source files under shared/, workers/ or media-nodes/");
+  process.exit(1);
+}
 console.log(`${violations} boundary violations in ${checked} files`);
 process.exit(violations ? 1 : 0);

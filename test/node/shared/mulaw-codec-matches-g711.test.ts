@@ -90,11 +90,13 @@ describe("G.711 μ-law encoding", () => {
     expect(wrong).toEqual([]);
   });
 
-  it("keeps a speech-level tone's level within 0.1 dB", () => {
+  // Each μ-law step is at most 1/16 of the value it encodes, so rounding moves any sample by at most
+  // 1/32 (0.27 dB). A tone whose frequency hits only a few phases can't average that out, hence 0.3 dB.
+  it("keeps a speech-level tone's level within 0.3 dB", () => {
     fc.assert(
       fc.property(fc.integer({ min: 100, max: 3_800 }), fc.integer({ min: 500, max: 30_000 }), (hz, amplitude) => {
         const tone = sine(hz, MULAW_SAMPLE_RATE, 1_600, amplitude);
-        expect(Math.abs(rmsDbfs(mulawToPcm16(pcm16ToMulaw(tone))) - rmsDbfs(tone))).toBeLessThan(0.1);
+        expect(Math.abs(rmsDbfs(mulawToPcm16(pcm16ToMulaw(tone))) - rmsDbfs(tone))).toBeLessThan(0.3);
       }),
     );
   });

@@ -32,7 +32,11 @@ describe("ToolRunner concurrency", () => {
       ],
     });
     // Warm the HTTP client (first use loads and connects), so the measurement below is of the turn.
-    await runner.run([{ id: "w", name: "get_business_hours", input: {} }], { callId: "CA0", tenantId: "ten_1", history: [] });
+    await runner.run([{ id: "w", name: "get_business_hours", input: {} }], {
+      callId: "CA0",
+      tenantId: "ten_1",
+      history: [],
+    });
     server.received.length = 0;
 
     const started = Date.now();
