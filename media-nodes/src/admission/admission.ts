@@ -1,0 +1,90 @@
+// Admission: the only way a socket becomes a call. It runs before any provider is contacted, so a bad,
+// expired or replayed token costs a signature check and nothing else. Tenant and agent come from the
+// signed token only; nothing a telephony message says about them is trusted.
+import type { AgentRuntimeConfig } from "../../../shared/agent-config.ts";
+import type { CallTokenClaims, CallTokenVerifier, NonceLedger } from "../../../shared/call-token.ts";
+import { compilePromptPrefix, type PromptPrefix } from "../../../shared/prompt-prefix.ts";
+import { CloseCode } from "../server/close-codes.ts";
+import { type AgentDirectory, AgentNotFoundError } from "./agent-directory.ts";
+
+export interface AdmittedCall {
+  claims: CallTokenClaims;
+  agent: AgentRuntimeConfig;
+  prefix: PromptPrefix;
+}
+
+export type AdmissionResult =
+  | { ok: true; call: AdmittedCall }
+  | { ok: false; code: number; reason: string /** Low-cardinality label for metrics. */; kind: string };
+
+export interface AdmissionOptions {
+  verifier: CallTokenVerifier;
+  ledger: NonceLedger;
+  agents: AgentDirectory;
+  region: string;
+  now?: () => number;
+}
+
+const TOKEN_REASONS: Record<string, string> = {
+  malformed: "call token malformed",
+  "unknown-key": "call token signed by an unknown key",
+  "bad-signature": "call token signature invalid",
+  expired: "call token expired",
+  "not-yet-valid": "call token not yet valid",
+  "call-mismatch": "call token issued for another call",
+};
+
+export class Admission {
+  /** Compiled prefixes by config object: compiling hashes the whole prompt, once per agent version. */
+  readonly #prefixes = new WeakMap<AgentRuntimeConfig, Promise<PromptPrefix>>();
+
+  constructor(private readonly opts: AdmissionOptions) {}
+
+  async admit(token: string | undefined): Promise<AdmissionResult> {
+    if (!token) return refuse(CloseCode.unauthorized, "call token missing", "missing");
+    const now = this.opts.now?.() ?? Date.now();
+    const verified = await this.opts.verifier.verify(token, { now });
+    if (!verified.ok) {
+      return refuse(CloseCode.unauthorized, TOKEN_REASONS[verified.reason] ?? "call token invalid", verified.reason);
+    }
+    const claims = verified.claims;
+    if (claims.region !== this.opts.region) {
+      return refuse(
+        CloseCode.forbidden,
+        `call token is for region ${claims.region}, this node serves ${this.opts.region}`,
+        "wrong-region",
+      );
+    }
+    if (!this.opts.ledger.consume(claims.nonce, claims.exp, now)) {
+      return refuse(CloseCode.unauthorized, "call token already used", "replayed");
+    }
+    let agent: AgentRuntimeConfig;
+    try {
+      agent = await this.opts.agents.get(claims);
+    } catch (err) {
+      if (err instanceof AgentNotFoundError) return refuse(CloseCode.notFound, "agent version not found", "no-agent");
+      return refuse(CloseCode.unavailable, "agent directory unavailable", "directory-error");
+    }
+    if (
+      agent.tenantId !== claims.tenantId ||
+      agent.agentId !== claims.agentId ||
+      agent.version !== claims.agentVersion
+    ) {
+      return refuse(CloseCode.conflict, "agent directory returned another agent version", "agent-mismatch");
+    }
+    let prefix = this.#prefixes.get(agent);
+    if (!prefix) {
+      prefix = compilePromptPrefix(agent);
+      this.#prefixes.set(agent, prefix);
+    }
+    const compiled = await prefix;
+    if (compiled.hash !== claims.prefixHash) {
+      return refuse(CloseCode.conflict, "agent prompt does not match the call token (prefix hash)", "prefix-mismatch");
+    }
+    return { ok: true, call: { claims, agent, prefix: compiled } };
+  }
+}
+
+function refuse(code: number, reason: string, kind: string): AdmissionResult {
+  return { ok: false, code, reason, kind };
+}

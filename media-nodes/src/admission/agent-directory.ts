@@ -1,0 +1,50 @@
+// Where a media node gets an agent version's runtime config. The edge will serve these by
+// (tenant, agent, version) and prefix hash; the node only needs this one method, so the seam stays small.
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { type AgentRuntimeConfig, AgentRuntimeConfigSchema } from "../../../shared/agent-config.ts";
+import type { CallTokenClaims } from "../../../shared/call-token.ts";
+
+export interface AgentDirectory {
+  /** The config the token's (tenantId, agentId, agentVersion) names; throws AgentNotFoundError if none. */
+  get(claims: CallTokenClaims): Promise<AgentRuntimeConfig>;
+}
+
+export class AgentNotFoundError extends Error {
+  constructor(claims: Pick<CallTokenClaims, "tenantId" | "agentId" | "agentVersion">) {
+    super(`agent ${claims.agentId} version ${claims.agentVersion} of tenant ${claims.tenantId} is not known here`);
+    this.name = "AgentNotFoundError";
+  }
+}
+
+const key = (tenantId: string, agentId: string, version: number) => `${tenantId}\u0000${agentId}\u0000${version}`;
+
+export class InMemoryAgentDirectory implements AgentDirectory {
+  readonly #agents = new Map<string, AgentRuntimeConfig>();
+  lookups = 0;
+
+  constructor(agents: AgentRuntimeConfig[] = []) {
+    for (const agent of agents) this.add(agent);
+  }
+
+  add(agent: AgentRuntimeConfig): void {
+    this.#agents.set(key(agent.tenantId, agent.agentId, agent.version), AgentRuntimeConfigSchema.parse(agent));
+  }
+
+  async get(claims: CallTokenClaims): Promise<AgentRuntimeConfig> {
+    this.lookups += 1;
+    const agent = this.#agents.get(key(claims.tenantId, claims.agentId, claims.agentVersion));
+    if (!agent) throw new AgentNotFoundError(claims);
+    return agent;
+  }
+}
+
+/** Local runs: a JSON file holding an array of agent runtime configs (MEDIA_AGENTS_FILE). */
+export async function loadAgentDirectoryFile(path: string): Promise<InMemoryAgentDirectory> {
+  const parsed = z.array(AgentRuntimeConfigSchema).safeParse(JSON.parse(await readFile(path, "utf8")));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`MEDIA_AGENTS_FILE ${path}: ${issue?.path.join(".")} ${issue?.message}`);
+  }
+  return new InMemoryAgentDirectory(parsed.data);
+}

@@ -1,0 +1,225 @@
+// One WebSocket from a carrier or a browser: protocol state before and around the call. It becomes a
+// call only through admission; until then nothing is spent on it. Bad input is ignored and counted,
+// and too much of it ends this connection only.
+import type { WebSocket } from "uWebSockets.js";
+import type { Transport } from "../../../shared/session-events.ts";
+import type { Admission, AdmittedCall } from "../admission/admission.ts";
+import type { MediaMetrics } from "../metrics/media-metrics.ts";
+import type { CallLink, CallSession } from "../pipeline/call-session.ts";
+import type { SendStatus } from "../pipeline/pacer.ts";
+import type { InboundEvent, TransportCodec, WebNotice } from "../transports/types.ts";
+import { CloseCode, closeReason } from "./close-codes.ts";
+import type { Logger } from "./logger.ts";
+
+export interface SocketData {
+  transport: Transport;
+  remote: string;
+  connection?: Connection;
+}
+
+export interface ConnectionDeps {
+  admission: Admission;
+  metrics: MediaMetrics;
+  logger: Logger;
+  /** Builds the call once admitted (the server wires providers and per-agent pieces). */
+  createSession: (call: AdmittedCall, connection: Connection) => CallSession;
+  onClosed: (connection: Connection) => void;
+  startTimeoutMs: number;
+}
+
+/** Past this many ignored messages a peer is broken or hostile; its connection ends. */
+const MAX_INVALID_MESSAGES = 200;
+/** Caller audio kept while admission runs (1 s); later frames in that window are dropped. */
+const MAX_ADMISSION_FRAMES = 50;
+
+export class Connection implements CallLink {
+  state: "awaiting-start" | "admitting" | "live" | "closed" = "awaiting-start";
+  session: CallSession | undefined;
+  invalid = 0;
+  closed = false;
+  readonly openedAt = Date.now();
+  #startTimer: NodeJS.Timeout | undefined;
+  #admissionFrames: Uint8Array[] = [];
+  readonly #log: Logger;
+
+  constructor(
+    private readonly ws: WebSocket<SocketData>,
+    readonly codec: TransportCodec,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.#log = deps.logger.child({ transport: codec.kind });
+    this.#startTimer = setTimeout(() => {
+      if (this.state === "awaiting-start") {
+        this.#refuse(CloseCode.startTimeout, `no start message within ${deps.startTimeoutMs} ms`, "start-timeout");
+      }
+    }, deps.startTimeoutMs);
+    this.#startTimer.unref();
+  }
+
+  // ── inbound ───────────────────────────────────────────────────────────────────────────────────
+
+  onMessage(message: ArrayBuffer, isBinary: boolean): void {
+    if (this.closed) return;
+    try {
+      this.codec.decode(message, isBinary, this.#onEvent);
+    } catch (err) {
+      // A codec bug on one peer's input must not take the node down.
+      this.#log.error("decode failed", { error: String(err) });
+      this.#invalid("decode-error");
+    }
+  }
+
+  readonly #onEvent = (event: InboundEvent): void => {
+    switch (event.type) {
+      case "media":
+        if (this.state === "live") this.session?.onAudio(event.audio);
+        else if (this.state === "admitting") {
+          if (this.#admissionFrames.length < MAX_ADMISSION_FRAMES) this.#admissionFrames.push(event.audio.slice());
+        } else this.#invalid("media-before-start");
+        return;
+      case "start":
+        if (this.state !== "awaiting-start") {
+          this.#invalid("second-start");
+          return;
+        }
+        this.state = "admitting";
+        clearTimeout(this.#startTimer);
+        void this.#admit(event);
+        return;
+      case "mark":
+        this.session?.onMark(event.name);
+        return;
+      case "dtmf":
+        this.session?.onDtmf(event.digit);
+        return;
+      case "stop":
+        if (this.session) this.session.end("caller-hung-up", "carrier sent stop");
+        else this.end(CloseCode.normal, "stream stopped");
+        return;
+      case "connected":
+        return;
+      case "invalid":
+        this.#invalid(event.reason);
+        return;
+      case "fatal":
+        this.deps.metrics.admissionRefused.inc({ reason: "unsupported-media" });
+        if (this.session) this.session.end("protocol-error", event.reason, event.code, closeReason(event.reason));
+        else this.end(event.code, event.reason);
+        return;
+    }
+  };
+
+  async #admit(start: Extract<InboundEvent, { type: "start" }>): Promise<void> {
+    let result: Awaited<ReturnType<Admission["admit"]>>;
+    try {
+      result = await this.deps.admission.admit(start.token);
+    } catch (err) {
+      this.#log.error("admission failed", { error: String(err) });
+      result = { ok: false, code: CloseCode.internalError, reason: "admission failed", kind: "error" };
+    }
+    if (this.closed) return;
+    if (!result.ok) {
+      this.#refuse(result.code, result.reason, result.kind);
+      return;
+    }
+    this.codec.bindStream(start.streamId);
+    const session = this.deps.createSession(result.call, this);
+    this.session = session;
+    this.state = "live";
+    try {
+      await session.start();
+    } catch (err) {
+      this.#log.error("call start failed", { error: String(err) });
+      session.end("internal-error", String(err), CloseCode.internalError, "internal error");
+      return;
+    }
+    for (const frame of this.#admissionFrames) session.onAudio(frame);
+    this.#admissionFrames = [];
+  }
+
+  #refuse(code: number, reason: string, kind: string): void {
+    this.deps.metrics.admissionRefused.inc({ reason: kind });
+    this.#log.info("call refused", { code, reason });
+    this.end(code, reason);
+  }
+
+  #invalid(reason: string): void {
+    this.deps.metrics.badMessages.inc({ reason });
+    if (++this.invalid > MAX_INVALID_MESSAGES) {
+      const text = `too many invalid messages (last: ${reason})`;
+      if (this.session) this.session.end("protocol-error", text, CloseCode.protocolError, text);
+      else this.end(CloseCode.protocolError, text);
+    }
+  }
+
+  /** The peer went away (or we closed): the call, if any, ends as a hang-up. */
+  onClose(): void {
+    if (this.state === "closed") return;
+    this.closed = true;
+    this.state = "closed";
+    clearTimeout(this.#startTimer);
+    this.session?.end("caller-hung-up", "socket closed");
+    this.deps.onClosed(this);
+  }
+
+  onDrain(): void {
+    // Nothing to resume: the pacer re-checks the buffered amount every frame.
+  }
+
+  // ── CallLink ──────────────────────────────────────────────────────────────────────────────────
+
+  sendFrame(frame: Uint8Array, marksAfter: readonly string[]): SendStatus {
+    if (this.closed) return "closed";
+    const media = this.codec.encodeMedia(frame);
+    let status = 1;
+    this.ws.cork(() => {
+      status = this.ws.send(media.data, media.binary);
+      for (const name of marksAfter) {
+        const mark = this.codec.encodeMark(name);
+        this.ws.send(mark.data, mark.binary);
+      }
+    });
+    return status === 2 ? "backpressure" : "sent";
+  }
+
+  sendMarks(names: readonly string[]): void {
+    if (this.closed || names.length === 0) return;
+    this.ws.cork(() => {
+      for (const name of names) {
+        const mark = this.codec.encodeMark(name);
+        this.ws.send(mark.data, mark.binary);
+      }
+    });
+  }
+
+  sendClear(): void {
+    if (this.closed) return;
+    const clear = this.codec.encodeClear();
+    this.ws.cork(() => this.ws.send(clear.data, clear.binary));
+  }
+
+  sendNotice(notice: WebNotice): void {
+    if (this.closed) return;
+    const encoded = this.codec.encodeNotice(notice);
+    if (encoded) this.ws.cork(() => this.ws.send(encoded.data, encoded.binary));
+  }
+
+  bufferedAmount(): number {
+    return this.closed ? 0 : this.ws.getBufferedAmount();
+  }
+
+  end(code: number, reason: string): void {
+    if (this.closed) return;
+    // ws.end runs the close handler synchronously; mark closed first so nothing sends on a dead socket.
+    this.closed = true;
+    this.state = "closed";
+    clearTimeout(this.#startTimer);
+    try {
+      this.ws.end(code, closeReason(reason));
+    } catch {
+      // Already closed underneath us.
+    }
+    this.session?.end("caller-hung-up", "socket closed");
+    this.deps.onClosed(this);
+  }
+}

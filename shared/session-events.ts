@@ -1,0 +1,176 @@
+// What a media node tells the call's CallSession (on the edge) about a live call. The media node keeps
+// nothing durable; these events are the record. The edge validates them with these schemas (a trust
+// boundary: a compromised or buggy node must not write arbitrary shapes into Postgres) and stores them
+// through its outbox.
+import { z } from "zod";
+
+const epochMs = z.number().int().nonnegative();
+const durationMs = z.number().nonnegative();
+const callId = z.string().min(1).max(128);
+/** Per call, counting from 0 in publish order: the edge stores each (callId, seq) once, so retries are idempotent. */
+const seq = z.number().int().nonnegative();
+
+export const TRANSPORTS = ["twilio", "telnyx", "web"] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+export const CallStartedEventSchema = z
+  .object({
+    type: z.literal("call.started"),
+    callId,
+    seq,
+    tenantId: z.string().min(1).max(128),
+    agentId: z.string().min(1).max(128),
+    agentVersion: z.number().int().nonnegative(),
+    region: z.string().min(1).max(64),
+    nodeId: z.string().min(1).max(128),
+    transport: z.enum(TRANSPORTS),
+    /** The carrier's own stream/call identifiers, for support; never used for trust. */
+    carrier: z.object({ streamId: z.string().max(128).optional(), callRef: z.string().max(256).optional() }).strict(),
+    at: epochMs,
+  })
+  .strict();
+
+/**
+ * One turn's latency waterfall. Timestamps are epoch milliseconds (absent when the stage did not happen,
+ * e.g. no TTS on a turn that was interrupted before speaking); durations are derived from them.
+ */
+export const TurnWaterfallSchema = z
+  .object({
+    speechEndAt: epochMs.optional(),
+    sttFinalAt: epochMs.optional(),
+    llmRequestAt: epochMs.optional(),
+    llmFirstTokenAt: epochMs.optional(),
+    ttsFirstByteAt: epochMs.optional(),
+    firstAudioOutAt: epochMs.optional(),
+    /** Speech end → STT final. */
+    sttMs: durationMs.optional(),
+    /** LLM request → first token. */
+    llmFirstTokenMs: durationMs.optional(),
+    /** First clause handed to TTS → its first audio byte. */
+    ttsFirstByteMs: durationMs.optional(),
+    /** Speech end → first audio frame out: what the caller feels. */
+    firstAudioMs: durationMs.optional(),
+    /** Time on the critical path not spent waiting on STT, the LLM or TTS. */
+    platformOverheadMs: durationMs.optional(),
+    /** What played first: the model's words, the cached acknowledgement, or a filler line. */
+    firstAudioSource: z.enum(["speech", "acknowledgement", "filler", "apology"]).optional(),
+  })
+  .strict();
+export type TurnWaterfall = z.infer<typeof TurnWaterfallSchema>;
+
+export const TurnEventSchema = z
+  .object({
+    type: z.literal("turn"),
+    callId,
+    seq,
+    /** 0 is the agent's greeting (when it has one); caller turns count from 1. */
+    index: z.number().int().nonnegative(),
+    userText: z.string().max(20_000),
+    /** What the caller heard, cut at the interruption when there was one. */
+    assistantText: z.string().max(50_000),
+    /** What the model produced, before any cut. */
+    generatedText: z.string().max(50_000),
+    interrupted: z.boolean(),
+    /** Interrupted turns: detection of the caller's speech → the carrier `clear` sent. */
+    clearDelayMs: durationMs.optional(),
+    thinking: z.boolean(),
+    tools: z
+      .array(
+        z
+          .object({
+            id: z.string().max(128),
+            name: z.string().max(64),
+            ok: z.boolean(),
+            ms: durationMs,
+          })
+          .strict(),
+      )
+      .max(64),
+    modelIds: z.array(z.string().max(256)).max(16),
+    tier: z.string().max(32).optional(),
+    usage: z
+      .object({
+        inputTokens: z.number().int().nonnegative(),
+        outputTokens: z.number().int().nonnegative(),
+        cacheReadInputTokens: z.number().int().nonnegative(),
+        cacheWriteInputTokens: z.number().int().nonnegative(),
+      })
+      .strict(),
+    waterfall: TurnWaterfallSchema,
+    at: epochMs,
+  })
+  .strict();
+export type TurnEvent = z.infer<typeof TurnEventSchema>;
+
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, "an E.164 phone number");
+const historyMessage = z
+  .object({ role: z.enum(["user", "assistant"]), content: z.array(z.unknown()).max(200) })
+  .strict();
+
+/** Actions the edge performs for the call (the node cannot: it has no carrier credentials). */
+export const CallActionSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("end_call"), reason: z.string().max(500).optional() }).strict(),
+  z.object({ type: z.literal("transfer_call"), to: e164, reason: z.string().max(500).optional() }).strict(),
+  z
+    .object({
+      type: z.literal("handoff_to_agent"),
+      agentId: z.string().min(1).max(128),
+      context: z
+        .object({
+          recentHistory: z.array(historyMessage).max(100),
+          entities: z.record(z.string(), z.string()),
+          intent: z.string().max(1000),
+          reason: z.string().max(1000),
+        })
+        .strict(),
+    })
+    .strict(),
+  z.object({ type: z.literal("send_sms"), to: e164, body: z.string().min(1).max(1600) }).strict(),
+]);
+export type CallActionEventAction = z.infer<typeof CallActionSchema>;
+
+export const CallActionEventSchema = z
+  .object({
+    type: z.literal("action"),
+    callId,
+    seq,
+    turnIndex: z.number().int().nonnegative(),
+    action: CallActionSchema,
+    at: epochMs,
+  })
+  .strict();
+
+export const CALL_END_REASONS = [
+  "caller-hung-up",
+  "agent-ended",
+  "drain-deadline",
+  "slow-consumer",
+  "provider-failure",
+  "internal-error",
+  "protocol-error",
+] as const;
+
+export const CallEndedEventSchema = z
+  .object({
+    type: z.literal("call.ended"),
+    callId,
+    seq,
+    reason: z.enum(CALL_END_REASONS),
+    detail: z.string().max(500).optional(),
+    durationMs,
+    turns: z.number().int().nonnegative(),
+    at: epochMs,
+  })
+  .strict();
+
+export const SessionEventSchema = z.discriminatedUnion("type", [
+  CallStartedEventSchema,
+  TurnEventSchema,
+  CallActionEventSchema,
+  CallEndedEventSchema,
+]);
+export type SessionEvent = z.infer<typeof SessionEventSchema>;
+export type CallStartedEvent = z.infer<typeof CallStartedEventSchema>;
+export type CallActionEvent = z.infer<typeof CallActionEventSchema>;
+export type CallEndedEvent = z.infer<typeof CallEndedEventSchema>;
+export type CallEndReason = (typeof CALL_END_REASONS)[number];
