@@ -3,7 +3,9 @@
 // tenant's data may change. Lists must not show A's resources to B. An operation added to the API without an
 // entry here fails the coverage test, so new routes cannot skip this check.
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, createAgent, seedCall, signUp, type Tenant, tenantFingerprint } from "./helpers.ts";
+import { verifications } from "../../workers/src/db/schema.ts";
+import { newResourceId } from "../../workers/src/lib/ids.ts";
+import { call, createAgent, seedCall, signUp, type Tenant, tenantFingerprint, withDb } from "./helpers.ts";
 
 type Operation = { method: string; path: string };
 type Doc = { paths: Record<string, Record<string, unknown>> };
@@ -24,6 +26,14 @@ function bodyFor(op: string, a: AIds): unknown {
       return { agentId: null };
     case "POST /v1/phone-numbers":
       return { e164: "+16505550147", provider: "twilio", agentId: a.agentId };
+    case "PATCH /v1/accounts/{accountId}":
+      return { callingHours: { start: "09:00", end: "17:00" } };
+    case "POST /v1/calls":
+      return { agentId: a.agentId, to: "+14155550123", from: "+16505550100", purpose: "service" };
+    case "POST /v1/verify":
+      return { accountId: a.accountId };
+    case "POST /v1/verify/{verificationId}/check":
+      return { code: "123456" };
     default:
       return undefined;
   }
@@ -37,6 +47,7 @@ type AIds = {
   callId: string;
   consentId: string;
   apiKeyId: string;
+  verificationId: string;
 };
 
 let a: Tenant;
@@ -61,6 +72,19 @@ beforeAll(async () => {
     body: { name: "second", scopes: ["agents:read"] },
   });
   const callId = await seedCall(a.accountId, { agentId: agent.id }, [{ text: "hello from A" }]);
+  const verificationId = newResourceId("ver");
+  await withDb((db) =>
+    db.insert(verifications).values({
+      tenantId: a.accountId,
+      id: verificationId,
+      accountId: a.accountId,
+      phoneMasked: "+1••••••0100",
+      codeHash: "0".repeat(64),
+      salt: "0".repeat(32),
+      status: "pending",
+      expiresAt: new Date(Date.now() + 300_000),
+    }),
+  );
   ids = {
     accountId: a.accountId,
     agentId: agent.id,
@@ -69,12 +93,13 @@ beforeAll(async () => {
     callId,
     consentId: consent.body.id,
     apiKeyId: key.body.id,
+    verificationId,
   };
   // B gets resources of its own, so "not found" is not just "B has nothing".
   await createAgent(b);
   await call("POST", "/v1/consent", {
     key: b.key,
-    body: { phoneNumber: "+16505550122", type: "service", verificationMethod: "sms" },
+    body: { phoneNumber: "+16505550122", type: "service", verificationMethod: "voice" },
   });
 
   const doc = (await call<Doc>("GET", "/v1/openapi.json")).body;

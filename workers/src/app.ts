@@ -1,19 +1,24 @@
-// The edge Worker's HTTP app: the tenant REST API under /v1, its OpenAPI document and reference page.
-// Telephony webhooks and Durable Object routes join here in later issues.
+// The edge Worker's HTTP app: the tenant REST API under /v1, its OpenAPI document and reference page, the
+// carriers' webhooks (/v1/telephony/*) and what media nodes call (/v1/media-nodes/*, /v1/media/*, call events).
 import { type Hook, OpenAPIHono } from "@hono/zod-openapi";
 import { accountsApi } from "./api/accounts/routes.ts";
 import { agentsApi } from "./api/agents/routes.ts";
 import { apiKeysApi } from "./api/api-keys/routes.ts";
+import { callControlApi, liveRoutes } from "./api/call-control/routes.ts";
 import { callsApi } from "./api/calls/routes.ts";
 import { consentApi } from "./api/consent/routes.ts";
 import { renderReference } from "./api/docs/render.ts";
 import { phoneNumbersApi } from "./api/phone-numbers/routes.ts";
+import { verifyApi } from "./api/verify/routes.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./lib/errors.ts";
 import { type FieldError, fieldErrors, ProblemError } from "./lib/problem.ts";
+import { mediaRoutes } from "./media/routes.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
 import { database } from "./middleware/database.ts";
 import { requestId } from "./middleware/request-id.ts";
+import { telnyxRoutes } from "./telephony/telnyx-routes.ts";
+import { twilioRoutes } from "./telephony/twilio-routes.ts";
 
 export const OPENAPI_PATH = "/v1/openapi.json";
 export const DOCS_PATH = "/v1/docs";
@@ -68,7 +73,15 @@ export function createApp() {
   app.route("/v1", agentsApi);
   app.route("/v1", phoneNumbersApi);
   app.route("/v1", callsApi);
+  app.route("/v1", callControlApi);
+  app.route("/v1", liveRoutes);
   app.route("/v1", consentApi);
+  app.route("/v1", verifyApi);
+  // Not tenant API (not in the OpenAPI document): carrier webhooks, signed by the carrier, and media-node calls,
+  // signed per node.
+  app.route("/v1", twilioRoutes);
+  app.route("/v1", telnyxRoutes);
+  app.route("/v1", mediaRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,9 +1,12 @@
 // Bindings of the edge Worker (wrangler.toml, .dev.vars, `wrangler secret put`) and the per-request context
-// every route sees. Durable Object namespaces will be added here by the call-control issue.
+// every route sees. Call control's bindings (Durable Objects, carrier and media-node secrets) are listed in
+// call-control-env.ts.
+import type { CallControlEnv } from "./call-control-env.ts";
+import type { Jurisdiction } from "./db/schema.ts";
 import type { Db } from "./db/types.ts";
 import type { AccountId } from "./lib/ids.ts";
 
-export type Env = {
+export type Env = CallControlEnv & {
   /** postgres:// URL. Production: the Neon pooled URL (a secret). Locally: set by `npm start` / the test runner. */
   DATABASE_URL: string;
   /** Local only: `host:port` of the loopback WebSocket→TCP database proxy. */
@@ -15,6 +18,9 @@ export type AuthContext = {
   tenantId: AccountId;
   keyId: string;
   scopes: readonly string[];
+  /** The tenant's plan and home jurisdiction (its limits, its database and regions). */
+  plan: string;
+  jurisdiction: Jurisdiction;
 };
 
 export type AppEnv = {

@@ -1,7 +1,11 @@
 // Entry module of the edge Worker (wrangler.toml `main`). Durable Object classes must be exported from here;
-// they live in ./do/ and are re-exported below when they arrive.
+// they live in ./do/.
 import { createApp } from "./app.ts";
 import type { Env } from "./env.ts";
+
+export { CallSession } from "./do/call-session/call-session.ts";
+export { MediaRegion } from "./do/media-region/media-region.ts";
+export { TenantLimiter } from "./do/tenant-limiter/tenant-limiter.ts";
 
 const app = createApp();
 

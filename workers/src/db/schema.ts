@@ -37,13 +37,23 @@ export const accounts = pgTable(
     id: text("id").primaryKey(),
     name: text("name").notNull(),
     jurisdiction: text("jurisdiction").notNull().$type<Jurisdiction>(),
-    // Named plan; limits per plan arrive with the rate-limiting issue.
+    // Named plan; its limits live in code (workers/src/do/tenant-limiter/plans.ts), unknown names get free.
     plan: text("plan").notNull().default("free"),
     // Verified later by SMS; stored as given (E.164) until then.
     ownerPhone: text("owner_phone"),
+    // Permitted outbound calling hours in the callee's local time, minutes after midnight, [start, end).
+    // Null means the platform default (8:00 to 21:00).
+    callingWindowStartMinute: integer("calling_window_start_minute"),
+    callingWindowEndMinute: integer("calling_window_end_minute"),
     createdAt: createdAt(),
   },
-  (t) => [check("accounts_jurisdiction_check", sql`${t.jurisdiction} in ('us', 'eu')`)],
+  (t) => [
+    check("accounts_jurisdiction_check", sql`${t.jurisdiction} in ('us', 'eu')`),
+    check(
+      "accounts_calling_window_check",
+      sql`(${t.callingWindowStartMinute} is null and ${t.callingWindowEndMinute} is null) or (${t.callingWindowStartMinute} >= 0 and ${t.callingWindowStartMinute} < ${t.callingWindowEndMinute} and ${t.callingWindowEndMinute} <= 1440)`,
+    ),
+  ],
 );
 
 export const USER_ROLES = ["owner", "admin", "member"] as const;
@@ -390,6 +400,60 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
 );
 
+// Compiled prompt prefixes (shared/prompt-prefix.ts), content-addressed by their SHA-256 and scoped to the tenant:
+// written when a version is published, read by media nodes by hash. Rows never change (same hash, same bytes).
+export const promptPrefixes = pgTable(
+  "prompt_prefixes",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    hash: text("hash").notNull(),
+    system: text("system").notNull(),
+    tools: jsonb("tools")
+      .notNull()
+      .$type<{ name: string; description: string; inputSchema: Record<string, unknown> }[]>(),
+    // The exact bytes the hash covers.
+    canonical: text("canonical").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.hash] }),
+    check("prompt_prefixes_hash_check", sql`${t.hash} ~ '^[0-9a-f]{64}$'`),
+  ],
+);
+
+export const VERIFICATION_STATUSES = ["pending", "verified", "locked", "expired"] as const;
+export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
+
+// Support-call identity checks: a one-time code sent by SMS to an account owner's phone, read back by the caller.
+// Owned by the tenant running the support line; `account_id` is the account whose owner is being verified (it may
+// live in another tenant's shard or jurisdiction, so it is not a foreign key). Only a keyed hash of the code is kept.
+export const verifications = pgTable(
+  "verifications",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    accountId: text("account_id").notNull(),
+    // Where the code went, masked (+1••••••0123): enough for support to confirm, not enough to learn the number.
+    phoneMasked: text("phone_masked").notNull(),
+    codeHash: text("code_hash").notNull(),
+    salt: text("salt").notNull(),
+    status: text("status").notNull().$type<VerificationStatus>(),
+    attempts: integer("attempts").notNull().default(0),
+    expiresAt: ts("expires_at").notNull(),
+    resolvedAt: ts("resolved_at"),
+    requestedByKeyId: text("requested_by_key_id"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    check("verifications_status_check", sql`${t.status} in ('pending', 'verified', 'locked', 'expired')`),
+  ],
+);
+
 /** Tables whose rows belong to one tenant; the Citus migration distributes exactly these (tested). */
 export const tenantOwnedTables = {
   users,
@@ -402,4 +466,6 @@ export const tenantOwnedTables = {
   consentRecords,
   auditLog,
   idempotencyKeys,
+  promptPrefixes,
+  verifications,
 } as const;

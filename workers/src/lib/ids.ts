@@ -30,7 +30,7 @@ const NOUNS: Record<ResourceKind, string> = {
   key: "API key",
   cns: "consent record",
   aud: "audit entry",
-  ver: "version",
+  ver: "verification",
   req: "request",
 };
 

@@ -18,6 +18,14 @@ export const PROBLEM_TYPES = {
   "payload-too-large": [413, "The request body is too large"],
   "unsupported-media-type": [415, "Unsupported media type"],
   "idempotency-key-reused": [422, "The Idempotency-Key was already used for a different request"],
+  "consent-missing": [403, "No valid consent of this type is on record for the number"],
+  "consent-revoked": [403, "The person revoked consent for this type of call"],
+  "consent-expired": [403, "The consent for this type of call has expired"],
+  "outside-calling-hours": [403, "It is outside permitted calling hours in the callee's time zone"],
+  "over-limit": [403, "The account is at its plan's call limit"],
+  unprocessable: [422, "The request cannot be carried out as given"],
+  "rate-limited": [429, "Too many requests"],
+  "carrier-error": [502, "The telephony carrier refused or could not be reached"],
   "internal-error": [500, "Internal server error"],
   "service-unavailable": [503, "Service temporarily unavailable"],
 } as const satisfies Record<string, readonly [number, string]>;
@@ -150,6 +158,8 @@ export function problems<const S extends readonly number[]>(
     413: "Body larger than 256 KB",
     415: "Body is not application/json",
     422: "Idempotency-Key reused with a different request",
+    429: "Over the plan's request rate (rate-limited); see Retry-After",
+    502: "The telephony carrier refused or could not be reached (carrier-error)",
   };
   return Object.fromEntries(
     statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: problemContent }]),

@@ -8,6 +8,7 @@ export const SCOPES = [
   "calls:write",
   "consent:read",
   "consent:write",
+  "verify:write",
   "keys:admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -11,7 +11,10 @@ import { E164, iso, Timestamp } from "../../lib/schemas.ts";
 import { ALL_SCOPES } from "../../lib/scopes.ts";
 import { authorize } from "../../middleware/auth.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
+import { namespaceFor } from "../../residency/residency.ts";
 import { apiKeyOut, NewApiKeySchema } from "../api-keys/schemas.ts";
+import { jsonBody, needs } from "../common.ts";
+import { CallingHoursSchema, callingHoursOut, callingWindowOf } from "./calling-hours.ts";
 
 const AccountSchema = z
   .object({
@@ -20,9 +23,23 @@ const AccountSchema = z
     jurisdiction: z.enum(JURISDICTIONS).openapi({ description: "Where the account's calls and data stay." }),
     plan: z.string(),
     ownerPhone: E164.nullable(),
+    callingHours: CallingHoursSchema.openapi({
+      description: "Outbound calls are placed only inside this window of the callee's local time.",
+    }),
+    activeCalls: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "Calls holding capacity right now (GET only); the plan caps it." }),
     createdAt: Timestamp,
   })
   .openapi("Account");
+
+const AccountUpdateSchema = z
+  .strictObject({
+    callingHours: CallingHoursSchema.nullable().openapi({ description: "null restores the default, 08:00 to 21:00." }),
+  })
+  .openapi("AccountUpdate");
 
 const UserSchema = z
   .object({
@@ -69,6 +86,23 @@ const signUp = createRoute({
   },
 });
 
+const updateAccount = createRoute({
+  method: "patch",
+  path: "/accounts/{accountId}",
+  tags: ["Accounts"],
+  summary: "Update your account's settings",
+  security: needs("calls:write"),
+  middleware: [authorize("calls:write"), unitOfWork()] as const,
+  request: {
+    params: z.object({ accountId: pathParam("accountId", accountId) }),
+    body: jsonBody(AccountUpdateSchema),
+  },
+  responses: {
+    200: { description: "The account", content: { "application/json": { schema: AccountSchema } } },
+    ...problems(400, 401, 403, 404),
+  },
+});
+
 const getAccount = createRoute({
   method: "get",
   path: "/accounts/{accountId}",
@@ -90,6 +124,7 @@ function accountOut(row: typeof accounts.$inferSelect): z.infer<typeof AccountSc
     jurisdiction: row.jurisdiction,
     plan: row.plan,
     ownerPhone: row.ownerPhone,
+    callingHours: callingHoursOut(row),
     createdAt: iso(row.createdAt),
   };
 }
@@ -148,5 +183,20 @@ export const accountsApi = new OpenAPIHono<AppEnv>()
       .from(accounts)
       .where(and(eq(accounts.id, c.var.auth.tenantId)));
     if (!row) throw notFound("account", id);
+    const limiter = namespaceFor(c.env.TENANT_LIMITER, c.env, row.jurisdiction).getByName(row.id);
+    return c.json({ ...accountOut(row), activeCalls: (await limiter.leases()).length }, 200);
+  })
+  .openapi(updateAccount, async (c) => {
+    const { accountId: id } = c.req.valid("param");
+    if (id !== c.var.auth.tenantId) throw notFound("account", id);
+    const { callingHours } = c.req.valid("json");
+    const window = callingHours ? callingWindowOf(callingHours) : null;
+    const [row] = await c.var.db
+      .update(accounts)
+      .set({ callingWindowStartMinute: window?.startMinute ?? null, callingWindowEndMinute: window?.endMinute ?? null })
+      .where(eq(accounts.id, c.var.auth.tenantId))
+      .returning();
+    if (!row) throw notFound("account", id);
+    await audit(c, { action: "account.update", targetType: "account", targetId: id });
     return c.json(accountOut(row), 200);
   });

@@ -13,6 +13,7 @@ import { afterCursor, pageOf, pageQuery, toPage } from "../../lib/pagination.ts"
 import { fieldErrors, notFound, ProblemError, problems } from "../../lib/problem.ts";
 import { authorize } from "../../middleware/auth.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
+import { storePublishedPrefix } from "../../prefix/store.ts";
 import { jsonBody, jsonResponse, needs } from "../common.ts";
 import {
   type AgentConfig,
@@ -206,6 +207,7 @@ export const agentsApi = new OpenAPIHono<AppEnv>()
         .update(agents)
         .set({ publishedVersionId: versionId })
         .where(and(eq(agents.tenantId, tenantId), eq(agents.id, agentId)));
+      await storePublishedPrefix(db, tenantId, versionId);
       await audit(c, { action: "agent.publish", targetType: "agent", targetId: agentId, afterId: versionId });
     }
     return c.json(await loadAgent(db, tenantId, agentId), 201);
@@ -289,6 +291,7 @@ export const agentsApi = new OpenAPIHono<AppEnv>()
         .update(agents)
         .set({ publishedVersionId: current.id, updatedAt: new Date() })
         .where(and(eq(agents.tenantId, tenantId), eq(agents.id, agentId)));
+      await storePublishedPrefix(db, tenantId, current.id);
       await audit(c, {
         action: "agent.publish",
         targetType: "agent",
@@ -380,6 +383,7 @@ export const agentsApi = new OpenAPIHono<AppEnv>()
         .update(agents)
         .set({ publishedVersionId: target.id, updatedAt: new Date() })
         .where(and(eq(agents.tenantId, tenantId), eq(agents.id, agentId)));
+      await storePublishedPrefix(db, tenantId, target.id);
       await audit(c, {
         action: "agent.publish",
         targetType: "agent",

@@ -1,17 +1,27 @@
 // Consent records: proof that a person agreed to be called, kept per tenant, number and purpose. Records are
 // never edited or deleted; revoking stamps revoked_at, so the history of what was allowed when stays intact.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, desc, eq } from "drizzle-orm";
-import { CONSENT_METHODS, CONSENT_STATUSES, CONSENT_TYPES, consentRecords } from "../../db/schema.ts";
+import { and, asc, desc, eq } from "drizzle-orm";
+import type { Context } from "hono";
+import {
+  accounts,
+  CONSENT_METHODS,
+  CONSENT_STATUSES,
+  CONSENT_TYPES,
+  consentRecords,
+  phoneNumbers,
+} from "../../db/schema.ts";
 import type { Db } from "../../db/types.ts";
 import type { AppEnv } from "../../env.ts";
 import { audit } from "../../lib/audit.ts";
 import { newResourceId, pathParam, resourceId } from "../../lib/ids.ts";
 import { afterCursor, pageOf, pageQuery, toPage } from "../../lib/pagination.ts";
-import { notFound, problems } from "../../lib/problem.ts";
+import { notFound, ProblemError, problems } from "../../lib/problem.ts";
 import { E164, iso, isoOrNull, Timestamp } from "../../lib/schemas.ts";
 import { authorize } from "../../middleware/auth.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
+import { confirmationText } from "../../outbound/sms-consent.ts";
+import { sendTwilioSms } from "../../telephony/twilio-rest.ts";
 import { jsonBody, jsonResponse, needs } from "../common.ts";
 
 const ConsentSchema = z
@@ -19,7 +29,9 @@ const ConsentSchema = z
     id: resourceId("cns"),
     phoneNumber: E164,
     type: z.enum(CONSENT_TYPES),
-    status: z.enum(CONSENT_STATUSES).openapi({ description: "pending is reserved for SMS double opt-in." }),
+    status: z.enum(CONSENT_STATUSES).openapi({
+      description: "SMS consent starts pending and becomes active when the person replies YES; STOP revokes.",
+    }),
     verificationMethod: z.enum(CONSENT_METHODS),
     optedInAt: Timestamp.nullable(),
     expiresAt: Timestamp.nullable(),
@@ -60,10 +72,13 @@ const createConsent = createRoute({
   path: "/consent",
   tags: ["Consent"],
   summary: "Record consent",
+  description:
+    "With verificationMethod `sms` the record is created `pending` and a confirmation SMS asks the person to reply YES " +
+    "(double opt-in); it counts for calls only once they have.",
   security: needs("consent:write"),
   middleware: [authorize("consent:write"), unitOfWork()] as const,
   request: { body: jsonBody(ConsentCreateSchema) },
-  responses: { 201: jsonResponse(ConsentSchema, "Recorded"), ...problems(400, 401, 403, 413, 415, 422) },
+  responses: { 201: jsonResponse(ConsentSchema, "Recorded"), ...problems(400, 401, 403, 413, 415, 422, 502) },
 });
 
 const listConsent = createRoute({
@@ -116,6 +131,31 @@ const revokeConsent = createRoute({
   responses: { 200: jsonResponse(ConsentSchema, "The revoked record"), ...problems(400, 401, 403, 404) },
 });
 
+/** Texts the YES request from the account's first Twilio number; the inbound SMS webhook handles the answer. */
+async function sendConsentConfirmation(c: Context<AppEnv>, to: string, purpose: string): Promise<void> {
+  const { tenantId } = c.var.auth;
+  const [number] = await c.var.db
+    .select({ e164: phoneNumbers.e164 })
+    .from(phoneNumbers)
+    .where(and(eq(phoneNumbers.tenantId, tenantId), eq(phoneNumbers.provider, "twilio")))
+    .orderBy(asc(phoneNumbers.createdAt))
+    .limit(1);
+  if (!number)
+    throw new ProblemError("unprocessable", "SMS consent needs a Twilio number on the account to text from.");
+  const [account] = await c.var.db.select({ name: accounts.name }).from(accounts).where(eq(accounts.id, tenantId));
+  const { TWILIO_ACCOUNT_SID: accountSid, TWILIO_AUTH_TOKEN: authToken, TWILIO_API_BASE: apiBase } = c.env;
+  if (!accountSid || !authToken)
+    throw new ProblemError("carrier-error", "Twilio is not configured, so the SMS cannot be sent.");
+  try {
+    await sendTwilioSms(
+      { accountSid, authToken, apiBase },
+      { to, from: number.e164, body: confirmationText(account?.name ?? "AYBIZA", purpose) },
+    );
+  } catch (error) {
+    throw new ProblemError("carrier-error", `The confirmation SMS could not be sent: ${String(error)}`);
+  }
+}
+
 function consentOut(row: typeof consentRecords.$inferSelect): ConsentOut {
   return {
     id: row.id as ConsentOut["id"],
@@ -146,6 +186,8 @@ export const consentApi = new OpenAPIHono<AppEnv>()
     const body = c.req.valid("json");
     const { tenantId } = c.var.auth;
     const id = newResourceId("cns");
+    // SMS consent is double opt-in: the record waits (pending, no opt-in time) for the person's YES.
+    const viaSms = body.verificationMethod === "sms";
     const [row] = await c.var.db
       .insert(consentRecords)
       .values({
@@ -153,15 +195,16 @@ export const consentApi = new OpenAPIHono<AppEnv>()
         id,
         phoneNumber: body.phoneNumber,
         type: body.type,
-        status: "active",
+        status: viaSms ? "pending" : "active",
         verificationMethod: body.verificationMethod,
-        optedInAt: body.optedInAt ? new Date(body.optedInAt) : new Date(),
+        optedInAt: viaSms ? null : body.optedInAt ? new Date(body.optedInAt) : new Date(),
         expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
         ipAddress: body.ipAddress ?? null,
         userAgent: body.userAgent ?? null,
       })
       .returning();
     if (!row) throw new Error("insert returned no row");
+    if (viaSms) await sendConsentConfirmation(c, body.phoneNumber, body.type);
     await audit(c, { action: "consent.create", targetType: "consent", targetId: id });
     return c.json(consentOut(row), 201);
   })

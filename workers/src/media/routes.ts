@@ -1,0 +1,128 @@
+// What media nodes call on the edge: heartbeats into their region's directory, session events into the call's
+// CallSession, and prompt prefixes (with the agent's runtime config) by hash. All node-authenticated.
+
+import { and, eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { z } from "zod";
+import { SessionEventSchema } from "../../../shared/session-events.ts";
+import type { CallControlEnv } from "../call-control-env.ts";
+import { agentVersions } from "../db/schema.ts";
+import type { Db } from "../db/types.ts";
+import { locateSession } from "../do/call-session/locate.ts";
+import { heartbeatSchema } from "../do/media-region/heartbeat.ts";
+import { compileVersion } from "../prefix/runtime-config.ts";
+import { loadStoredPrefix } from "../prefix/store.ts";
+import { withEveryDatabase } from "../residency/databases.ts";
+import { namespaceFor } from "../residency/residency.ts";
+import { regionInfo } from "../routing/regions.ts";
+import { authenticateNode } from "./node-auth.ts";
+
+type MediaEnv = { Bindings: CallControlEnv; Variables: { db: Db } };
+
+const problem = (status: number, slug: string, detail: string) =>
+  new Response(JSON.stringify({ type: `https://aybiza.dev/problems/${slug}`, title: slug, status, detail }), {
+    status,
+    headers: { "content-type": "application/problem+json" },
+  });
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export const mediaRoutes = new Hono<MediaEnv>();
+
+mediaRoutes.post("/media-nodes/heartbeat", async (c) => {
+  const body = await c.req.text();
+  const auth = await authenticateNode(c.req.raw, body, c.env.MEDIA_NODE_SECRETS);
+  if (!auth.ok) return problem(401, "unauthorized", `Media node authentication failed (${auth.reason}).`);
+  const parsed = heartbeatSchema.safeParse(parseJson(body));
+  if (!parsed.success)
+    return problem(
+      400,
+      "validation-error",
+      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+    );
+  const beat = parsed.data;
+  if (beat.nodeId !== auth.nodeId) return problem(403, "forbidden", "A node may only report for itself.");
+  const region = regionInfo(beat.region);
+  if (!region) return problem(400, "validation-error", `Unknown region ${beat.region}.`);
+  const result = await namespaceFor(c.env.MEDIA_REGION, c.env, region.jurisdiction)
+    .getByName(region.id, { locationHint: region.locationHint })
+    .heartbeat(beat);
+  return c.json(result, result.accepted ? 200 : 409);
+});
+
+mediaRoutes.post("/calls/:callId/events", async (c) => {
+  const body = await c.req.text();
+  const auth = await authenticateNode(c.req.raw, body, c.env.MEDIA_NODE_SECRETS);
+  if (!auth.ok) return problem(401, "unauthorized", `Media node authentication failed (${auth.reason}).`);
+  const parsed = SessionEventSchema.safeParse(parseJson(body));
+  if (!parsed.success)
+    return problem(
+      400,
+      "validation-error",
+      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+    );
+  const callId = c.req.param("callId");
+  if (parsed.data.callId !== callId)
+    return problem(400, "validation-error", "The event names another call than the URL.");
+  const session = await locateSession(c.env, callId);
+  if (!session) return problem(404, "not-found", `No call ${callId}.`);
+  const result = await session.ingest(parsed.data);
+  if (result.ok) return c.json({ state: result.snapshot.state }, 202);
+  if (result.error === "not-found") return problem(404, "not-found", `No call ${callId}.`);
+  if (result.error === "illegal-transition") {
+    return problem(409, "conflict", `The call is ${result.from}; it cannot become ${result.to}.`);
+  }
+  return problem(409, "conflict", result.message);
+});
+
+const prefixQuery = z.object({
+  tenant: z.string().min(1).max(128),
+  agent: z.string().min(1).max(128),
+  version: z.coerce.number().int().min(1),
+});
+
+mediaRoutes.get("/media/prefixes/:hash", async (c) => {
+  const auth = await authenticateNode(c.req.raw, "", c.env.MEDIA_NODE_SECRETS);
+  if (!auth.ok) return problem(401, "unauthorized", `Media node authentication failed (${auth.reason}).`);
+  const hash = c.req.param("hash");
+  if (!/^[0-9a-f]{64}$/.test(hash)) return problem(400, "validation-error", "The hash is 64 lower-case hex digits.");
+  const query = prefixQuery.safeParse(c.req.query());
+  if (!query.success)
+    return problem(400, "validation-error", "Query needs tenant, agent and version (as in the call token).");
+  const { tenant, agent, version } = query.data;
+
+  const found = await withEveryDatabase(c.env, c.var.db, async (dbs) => {
+    for (const db of dbs) {
+      const [row] = await db
+        .select()
+        .from(agentVersions)
+        .where(
+          and(eq(agentVersions.tenantId, tenant), eq(agentVersions.agentId, agent), eq(agentVersions.version, version)),
+        )
+        .limit(1);
+      if (row) return { row, stored: await loadStoredPrefix(db, tenant, hash) };
+    }
+    return undefined;
+  });
+  if (!found) return problem(404, "not-found", "No such agent version.");
+  const { config, prefix } = await compileVersion(found.row);
+  // The version is immutable, so its compiled prefix can only differ from the hash if the token was minted for
+  // another version: refuse rather than run a call on a prompt it was not signed for.
+  if (prefix.hash !== hash) return problem(409, "conflict", "That prefix hash does not belong to this agent version.");
+  const served = found.stored ?? prefix;
+  return c.json(
+    {
+      prefix: { hash: served.hash, system: served.system, tools: served.tools, canonical: served.canonical },
+      agent: config,
+    },
+    200,
+    // Content-addressed: the bytes behind a hash never change, so a node may keep them for good.
+    { "cache-control": "private, max-age=31536000, immutable" },
+  );
+});

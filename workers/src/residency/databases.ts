@@ -1,0 +1,45 @@
+// Database handles per jurisdiction for code that is not bound to one tenant's request (webhooks that start from
+// a phone number, media-node fetches). The request's own handle (DATABASE_URL) is reused where it matches.
+import { type DbHandle, openDb } from "../db/client.ts";
+import type { Jurisdiction } from "../db/schema.ts";
+import type { Db } from "../db/types.ts";
+import { allDatabases, databaseUrlFor, type ResidencyBindings } from "./residency.ts";
+
+type Bindings = ResidencyBindings & { DB_WS_PROXY?: string | undefined };
+
+/** Runs `fn` with one handle per distinct database, closing the ones opened here afterwards. */
+export async function withEveryDatabase<T>(
+  env: Bindings,
+  requestDb: Db | undefined,
+  fn: (dbs: Db[]) => Promise<T>,
+): Promise<T> {
+  const opened: DbHandle[] = [];
+  const dbs = allDatabases(env).map(({ url }) => {
+    if (requestDb && url === env.DATABASE_URL) return requestDb;
+    const handle = openDb({ DATABASE_URL: url, DB_WS_PROXY: env.DB_WS_PROXY }, { max: 1 });
+    opened.push(handle);
+    return handle.db;
+  });
+  try {
+    return await fn(dbs);
+  } finally {
+    await Promise.all(opened.map((h) => h.close().catch(() => undefined)));
+  }
+}
+
+/** Runs `fn` with the database of one jurisdiction. */
+export async function withJurisdictionDatabase<T>(
+  env: Bindings,
+  requestDb: Db | undefined,
+  jurisdiction: Jurisdiction,
+  fn: (db: Db) => Promise<T>,
+): Promise<T> {
+  const url = databaseUrlFor(env, jurisdiction);
+  if (requestDb && url === env.DATABASE_URL) return fn(requestDb);
+  const handle = openDb({ DATABASE_URL: url, DB_WS_PROXY: env.DB_WS_PROXY }, { max: 1 });
+  try {
+    return await fn(handle.db);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,120 @@
+// Telnyx Call Control, the same decision as Twilio's voice webhook in Telnyx's shape: events arrive as signed
+// JSON webhooks and the answer is a REST command (answer with a media stream, or answer, speak and hang up).
+// Telnyx retries webhooks that do not get a 2xx, so every accepted event gets 200 even when we act on nothing.
+import { Hono } from "hono";
+import type { CallControlEnv } from "../call-control-env.ts";
+import { withEveryDatabase } from "../residency/databases.ts";
+import { decideInboundCall } from "./inbound.ts";
+import { lookupNumber } from "./number-routes.ts";
+import { REFUSAL_REASONS, type RefusalReason, spokenRefusal } from "./refusals.ts";
+import { applyCarrierStatus } from "./status.ts";
+import {
+  answerForRefusal,
+  answerWithStream,
+  decodeClientState,
+  encodeClientState,
+  hangup,
+  speak,
+  statusForHangupCause,
+  TELNYX_SIGNATURE_HEADER,
+  TELNYX_TIMESTAMP_HEADER,
+  type TelnyxCommand,
+  telnyxWebhookSchema,
+  verifyTelnyxSignature,
+} from "./telnyx.ts";
+import type { TelephonyEnv } from "./twilio-routes.ts";
+import { edgeLocation } from "./webhook-request.ts";
+
+export const DEFAULT_TELNYX_API_BASE = "https://api.telnyx.com";
+
+async function send(env: CallControlEnv, command: TelnyxCommand): Promise<void> {
+  const base = (env.TELNYX_API_BASE ?? DEFAULT_TELNYX_API_BASE).replace(/\/$/, "");
+  const response = await fetch(`${base}${command.path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.TELNYX_API_KEY ?? ""}`, "content-type": "application/json" },
+    body: JSON.stringify(command.body),
+  });
+  if (!response.ok) throw new Error(`Telnyx answered ${response.status} to ${command.path}`);
+}
+
+const isRefusal = (value: string | undefined): value is RefusalReason =>
+  value !== undefined && (REFUSAL_REASONS as readonly string[]).includes(value);
+
+export const telnyxRoutes = new Hono<TelephonyEnv>();
+
+telnyxRoutes.post("/telephony/telnyx/voice", async (c) => {
+  const publicKey = c.env.TELNYX_PUBLIC_KEY;
+  if (!publicKey) return c.text("Telnyx webhooks are not configured", 503);
+  const rawBody = await c.req.text();
+  const verdict = await verifyTelnyxSignature({
+    publicKey,
+    rawBody,
+    signature: c.req.header(TELNYX_SIGNATURE_HEADER) ?? null,
+    timestamp: c.req.header(TELNYX_TIMESTAMP_HEADER) ?? null,
+    nowMs: Date.now(),
+  });
+  if (!verdict.ok) return c.json({ error: `signature ${verdict.reason}` }, 403);
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody);
+  } catch {
+    return c.text("Not JSON", 400);
+  }
+  const parsed = telnyxWebhookSchema.safeParse(json);
+  if (!parsed.success) return c.json({ ignored: true });
+  const { event_type: type, id: eventId, payload } = parsed.data.data;
+  const state = decodeClientState(payload.client_state);
+  const callControlId = payload.call_control_id;
+
+  try {
+    if (type === "call.initiated" && payload.direction === "incoming") {
+      const route = await withEveryDatabase(c.env, c.var.db, (dbs) => lookupNumber(dbs, payload.to));
+      const decision = await decideInboundCall(
+        c.env,
+        {
+          provider: "telnyx",
+          carrierCallId: callControlId,
+          to: payload.to,
+          from: payload.from,
+          replayKey: `telnyx-event:${eventId}`,
+          cf: edgeLocation(c.req.raw),
+        },
+        route,
+      );
+      if (decision.kind === "replay") return c.json({ error: "replayed event" }, 403);
+      if (decision.kind === "stream") {
+        const clientState = encodeClientState({ callId: decision.callId, token: decision.token });
+        await send(c.env, answerWithStream(callControlId, { url: decision.streamUrl, clientState }));
+        return c.json({ action: "stream", callId: decision.callId });
+      }
+      const clientState = encodeClientState({
+        refusal: decision.reason,
+        ...(decision.callId ? { callId: decision.callId } : {}),
+      });
+      await send(c.env, answerForRefusal(callControlId, clientState));
+      return c.json({ action: "refuse", reason: decision.reason });
+    }
+    if (type === "call.answered" && isRefusal(state.refusal)) {
+      await send(c.env, speak(callControlId, spokenRefusal(state.refusal), payload.client_state ?? ""));
+      return c.json({ action: "speak" });
+    }
+    if (type === "call.speak.ended" && isRefusal(state.refusal)) {
+      await send(c.env, hangup(callControlId));
+      return c.json({ action: "hangup" });
+    }
+    if (type === "call.hangup") {
+      const outcome = await applyCarrierStatus(c.env, {
+        provider: "telnyx",
+        carrierCallId: callControlId,
+        status: statusForHangupCause(payload.hangup_cause),
+        callId: state.callId,
+      });
+      return c.json({ outcome });
+    }
+  } catch (error) {
+    console.error("telnyx webhook failed", { type, callControlId, error: String(error) });
+    // Let Telnyx retry: a failed answer command leaves the caller ringing, which a retry can still fix.
+    return c.json({ error: "internal" }, 500);
+  }
+  return c.json({ ignored: true });
+});

@@ -1,0 +1,148 @@
+// Twilio's webhooks: the voice URL (inbound calls, and outbound calls when the callee answers), call status
+// callbacks and inbound SMS. Each one is signature-checked before anything is read from it.
+//
+// The voice webhook answers 200 with TwiML in every case a caller could be listening to (including our own
+// failures: a spoken apology beats Twilio's "application error"), and 403 only to requests that are not
+// Twilio's (bad signature) or that Twilio already sent (replays).
+import { Hono } from "hono";
+import { isResourceId } from "../../../shared/ids.ts";
+import { validateTwilioSignature } from "../../../shared/twilio-signature.ts";
+import type { CallControlEnv } from "../call-control-env.ts";
+import type { Db } from "../db/types.ts";
+import { decideOutboundAnswer } from "../outbound/answer.ts";
+import { applyConsentReply, CONFIRMED_REPLY } from "../outbound/sms-consent.ts";
+import { withEveryDatabase, withJurisdictionDatabase } from "../residency/databases.ts";
+import { namespaceFor } from "../residency/residency.ts";
+import { decideInboundCall, type InboundDecision } from "./inbound.ts";
+import { lookupNumber } from "./number-routes.ts";
+import { spokenRefusal } from "./refusals.ts";
+import { applyCarrierStatus } from "./status.ts";
+import {
+  firstValues,
+  parseTwilioForm,
+  type TwilioForm,
+  twilioInboundSmsSchema,
+  twilioStatusCallbackSchema,
+  twilioVoiceWebhookSchema,
+} from "./twilio-webhooks.ts";
+import { connectStreamTwiml, emptyTwiml, messageTwiml, sayAndHangUpTwiml } from "./twiml.ts";
+import { edgeLocation, signedUrlCandidates, xml } from "./webhook-request.ts";
+
+export type TelephonyEnv = { Bindings: CallControlEnv; Variables: { db: Db; requestId: string } };
+
+const forbidden = (detail: string) =>
+  new Response(
+    JSON.stringify({ type: "https://aybiza.dev/problems/forbidden", title: "Forbidden", status: 403, detail }),
+    {
+      status: 403,
+      headers: { "content-type": "application/problem+json" },
+    },
+  );
+
+/** Reads and authenticates a Twilio webhook; a Response when it must be refused. */
+async function readSigned(
+  request: Request,
+  env: CallControlEnv,
+): Promise<{ form: TwilioForm; signature: string } | Response> {
+  const authToken = env.TWILIO_AUTH_TOKEN;
+  if (!authToken) {
+    console.error("twilio webhook: TWILIO_AUTH_TOKEN is not set; refusing every webhook");
+    return new Response("Twilio webhooks are not configured", { status: 503 });
+  }
+  // Decoded by hand: the body is form-encoded text, and Request.text() warns about that content type in workerd.
+  const body = new TextDecoder().decode(await request.arrayBuffer());
+  const form = parseTwilioForm(body);
+  const signature = request.headers.get("x-twilio-signature") ?? "";
+  for (const url of signedUrlCandidates(request, env.PUBLIC_BASE_URL)) {
+    if (await validateTwilioSignature(authToken, signature, url, form)) return { form, signature };
+  }
+  return forbidden("X-Twilio-Signature does not match this request.");
+}
+
+export function answerTwiml(decision: InboundDecision): Response {
+  switch (decision.kind) {
+    case "stream":
+      return xml(
+        connectStreamTwiml({
+          url: decision.streamUrl,
+          parameters: { token: decision.token, callId: decision.callId },
+        }),
+      );
+    case "refuse":
+      return xml(sayAndHangUpTwiml(spokenRefusal(decision.reason)));
+    case "replay":
+      return forbidden("This webhook was already received.");
+  }
+}
+
+export const twilioRoutes = new Hono<TelephonyEnv>();
+
+twilioRoutes.post("/telephony/twilio/voice", async (c) => {
+  const signed = await readSigned(c.req.raw, c.env);
+  if (signed instanceof Response) return signed;
+  const parsed = twilioVoiceWebhookSchema.safeParse(firstValues(signed.form));
+  if (!parsed.success) return c.text("Not a Twilio voice webhook", 400);
+  const hook = parsed.data;
+  const replayKey = `twilio-voice:${hook.CallSid}:${signed.signature}`;
+  const cf = edgeLocation(c.req.raw);
+  try {
+    const outboundCallId = c.req.query("callId");
+    if (outboundCallId !== undefined) {
+      if (!isResourceId("call", outboundCallId)) return xml(sayAndHangUpTwiml(spokenRefusal("not-in-service")));
+      return answerTwiml(
+        await decideOutboundAnswer(c.env, { callId: outboundCallId, callSid: hook.CallSid, replayKey, cf }),
+      );
+    }
+    const route = await withEveryDatabase(c.env, c.var.db, (dbs) => lookupNumber(dbs, hook.To));
+    const decision = await decideInboundCall(
+      c.env,
+      { provider: "twilio", carrierCallId: hook.CallSid, to: hook.To, from: hook.From, replayKey, cf },
+      route,
+    );
+    return answerTwiml(decision);
+  } catch (error) {
+    console.error("twilio voice webhook failed", { callSid: hook.CallSid, error: String(error) });
+    return xml(sayAndHangUpTwiml(spokenRefusal("unavailable")));
+  }
+});
+
+twilioRoutes.post("/telephony/twilio/status", async (c) => {
+  const signed = await readSigned(c.req.raw, c.env);
+  if (signed instanceof Response) return signed;
+  const parsed = twilioStatusCallbackSchema.safeParse(firstValues(signed.form));
+  if (!parsed.success) return c.text("Not a Twilio status callback", 400);
+  const callId = c.req.query("callId");
+  if (callId !== undefined && !isResourceId("call", callId)) return c.text("Unknown call", 400);
+  const outcome = await applyCarrierStatus(c.env, {
+    provider: "twilio",
+    carrierCallId: parsed.data.CallSid,
+    status: parsed.data.CallStatus,
+    callId,
+  });
+  // Twilio ignores the body of a status callback; the outcome helps whoever reads the logs or the tests.
+  return c.json({ outcome });
+});
+
+twilioRoutes.post("/telephony/twilio/sms", async (c) => {
+  const signed = await readSigned(c.req.raw, c.env);
+  if (signed instanceof Response) return signed;
+  const parsed = twilioInboundSmsSchema.safeParse(firstValues(signed.form));
+  if (!parsed.success) return c.text("Not a Twilio SMS webhook", 400);
+  const sms = parsed.data;
+  const route = await withEveryDatabase(c.env, c.var.db, (dbs) => lookupNumber(dbs, sms.To));
+  if (!route) return xml(emptyTwiml());
+  const limiter = namespaceFor(c.env.TENANT_LIMITER, c.env, route.jurisdiction).getByName(route.tenantId);
+  if (!(await limiter.firstSighting(`twilio-sms:${sms.MessageSid}`)))
+    return forbidden("This message was already received.");
+  const outcome = await withJurisdictionDatabase(c.env, c.var.db, route.jurisdiction, (db) =>
+    applyConsentReply(db, {
+      tenantId: route.tenantId,
+      phoneNumber: sms.From,
+      body: sms.Body,
+      requestId: c.var.requestId,
+    }),
+  );
+  // Twilio answers STOP itself (Advanced Opt-Out) and blocks replies after it; only a YES gets our reply.
+  if (outcome.intent === "opt-in" && outcome.confirmed.length > 0) return xml(messageTwiml(CONFIRMED_REPLY));
+  return xml(emptyTwiml());
+});
