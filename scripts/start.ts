@@ -1,226 +1,144 @@
-// `npm start`: the whole platform on one machine, offline. For now: the database (embedded PGlite in
-// .data/pglite, or the Postgres in DATABASE_URL), the loopback WebSocket proxy the Worker reaches it through,
-// and the edge Worker under `wrangler dev`. Later issues add the media node and the provider emulators: each
-// is one more entry in the `services` list below.
+// `npm start`: the whole platform on one machine, offline and without keys (scripts/platform/platform.ts), the
+// demo tenant seeded through the API, and one demo call placed through the real path — a signed Twilio webhook
+// to the edge, its TwiML, the simulated caller streaming to the media node — printed turn by turn with each
+// turn's latency waterfall. Then it keeps serving until Ctrl-C, which stops everything it started.
 //
-// Ports (each overridable): edge 8787 (EDGE_PORT), database proxy 55433 (DB_PROXY_PORT),
-// PGlite over TCP 55432 (PGLITE_PORT). Ctrl-C stops everything, in reverse order.
-import { type ChildProcess, spawn } from "node:child_process";
-import net from "node:net";
-import { fileURLToPath } from "node:url";
-import {
-  type DbProxy,
-  DEFAULT_PGLITE_DIR,
-  DEFAULT_PROXY_PORT,
-  hostPortOf,
-  openNodeDb,
-  type Served,
-  servePglite,
-  startDbProxy,
-} from "../workers/src/db/node.ts";
+//   npm start                 everything, then the demo call
+//   npm start -- --no-demo    everything, no demo call
+//
+// Ports (each overridable): edge 8787 (EDGE_PORT), media node 8080 (MEDIA_PORT), Deepgram emulator 8091
+// (DEEPGRAM_EMULATOR_PORT), Bedrock emulator 8092 (BEDROCK_EMULATOR_PORT), demo tools 8093 (DEMO_TOOLS_PORT),
+// database proxy 55433 (DB_PROXY_PORT), PGlite 55432 (PGLITE_PORT). AYBIZA_DATA_DIR moves `.data`.
+// Keys in the environment or .dev.vars switch providers to the real services: see docs/configuration.md.
+import { parseArgs } from "node:util";
+import { placeDemoCall } from "./platform/demo-call.ts";
+import { type Platform, startPlatform } from "./platform/platform.ts";
+import { formatLive, styleFor } from "./platform/printer.ts";
+import { PlatformError, rel } from "./platform/processes.ts";
+import { client } from "./platform/seed.ts";
 
-const HOST = "127.0.0.1";
-const EDGE_PORT = portFromEnv("EDGE_PORT", 8787);
-const PROXY_PORT = portFromEnv("DB_PROXY_PORT", DEFAULT_PROXY_PORT);
-const PGLITE_PORT = portFromEnv("PGLITE_PORT", 55432);
-const EXTERNAL_DB = process.env.DATABASE_URL;
-
-/** Facts services publish for the ones started after them. */
-type Context = { databaseUrl?: string; proxyAddress?: string };
-
-type Running = { lines: string[]; stop: () => Promise<void>; exited?: Promise<number> };
-
-type Service = {
-  name: string;
-  /** Ports the service will bind, checked before anything starts. */
-  ports: Array<{ port: number; envVar: string }>;
-  start: (ctx: Context) => Promise<Running>;
-};
-
-const services: Service[] = [
-  {
-    name: "database",
-    ports: EXTERNAL_DB ? [] : [{ port: PGLITE_PORT, envVar: "PGLITE_PORT" }],
-    async start(ctx) {
-      const node = await openNodeDb({ url: EXTERNAL_DB, pgliteDir: DEFAULT_PGLITE_DIR });
-      await node.migrate();
-      if (!node.pglite) {
-        ctx.databaseUrl = EXTERNAL_DB;
-        await node.close();
-        return { lines: [`database   ${redact(EXTERNAL_DB ?? "")} (migrated)`], stop: async () => {} };
-      }
-      let served: Served;
-      try {
-        served = await servePglite(node.pglite, { host: HOST, port: PGLITE_PORT });
-      } catch (err) {
-        await node.close();
-        throw err;
-      }
-      ctx.databaseUrl = served.url;
-      return {
-        lines: [`database   ${served.url}  (PGlite, data in ${DEFAULT_PGLITE_DIR})`],
-        // Closing PGlite flushes it to disk; the server goes first so no query is cut off mid-write.
-        stop: async () => {
-          await served.stop();
-          await node.close();
-        },
-      };
-    },
-  },
-  {
-    name: "database proxy",
-    ports: [{ port: PROXY_PORT, envVar: "DB_PROXY_PORT" }],
-    async start(ctx) {
-      if (!ctx.databaseUrl) throw new Error("the database did not start");
-      const proxy: DbProxy = await startDbProxy({ host: HOST, port: PROXY_PORT, allow: [hostPortOf(ctx.databaseUrl)] });
-      ctx.proxyAddress = proxy.address;
-      return {
-        lines: [`db proxy   ws://${proxy.address}  (loopback only, for the Worker's Neon driver)`],
-        stop: proxy.stop,
-      };
-    },
-  },
-  {
-    name: "edge",
-    ports: [{ port: EDGE_PORT, envVar: "EDGE_PORT" }],
-    async start(ctx) {
-      if (!ctx.databaseUrl || !ctx.proxyAddress) throw new Error("the database proxy did not start");
-      // The wrangler script itself, not `npx wrangler`: signals then reach wrangler, not an npm wrapper.
-      const child = spawn(
-        process.execPath,
-        [
-          fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url)),
-          "dev",
-          "--ip",
-          HOST,
-          "--port",
-          String(EDGE_PORT),
-          "--show-interactive-dev-session=false",
-          "--var",
-          `DATABASE_URL:${ctx.databaseUrl}`,
-          "--var",
-          `DB_WS_PROXY:${ctx.proxyAddress}`,
-        ],
-        {
-          stdio: ["ignore", "inherit", "inherit"],
-          env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
-        },
-      );
-      const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 0)));
-      await waitForHttp(`http://${HOST}:${EDGE_PORT}/`, exited, 90_000);
-      const base = `http://${HOST}:${EDGE_PORT}`;
-      return {
-        lines: [`edge API   ${base}/v1`, `API docs   ${base}/v1/docs   (OpenAPI: ${base}/v1/openapi.json)`],
-        stop: () => stopChild(child, exited),
-        exited,
-      };
-    },
-  },
-];
+const out = (line = "") => process.stdout.write(`${line}\n`);
+const style = styleFor(process.stdout);
 
 async function main(): Promise<number> {
-  const busy: string[] = [];
-  for (const s of services) {
-    for (const { port, envVar } of s.ports) if (!(await portIsFree(port))) busy.push(`${port} (${s.name}, ${envVar})`);
-  }
-  if (busy.length > 0) {
-    console.error(
-      `npm start: port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} already in use — stop what is using it (another npm start?) or set the variable to a free port.`,
-    );
-    return 1;
+  let demo = true;
+  try {
+    const { values } = parseArgs({ options: { "no-demo": { type: "boolean" } }, strict: true });
+    demo = !values["no-demo"];
+  } catch (err) {
+    process.stderr.write(`npm start: ${(err as Error).message} (the only option is --no-demo)\n`);
+    return 2;
   }
 
-  const ctx: Context = {};
-  const running: Running[] = [];
+  let platform: Platform | undefined;
   let stopping = false;
-  const stopAll = async () => {
+  const shutdown = (code: number) => {
     if (stopping) return;
     stopping = true;
-    for (const r of running.reverse()) await r.stop().catch((err: Error) => console.error(`stopping: ${err.message}`));
+    out("\nstopping…");
+    void (platform?.stop() ?? Promise.resolve()).finally(() => process.exit(code));
   };
+  // While starting, a signal aborts the start; startPlatform then stops what it had started.
+  const starting = new AbortController();
   const onSignal = () => {
-    console.log("\nstopping…");
-    void stopAll().then(() => process.exit(0));
+    if (!platform) starting.abort();
+    else shutdown(0);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  const startedAt = performance.now();
   try {
-    for (const s of services) {
-      process.stdout.write(`starting ${s.name}…\n`);
-      running.push(await s.start(ctx));
-    }
+    platform = await startPlatform({
+      ...(process.env.AYBIZA_DATA_DIR ? { dataDir: process.env.AYBIZA_DATA_DIR } : {}),
+      progress: (line) => out(style.dim(line)),
+      signal: starting.signal,
+    });
   } catch (err) {
-    console.error(`npm start: could not start: ${describe(err)}`);
-    await stopAll();
+    if (starting.signal.aborted) {
+      out("\nstopped.");
+      return 130;
+    }
+    process.stderr.write(`npm start: ${oneLine(err)}\n`);
     return 1;
   }
+  const p = platform;
+  void p.childExited.then(({ name, code, logFile }) => {
+    process.stderr.write(`npm start: ${name} exited (code ${code}); see ${rel(logFile)}. Stopping the rest.\n`);
+    shutdown(1);
+  });
 
-  console.log(`\nAYBIZA is running:\n  ${running.flatMap((r) => r.lines).join("\n  ")}\nCtrl-C stops everything.\n`);
-  // If a child (wrangler) dies on its own, take the rest down with it instead of leaving half a platform.
-  const code = await Promise.race(running.flatMap((r) => (r.exited ? [r.exited] : [])));
-  if (!stopping) {
-    console.error(`npm start: a service exited (code ${code}); stopping the rest.`);
-    await stopAll();
-    return code || 1;
+  for (const w of p.warnings) out(`warning: ${w}`);
+  out(`\n${style.bold("AYBIZA is running")} (${((performance.now() - startedAt) / 1000).toFixed(1)} s)`);
+  for (const line of p.lines) out(`  ${line}`);
+  const t = p.tenant;
+  out(`\n${style.bold("Demo tenant")}${t.reused ? ` (reused from ${rel(`${p.dataDir}/demo.json`)})` : " (new)"}`);
+  out(`  account    ${t.accountId}   (business plan)`);
+  out(`  API key    ${t.apiKey}`);
+  out(`  number     ${t.number} → agent "${t.agentName}" v${t.publishedVersion}, published`);
+
+  if (demo) {
+    out(
+      `\n${style.bold("Demo call")} ${p.demoCaller} → ${t.number}: signed Twilio webhook → edge → TwiML → media node`,
+    );
+    try {
+      const call = await placeDemoCall({
+        edgeUrl: p.edgeUrl,
+        apiKey: t.apiKey,
+        authToken: p.twilioAuthToken,
+        from: p.demoCaller,
+        to: t.number,
+        deepgramEmulatorUrl: p.deepgramEmulatorUrl,
+        onLive: (message) => {
+          for (const line of formatLive(message, style)) out(line);
+        },
+      });
+      out(style.dim(`  · status callback "completed" → HTTP ${call.statusCallback}`));
+      const saved = await waitForTurns(p.edgeUrl, t.apiKey, call.callId);
+      out(
+        `  saved in Postgres: GET /v1/calls/${call.callId} → ${saved.status}, ${saved.turns} turn rows (caller and agent)`,
+      );
+      out(style.dim(`  (${((performance.now() - startedAt) / 1000).toFixed(1)} s since npm start)`));
+    } catch (err) {
+      process.stderr.write(
+        `npm start: the demo call did not complete: ${oneLine(err)} (logs in ${rel(p.dataDir)}/logs)\n`,
+      );
+    }
   }
+
+  out(`\n${style.bold("Try")}`);
+  out(`  npm run call                          another call through the edge (-- --concurrency 50 for load)`);
+  out(`  curl -H "authorization: Bearer ${t.apiKey}" ${p.edgeUrl}/v1/calls`);
+  out(`\nServing until Ctrl-C.`);
+  // Keep running: the edge, the media node and the live feeds serve until a signal arrives.
+  await new Promise(() => {});
   return 0;
 }
 
-function portFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const port = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
-    console.error(`npm start: ${name}=${raw} is not a port number.`);
-    process.exit(1);
-  }
-  return port;
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once("error", () => resolve(false));
-    probe.listen(port, HOST, () => probe.close(() => resolve(true)));
-  });
-}
-
-async function waitForHttp(url: string, exited: Promise<number>, timeoutMs: number): Promise<void> {
-  let gone: number | undefined;
-  void exited.then((code) => {
-    gone = code;
-  });
-  const deadline = Date.now() + timeoutMs;
+/** The call and its turns as the tenant API returns them, once the outbox has written them to Postgres. */
+async function waitForTurns(edgeUrl: string, apiKey: string, callId: string) {
+  const api = client(edgeUrl);
+  const deadline = Date.now() + 15_000;
+  let last = { status: "unknown", turns: 0 };
   while (Date.now() < deadline) {
-    if (gone !== undefined) throw new Error(`wrangler dev exited with code ${gone} before serving ${url}`);
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
+    const answer = await api.call("GET", `/v1/calls/${callId}`, apiKey);
+    if (answer.status === 200) {
+      const body = answer.body as { status: string; turns: { latency: unknown }[] };
+      last = { status: body.status, turns: body.turns.length };
+      if (body.status !== "in_progress" && body.status !== "ringing" && body.turns.length > 0) return last;
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 300));
   }
-  throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
+  return last;
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<number>): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill("SIGINT");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
+function oneLine(err: unknown): string {
+  if (err instanceof PlatformError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === "EADDRINUSE")
+    return `a port is already in use (${(e as { port?: number }).port ?? "?"}); set its variable to a free port`;
+  return (e?.message ?? String(err)).split("\n")[0] ?? String(err);
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
-}
-
-function describe(err: unknown): string {
-  if (err && typeof err === "object" && "code" in err && err.code === "EADDRINUSE") {
-    return `a port is already in use (${(err as { address?: string; port?: number }).port ?? "?"}).`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
-process.exitCode = await main();
+// Explicit: a start aborted half-way may leave a handle (a database still opening) that would keep us alive.
+process.exit(await main());

@@ -16,7 +16,8 @@ import {
 import { loadFixtureIndex, speechFor } from "./speech.ts";
 import { placeCallViaWebhook, sendStatusCallback } from "./webhook.ts";
 
-const DEFAULT_VOICE_URL = "http://127.0.0.1:8787/v1/telephony/twilio/voice";
+// The edge `npm start` runs (EDGE_PORT moves it there too).
+const DEFAULT_VOICE_URL = `http://127.0.0.1:${process.env.EDGE_PORT || "8787"}/v1/telephony/twilio/voice`;
 const DEFAULT_BARGE_IN_LINE = "barge-in-change-address";
 
 const HELP = `Simulated phone caller for AYBIZA: speaks Twilio Media Streams like a real call and times the agent.
@@ -26,7 +27,8 @@ Usage: npm run call -- [options]
 Where to call (default: through the edge at ${DEFAULT_VOICE_URL}):
   --voice-url URL        the number's Voice URL on the edge; the webhook is signed like Twilio's
   --stream-url URL       ws:// or wss:// media stream of a media node, skipping the edge
-  --auth-token TOKEN     Twilio auth token used to sign (default: $TWILIO_AUTH_TOKEN, then .dev.vars)
+  --auth-token TOKEN     Twilio auth token used to sign (default: $TWILIO_AUTH_TOKEN, then .dev.vars,
+                         then the one npm start generated in .data/local-secrets.json)
   --param NAME=VALUE     <Parameter> sent in start.customParameters with --stream-url (repeatable)
   --provider NAME        twilio (default) or telnyx (wire format; with --stream-url only)
   --from NUMBER          caller's number (default +14155550123)
@@ -89,6 +91,19 @@ function authTokenFromDevVars(): string | undefined {
   try {
     const text = readFileSync(".dev.vars", "utf8");
     return /^\s*TWILIO_AUTH_TOKEN\s*=\s*"?([^"\n]*)"?\s*$/m.exec(text)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The token `npm start` generated when none was set (its data directory moves with AYBIZA_DATA_DIR). */
+function authTokenFromLocalSecrets(): string | undefined {
+  try {
+    const dir = process.env.AYBIZA_DATA_DIR ?? ".data";
+    const parsed = z
+      .object({ twilioAuthToken: z.string().min(1) })
+      .safeParse(JSON.parse(readFileSync(`${dir}/local-secrets.json`, "utf8")));
+    return parsed.success ? parsed.data.twilioAuthToken : undefined;
   } catch {
     return undefined;
   }
@@ -192,9 +207,12 @@ function plan(argv: string[]): Plan | null {
   const target: Plan["target"] = values["stream-url"]
     ? { kind: "stream", streamUrl: values["stream-url"] }
     : { kind: "webhook", voiceUrl: values["voice-url"] ?? DEFAULT_VOICE_URL };
-  const authToken = values["auth-token"] ?? process.env.TWILIO_AUTH_TOKEN ?? authTokenFromDevVars();
+  const authToken =
+    values["auth-token"] ?? process.env.TWILIO_AUTH_TOKEN ?? authTokenFromDevVars() ?? authTokenFromLocalSecrets();
   if (target.kind === "webhook" && !authToken) {
-    throw new UsageError("the webhook must be signed: pass --auth-token or set TWILIO_AUTH_TOKEN (as in .dev.vars)");
+    throw new UsageError(
+      "the webhook must be signed: start the platform with npm start (it generates a token), pass --auth-token or set TWILIO_AUTH_TOKEN",
+    );
   }
   return {
     target,

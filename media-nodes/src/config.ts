@@ -100,6 +100,20 @@ const EnvSchema = z.object({
     .default("us-east-1"),
   TOOL_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   SESSION_SINK_URL: httpUrl.optional(),
+  EDGE_URL: httpUrl.optional(),
+  MEDIA_PUBLIC_URL: z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === "ws:" || u.protocol === "wss:") && u.search === "" && u.hash === "";
+      } catch {
+        return false;
+      }
+    }, "must be a ws:// or wss:// URL without a query string (carriers open media streams on it)")
+    .optional(),
+  MEDIA_HEARTBEAT_MS: int(1_000, 60_000, 5_000),
   MEDIA_NODE_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   MEDIA_DRAIN_GOODBYE: z.string().trim().min(1).max(300).optional(),
 });
@@ -124,6 +138,19 @@ export interface MediaNodeConfig {
   toolWebhookSecretIsDefault: boolean;
   /** Edge endpoint for session events, and this node's HMAC secret for signing them. */
   sessionSink: { url: string; secret: string } | undefined;
+  /**
+   * The edge this node registers with (heartbeats) and fetches agent versions from; undefined runs the node
+   * stand-alone (agents from MEDIA_AGENTS_FILE, no registration).
+   */
+  edge:
+    | {
+        url: string;
+        secret: string;
+        /** Advertised to the edge for TwiML; undefined = ws://<this node's address>. */
+        publicUrl: string | undefined;
+        heartbeatMs: number;
+      }
+    | undefined;
   lines: {
     /** Played when the caller has heard nothing for deadAirMs while the agent owes a reply. */
     filler: string;
@@ -152,6 +179,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
   if (e.SESSION_SINK_URL && !e.MEDIA_NODE_SECRET) {
     throw new ConfigError("MEDIA_NODE_SECRET is required when SESSION_SINK_URL is set (it signs the node's requests)");
   }
+  if (e.EDGE_URL && !e.MEDIA_NODE_SECRET) {
+    throw new ConfigError("MEDIA_NODE_SECRET is required when EDGE_URL is set (it signs the node's requests)");
+  }
+  if (e.EDGE_URL && !e.MEDIA_NODE_ID) {
+    // The edge finds this node's secret by its id, so a generated hostname-pid id could never authenticate.
+    throw new ConfigError(
+      "MEDIA_NODE_ID is required when EDGE_URL is set (the edge's MEDIA_NODE_SECRETS is keyed by it)",
+    );
+  }
+  const sessionSinkUrl = e.SESSION_SINK_URL ?? (e.EDGE_URL ? `${e.EDGE_URL.replace(/\/+$/, "")}/v1` : undefined);
   return {
     port: e.MEDIA_PORT,
     host: e.MEDIA_HOST,
@@ -170,11 +207,21 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
       url: deepgramUrl,
       emulated: !e.DEEPGRAM_API_KEY,
     },
-    bedrock: { region: e.AWS_REGION, endpoint: bedrockEndpoint, emulated: bedrockEndpoint !== undefined },
+    // Credentials decide real or emulated; an endpoint override alone (a VPC endpoint, a proxy) keeps them.
+    bedrock: { region: e.AWS_REGION, endpoint: bedrockEndpoint, emulated: !awsCredentialsPresent },
     toolWebhookSecret: e.TOOL_WEBHOOK_SECRET ?? LOCAL_TOOL_WEBHOOK_SECRET,
     toolWebhookSecretIsDefault: e.TOOL_WEBHOOK_SECRET === undefined,
     sessionSink:
-      e.SESSION_SINK_URL && e.MEDIA_NODE_SECRET ? { url: e.SESSION_SINK_URL, secret: e.MEDIA_NODE_SECRET } : undefined,
+      sessionSinkUrl && e.MEDIA_NODE_SECRET ? { url: sessionSinkUrl, secret: e.MEDIA_NODE_SECRET } : undefined,
+    edge:
+      e.EDGE_URL && e.MEDIA_NODE_SECRET
+        ? {
+            url: e.EDGE_URL.replace(/\/+$/, ""),
+            secret: e.MEDIA_NODE_SECRET,
+            publicUrl: e.MEDIA_PUBLIC_URL?.replace(/\/+$/, ""),
+            heartbeatMs: e.MEDIA_HEARTBEAT_MS,
+          }
+        : undefined,
     lines: {
       filler: "Sorry, one moment…",
       apology: "I'm sorry, I'm having trouble answering right now. Could you say that again?",

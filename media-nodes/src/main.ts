@@ -3,8 +3,7 @@
 // and endpoints say otherwise. SIGTERM drains: no new calls, live calls finish up to the deadline, the
 // rest hear a goodbye; a second SIGTERM (or SIGINT) stops at once.
 import { ConfigError, loadConfig, type MediaNodeConfig } from "./config.ts";
-import type { MediaNodeHandle } from "./server/node.ts";
-import { runMediaNode } from "./server/run.ts";
+import { type RunningMediaNode, runMediaNode } from "./server/run.ts";
 import { UwsFallbackError } from "./server/uws.ts";
 
 async function main(): Promise<void> {
@@ -19,7 +18,7 @@ async function main(): Promise<void> {
     throw err;
   }
   // Signal handlers go in before anything is printed: a supervisor may signal as soon as it sees output.
-  let node: MediaNodeHandle | undefined;
+  let node: RunningMediaNode | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping || !node) {
@@ -49,6 +48,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   process.stdout.write(`media node listening on ${node.url} (region ${config.region})\n`);
+  // Supervisors (npm start) wait for this line before routing calls here.
+  void node.heartbeat?.registered.then(() =>
+    process.stdout.write(`media node registered with the edge at ${config.edge?.url} as ${config.nodeId}\n`),
+  );
 }
 
 void main();

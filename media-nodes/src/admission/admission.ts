@@ -5,7 +5,7 @@ import type { AgentRuntimeConfig } from "../../../shared/agent-config.ts";
 import type { CallTokenClaims, CallTokenVerifier, NonceLedger } from "../../../shared/call-token.ts";
 import { compilePromptPrefix, type PromptPrefix } from "../../../shared/prompt-prefix.ts";
 import { CloseCode } from "../server/close-codes.ts";
-import { type AgentDirectory, AgentNotFoundError } from "./agent-directory.ts";
+import { type AgentDirectory, AgentNotFoundError, PrefixMismatchError } from "./agent-directory.ts";
 
 export interface AdmittedCall {
   claims: CallTokenClaims;
@@ -63,6 +63,7 @@ export class Admission {
       agent = await this.opts.agents.get(claims);
     } catch (err) {
       if (err instanceof AgentNotFoundError) return refuse(CloseCode.notFound, "agent version not found", "no-agent");
+      if (err instanceof PrefixMismatchError) return prefixMismatch();
       return refuse(CloseCode.unavailable, "agent directory unavailable", "directory-error");
     }
     if (
@@ -78,11 +79,13 @@ export class Admission {
       this.#prefixes.set(agent, prefix);
     }
     const compiled = await prefix;
-    if (compiled.hash !== claims.prefixHash) {
-      return refuse(CloseCode.conflict, "agent prompt does not match the call token (prefix hash)", "prefix-mismatch");
-    }
+    if (compiled.hash !== claims.prefixHash) return prefixMismatch();
     return { ok: true, call: { claims, agent, prefix: compiled } };
   }
+}
+
+function prefixMismatch(): AdmissionResult {
+  return refuse(CloseCode.conflict, "agent prompt does not match the call token (prefix hash)", "prefix-mismatch");
 }
 
 function refuse(code: number, reason: string, kind: string): AdmissionResult {

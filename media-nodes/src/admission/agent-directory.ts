@@ -1,5 +1,6 @@
-// Where a media node gets an agent version's runtime config. The edge will serve these by
-// (tenant, agent, version) and prefix hash; the node only needs this one method, so the seam stays small.
+// Where a media node gets an agent version's runtime config. The edge serves these by (tenant, agent, version)
+// and prefix hash (HttpAgentDirectory); local runs and tests may use a file or memory instead. The node only
+// needs this one method, so the seam stays small.
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { type AgentRuntimeConfig, AgentRuntimeConfigSchema } from "../../../shared/agent-config.ts";
@@ -14,6 +15,19 @@ export class AgentNotFoundError extends Error {
   constructor(claims: Pick<CallTokenClaims, "tenantId" | "agentId" | "agentVersion">) {
     super(`agent ${claims.agentId} version ${claims.agentVersion} of tenant ${claims.tenantId} is not known here`);
     this.name = "AgentNotFoundError";
+  }
+}
+
+/**
+ * The directory holds a config for the token's agent version, but its prompt prefix hashes to something other
+ * than the token's `prefixHash`: the call is refused (4409) rather than run on a prompt it was not signed for.
+ */
+export class PrefixMismatchError extends Error {
+  constructor(claims: Pick<CallTokenClaims, "agentId" | "agentVersion" | "prefixHash">, detail: string) {
+    super(
+      `agent ${claims.agentId} version ${claims.agentVersion}: prefix ${claims.prefixHash.slice(0, 12)}… ${detail}`,
+    );
+    this.name = "PrefixMismatchError";
   }
 }
 

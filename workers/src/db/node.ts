@@ -150,14 +150,23 @@ export async function startDbProxy({
       const tcp = net.connect(Number(targetPort), targetHost);
       sockets.add(tcp);
       const early: Buffer[] = [];
+      // Postgres closes the connection when the client sends Terminate, and Neon's driver relies on that (it never
+      // closes its WebSocket itself). pglite-socket keeps the socket open, so without this every pool the Worker
+      // ends would leave a connection behind until PGlite's connection limit refuses everyone.
+      const watcher = new TerminateWatcher();
       tcp.on("connect", () => {
         for (const chunk of early) tcp.write(chunk);
         early.length = 0;
+        if (watcher.terminated) tcp.end();
       });
       ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
         const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+        const terminated = watcher.push(chunk);
         if (tcp.connecting) early.push(chunk);
-        else tcp.write(chunk);
+        else {
+          tcp.write(chunk);
+          if (terminated) tcp.end();
+        }
       });
       tcp.on("data", (chunk) => ws.send(chunk));
       const closeBoth = () => {
@@ -187,6 +196,51 @@ export async function startDbProxy({
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Follows the client→server messages of the Postgres wire protocol just far enough to see a Terminate ('X'):
+ * untyped messages (SSLRequest, GSSENCRequest, the startup message) until the startup message, then
+ * `type byte + int32 length`. Bodies are skipped, never buffered. Anything it cannot frame turns it off.
+ */
+export class TerminateWatcher {
+  terminated = false;
+  #startup = true;
+  #off = false;
+  #header = Buffer.alloc(0);
+  #skip = 0;
+
+  /** Feeds client bytes in order; true once a Terminate message has been seen. */
+  push(chunk: Buffer): boolean {
+    let i = 0;
+    while (!this.#off && !this.terminated && i < chunk.length) {
+      if (this.#skip > 0) {
+        const n = Math.min(this.#skip, chunk.length - i);
+        this.#skip -= n;
+        i += n;
+        continue;
+      }
+      const need = this.#startup ? 8 : 5;
+      const take = Math.min(need - this.#header.length, chunk.length - i);
+      this.#header = Buffer.concat([this.#header, chunk.subarray(i, i + take)]);
+      i += take;
+      if (this.#header.length < need) break;
+      if (this.#startup) {
+        const length = this.#header.readInt32BE(0);
+        // Protocol 3.x: the startup message; requests (SSL, GSS, cancel) use codes above 1234 << 16.
+        if (this.#header.readInt32BE(4) >>> 16 === 3) this.#startup = false;
+        this.#skip = length - 8;
+        if (length < 8) this.#off = true;
+      } else {
+        const length = this.#header.readInt32BE(1);
+        if (this.#header[0] === 0x58 && length === 4) this.terminated = true;
+        this.#skip = length - 4;
+        if (length < 4) this.#off = true;
+      }
+      this.#header = Buffer.alloc(0);
+    }
+    return this.terminated;
+  }
 }
 
 /**

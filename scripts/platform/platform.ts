@@ -1,0 +1,423 @@
+// The whole platform on one machine, offline, as `npm start` runs it and tests reuse it:
+//
+//   database   PGlite in <data>/pglite (or the Postgres in DATABASE_URL), in this process, served on loopback TCP
+//   db proxy   the loopback WebSocket→TCP bridge the Worker's Neon driver goes through
+//   emulators  Deepgram and Bedrock, each a child process, unless keys select the real service
+//   edge       `wrangler dev` (workerd) with the generated secrets as --vars
+//   media node `npm run media-node`, registered with the edge by heartbeats, agents fetched from it
+//   demo tools the demo tenant's webhook tools, in this process
+//
+// then the demo tenant is seeded through the tenant API. Children run in their own process groups with logs in
+// <data>/logs; stop() ends them in reverse order. Failures are PlatformErrors: one line saying what to do.
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import {
+  hostPortOf,
+  type NodeDb,
+  openNodeDb,
+  type Served,
+  servePglite,
+  startDbProxy,
+} from "../../workers/src/db/node.ts";
+import { type DemoTools, startDemoTools } from "./demo-tools.ts";
+import {
+  type Child,
+  LOOPBACK,
+  PlatformError,
+  portIsFree,
+  REPO_ROOT,
+  rel,
+  spawnChild,
+  spawnTs,
+  waitForHttp,
+} from "./processes.ts";
+import { PROVIDER_VARS, type ProviderPlan, providerPlan } from "./providers.ts";
+import {
+  LOCAL_NODE_ID,
+  type LocalSecrets,
+  loadOrCreateLocalSecrets,
+  readDevVars,
+  twilioAuthTokenFor,
+} from "./secrets.ts";
+import { DEMO_CALLER, type DemoTenant, seedDemoTenant } from "./seed.ts";
+
+export interface PlatformPorts {
+  edge: number;
+  media: number;
+  deepgram: number;
+  bedrock: number;
+  dbProxy: number;
+  pglite: number;
+  tools: number;
+}
+
+/** The design's local ports, each overridable by the environment variable next to it. */
+export const PORT_VARS: Record<keyof PlatformPorts, { env: string; port: number }> = {
+  edge: { env: "EDGE_PORT", port: 8787 },
+  media: { env: "MEDIA_PORT", port: 8080 },
+  deepgram: { env: "DEEPGRAM_EMULATOR_PORT", port: 8091 },
+  bedrock: { env: "BEDROCK_EMULATOR_PORT", port: 8092 },
+  dbProxy: { env: "DB_PROXY_PORT", port: 55433 },
+  pglite: { env: "PGLITE_PORT", port: 55432 },
+  tools: { env: "DEMO_TOOLS_PORT", port: 8093 },
+};
+
+export function portsFromEnv(env: Readonly<Record<string, string | undefined>>): PlatformPorts {
+  const out = {} as PlatformPorts;
+  for (const [key, { env: name, port }] of Object.entries(PORT_VARS) as [
+    keyof PlatformPorts,
+    { env: string; port: number },
+  ][]) {
+    const raw = env[name]?.trim();
+    const value = raw ? Number(raw) : port;
+    if (!Number.isInteger(value) || value <= 0 || value > 65_535) {
+      throw new PlatformError(`${name}=${raw} is not a port number (1–65535)`);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+export interface PlatformOptions {
+  /** Where the database, secrets, demo tenant and logs live. Default `.data` in the repository. */
+  dataDir?: string;
+  /** Default: from the environment (EDGE_PORT, …), else the design's ports. */
+  ports?: PlatformPorts;
+  /** Settings (keys, DATABASE_URL, …). Default: process.env over .dev.vars. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** PGlite directory; "memory://" for a throwaway database. Default `<dataDir>/pglite`. */
+  pgliteDir?: string;
+  /** Progress lines ("starting the edge…"). */
+  progress?: (line: string) => void;
+  /** Aborting stops whatever has started and rejects with "interrupted". */
+  signal?: AbortSignal;
+}
+
+export interface Platform {
+  edgeUrl: string;
+  mediaUrl: string;
+  dataDir: string;
+  /** The database the edge writes to. */
+  databaseUrl: string;
+  plan: ProviderPlan;
+  tenant: DemoTenant;
+  /** The auth token the edge checks Twilio signatures with. */
+  twilioAuthToken: string;
+  /** The caller number the demo and `npm run call` use. */
+  demoCaller: string;
+  deepgramEmulatorUrl: string | undefined;
+  tools: DemoTools;
+  /** Banner lines: what runs where. */
+  lines: string[];
+  /** Warnings worth one line each (a missing package, a fallback in use). */
+  warnings: string[];
+  /** Settles when a child process exits on its own (with its name); the platform is then incomplete. */
+  childExited: Promise<{ name: string; code: number; logFile: string }>;
+  /** Process ids of the children, for diagnostics and tests. */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+type Stopper = { name: string; stop: () => Promise<void> };
+
+export async function startPlatform(opts: PlatformOptions = {}): Promise<Platform> {
+  const dataDir = path.resolve(REPO_ROOT, opts.dataDir ?? ".data");
+  const logDir = path.join(dataDir, "logs");
+  const devVars = readDevVars(REPO_ROOT);
+  const env: Record<string, string | undefined> = opts.env ? { ...opts.env } : { ...devVars, ...process.env };
+  const ports = opts.ports ?? portsFromEnv(env);
+  const progress = opts.progress ?? (() => {});
+  const plan = providerPlan(env, { deepgram: ports.deepgram, bedrock: ports.bedrock });
+  // Only the process environment picks an external database: .dev.vars' DATABASE_URL is for wrangler run by hand.
+  const externalDb = opts.pgliteDir ? undefined : (opts.env ?? process.env).DATABASE_URL?.trim() || undefined;
+  const warnings = checkPackages(plan);
+
+  // Every port first, so a clash costs one line and nothing is left half started.
+  const wanted: { port: number; what: string }[] = [
+    { port: ports.edge, what: `edge, ${PORT_VARS.edge.env}` },
+    { port: ports.media, what: `media node, ${PORT_VARS.media.env}` },
+    { port: ports.dbProxy, what: `database proxy, ${PORT_VARS.dbProxy.env}` },
+    { port: ports.tools, what: `demo tools, ${PORT_VARS.tools.env}` },
+    ...(externalDb ? [] : [{ port: ports.pglite, what: `PGlite, ${PORT_VARS.pglite.env}` }]),
+    ...(plan.deepgram.startEmulator
+      ? [{ port: ports.deepgram, what: `Deepgram emulator, ${PORT_VARS.deepgram.env}` }]
+      : []),
+    ...(plan.bedrock.startEmulator
+      ? [{ port: ports.bedrock, what: `Bedrock emulator, ${PORT_VARS.bedrock.env}` }]
+      : []),
+  ];
+  const busy: string[] = [];
+  for (const w of wanted) if (!(await portIsFree(w.port))) busy.push(`${w.port} (${w.what})`);
+  if (busy.length > 0) {
+    throw new PlatformError(
+      `port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} already in use — stop what is using ${busy.length > 1 ? "them" : "it"} (another npm start?) or set the variable to a free port`,
+    );
+  }
+
+  const { secrets } = await loadOrCreateLocalSecrets(dataDir);
+  const twilio = twilioAuthTokenFor(env, secrets);
+  const stoppers: Stopper[] = [];
+  const children: Child[] = [];
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const s of stoppers.reverse()) {
+      await s.stop().catch((err: Error) => progress(`stopping ${s.name}: ${err.message}`));
+    }
+  };
+  const track = (child: Child) => {
+    children.push(child);
+    stoppers.push({ name: child.name, stop: child.stop });
+    return child;
+  };
+  const childEnv = childEnvironment(env);
+  const step = <T>(promise: Promise<T>): Promise<T> => abortable(promise, opts.signal);
+
+  try {
+    // The database, the emulators and the demo tools do not depend on each other: start them together.
+    progress("starting the database, emulators and demo tools…");
+    const dbPromise = startDatabase({
+      externalDb,
+      pgliteDir: opts.pgliteDir ?? path.join(dataDir, "pglite"),
+      port: ports.pglite,
+    });
+    const emulators = plan.emulators.map((name) => {
+      const child = track(
+        spawnTs(`${name}-emulator`, `emulators/${name}/main.ts`, {
+          env: {
+            ...childEnv,
+            [name === "deepgram" ? "DEEPGRAM_EMULATOR_PORT" : "BEDROCK_EMULATOR_PORT"]: String(ports[name]),
+          },
+          logDir,
+        }),
+      );
+      const ready = child.waitForLine(/listening on/, 30_000);
+      // Awaited below; until then a failure must not count as an unhandled rejection.
+      ready.catch(() => {});
+      return ready;
+    });
+    const toolsPromise = startDemoTools({ port: ports.tools, secret: secrets.toolWebhookSecret });
+    const [dbResult, toolsResult] = await step(Promise.allSettled([dbPromise, toolsPromise]));
+    // Whatever started is registered for stopping before a failure of the other is reported.
+    if (dbResult.status === "fulfilled") stoppers.unshift({ name: "database", stop: dbResult.value.stop });
+    if (toolsResult.status === "fulfilled") stoppers.push({ name: "demo tools", stop: toolsResult.value.close });
+    if (dbResult.status === "rejected") throw dbResult.reason;
+    if (toolsResult.status === "rejected") throw toolsResult.reason;
+    const db = dbResult.value;
+    const tools = toolsResult.value;
+    const proxy = await startDbProxy({ host: LOOPBACK, port: ports.dbProxy, allow: [hostPortOf(db.url)] });
+    stoppers.push({ name: "database proxy", stop: proxy.stop });
+
+    progress("starting the edge (wrangler dev) and the media node…");
+    const edgeUrl = `http://${LOOPBACK}:${ports.edge}`;
+    const edge = track(
+      startEdge({
+        ports,
+        logDir,
+        dataDir,
+        databaseUrl: db.url,
+        proxy: proxy.address,
+        secrets,
+        twilioToken: twilio.token,
+        childEnv,
+      }),
+    );
+    const media = track(
+      spawnTs("media-node", "media-nodes/src/main.ts", {
+        env: {
+          ...childEnv,
+          ...plan.mediaNodeEnv,
+          MEDIA_PORT: String(ports.media),
+          MEDIA_HOST: LOOPBACK,
+          MEDIA_REGION: env.MEDIA_REGION ?? "us-east-1",
+          MEDIA_NODE_ID: LOCAL_NODE_ID,
+          MEDIA_NODE_SECRET: secrets.nodeSecret,
+          EDGE_URL: edgeUrl,
+          CALL_TOKEN_PUBLIC_KEYS: `${secrets.callToken.kid}:${secrets.callToken.publicKey}`,
+          TOOL_WEBHOOK_SECRET: secrets.toolWebhookSecret,
+          // Ctrl-C should not wait two minutes for calls to finish on a laptop.
+          MEDIA_DRAIN_DEADLINE_MS: env.MEDIA_DRAIN_DEADLINE_MS ?? "2000",
+          MEDIA_LOG_LEVEL: env.MEDIA_LOG_LEVEL ?? "info",
+        },
+        logDir,
+      }),
+    );
+    // Together, so whichever fails first is the one reported, without waiting for the others.
+    await step(
+      Promise.all([
+        ...emulators,
+        waitForHttp(`${edgeUrl}/`, edge, 120_000),
+        media.waitForLine(/registered with the edge/, 150_000),
+      ]),
+    );
+
+    progress("seeding the demo tenant…");
+    const tenant = await step(seedDemoTenant({ edgeUrl, dataDir, databaseUrl: db.url, toolsUrl: tools.url }));
+
+    const childExited = new Promise<{ name: string; code: number; logFile: string }>((resolve) => {
+      for (const child of children) {
+        void child.exited.then((code) => {
+          if (!stopping) resolve({ name: child.name, code, logFile: child.logFile });
+        });
+      }
+    });
+    const mediaUrl = `ws://${LOOPBACK}:${ports.media}`;
+    return {
+      edgeUrl,
+      mediaUrl,
+      dataDir,
+      databaseUrl: db.url,
+      plan,
+      tenant,
+      twilioAuthToken: twilio.token,
+      demoCaller: DEMO_CALLER,
+      deepgramEmulatorUrl: plan.deepgram.startEmulator ? plan.deepgram.url : undefined,
+      tools,
+      warnings,
+      lines: [
+        `edge API   ${edgeUrl}/v1   (reference: ${edgeUrl}/v1/docs)`,
+        `media node ${mediaUrl}   (${LOCAL_NODE_ID}, region ${env.MEDIA_REGION ?? "us-east-1"})`,
+        ...plan.describe(),
+        `database   ${db.description}`,
+        `demo tools ${tools.url}   (lookup_order, get_business_hours)`,
+        `logs       ${rel(logDir)}/   secrets ${rel(path.join(dataDir, "local-secrets.json"))}${twilio.source === "environment" ? " (Twilio token from TWILIO_AUTH_TOKEN)" : ""}`,
+      ],
+      childExited,
+      pids: () => children.map((c) => c.pid),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new PlatformError("interrupted"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new PlatformError("interrupted"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** The environment children inherit: ours without provider settings (the plan decides those) and with .dev.vars. */
+function childEnvironment(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  for (const name of PROVIDER_VARS) delete out[name];
+  for (const name of Object.values(PORT_VARS)) delete out[name.env];
+  // The platform wires the node to the edge itself; a stray setting must not send it elsewhere.
+  for (const name of ["MEDIA_AGENTS_FILE", "SESSION_SINK_URL", "MEDIA_PUBLIC_URL", "EDGE_URL"]) delete out[name];
+  return out;
+}
+
+async function startDatabase(o: {
+  externalDb: string | undefined;
+  pgliteDir: string;
+  port: number;
+}): Promise<{ url: string; description: string; stop: () => Promise<void> }> {
+  let node: NodeDb;
+  try {
+    node = await openNodeDb({ url: o.externalDb, pgliteDir: o.pgliteDir });
+    await node.migrate();
+  } catch (err) {
+    throw new PlatformError(
+      `the database could not be opened and migrated: ${(err as Error).message}${o.externalDb ? " (check DATABASE_URL)" : ` (delete ${rel(o.pgliteDir)} to start over)`}`,
+    );
+  }
+  if (!node.pglite) {
+    await node.close();
+    return {
+      url: o.externalDb ?? "",
+      description: `${redact(o.externalDb ?? "")} (DATABASE_URL, migrated)`,
+      stop: async () => {},
+    };
+  }
+  let served: Served;
+  try {
+    served = await servePglite(node.pglite, { host: LOOPBACK, port: o.port });
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  return {
+    url: served.url,
+    description: `${served.url}   (PGlite, data in ${o.pgliteDir.startsWith("memory://") ? "memory" : rel(o.pgliteDir)})`,
+    // Closing PGlite flushes it to disk; the server goes first so no query is cut off mid-write.
+    stop: async () => {
+      await served.stop();
+      await node.close();
+    },
+  };
+}
+
+function startEdge(o: {
+  ports: PlatformPorts;
+  logDir: string;
+  dataDir: string;
+  databaseUrl: string;
+  proxy: string;
+  secrets: LocalSecrets;
+  twilioToken: string;
+  childEnv: Record<string, string | undefined>;
+}): Child {
+  const vars: Record<string, string> = {
+    DATABASE_URL: o.databaseUrl,
+    DB_WS_PROXY: o.proxy,
+    TWILIO_AUTH_TOKEN: o.twilioToken,
+    CALL_TOKEN_PRIVATE_KEY: o.secrets.callToken.privateKey,
+    CALL_TOKEN_KID: o.secrets.callToken.kid,
+    MEDIA_NODE_SECRETS: JSON.stringify({ [LOCAL_NODE_ID]: o.secrets.nodeSecret }),
+  };
+  // The wrangler script itself, not `npx wrangler`: no npm wrapper between us and the signals.
+  return spawnChild(
+    "edge",
+    process.execPath,
+    [
+      path.join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js"),
+      "dev",
+      "--ip",
+      LOOPBACK,
+      "--port",
+      String(o.ports.edge),
+      "--show-interactive-dev-session=false",
+      "--persist-to",
+      path.join(o.dataDir, "edge-state"),
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    {
+      env: {
+        ...o.childEnv,
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        WRANGLER_SEND_METRICS: "false",
+        WRANGLER_LOG_PATH: path.join(o.logDir, "wrangler"),
+      },
+      logDir: o.logDir,
+    },
+  );
+}
+
+function checkPackages(plan: ProviderPlan): string[] {
+  const warnings: string[] = [];
+  if (plan.deepgram.startEmulator && spawnSync("espeak-ng", ["--version"], { stdio: "ignore" }).error) {
+    warnings.push(
+      "espeak-ng is not installed: the emulated agent speaks with a synthetic tone voice (sudo apt-get install espeak-ng for real speech)",
+    );
+  }
+  return warnings;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}

@@ -1,0 +1,189 @@
+// The demo tenant, seeded through the real tenant API (sign-up, agent with tools, published, a phone number) and
+// remembered in `.data/demo.json`, so a second `npm start` reuses the same account, key and number. If the saved
+// key no longer works (the database was reset) the tenant is seeded again. The plan is the one thing the API does
+// not let a tenant choose; the local database is ours, so the demo account is moved to the business plan there
+// (100 concurrent calls, enough for `npm run call -- --concurrency 50`).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import pg from "pg";
+import { z } from "zod";
+import { canonicalJson } from "../../shared/prompt-prefix.ts";
+import { demoAgentConfig } from "./demo-tools.ts";
+import { PlatformError } from "./processes.ts";
+
+/** The numbers `npm run call` dials from and to by default (emulators/twilio-caller/cli.ts). */
+export const DEMO_NUMBER = "+14155550100";
+export const DEMO_CALLER = "+14155550123";
+export const DEMO_PLAN = "business";
+const DEMO_FILE = "demo.json";
+
+const DemoStateSchema = z.object({
+  accountId: z.string(),
+  apiKey: z.string(),
+  agentId: z.string(),
+  numberId: z.string(),
+  number: z.string(),
+});
+export type DemoTenant = z.infer<typeof DemoStateSchema> & {
+  agentName: string;
+  publishedVersion: number;
+  /** True when the saved tenant was reused rather than created. */
+  reused: boolean;
+};
+
+const AGENT_NAME = "Acme Bikes front desk";
+
+interface SeedOptions {
+  edgeUrl: string;
+  dataDir: string;
+  /** Postgres the edge uses (to set the demo plan). */
+  databaseUrl: string;
+  toolsUrl: string;
+}
+
+export async function seedDemoTenant(opts: SeedOptions): Promise<DemoTenant> {
+  const api = client(opts.edgeUrl);
+  const desired = demoAgentConfig(opts.toolsUrl);
+  const saved = readState(opts.dataDir);
+
+  if (saved) {
+    const agent = await api.call("GET", `/v1/agents/${saved.agentId}`, saved.apiKey);
+    if (agent.status === 200) {
+      const body = agent.body as { config: Record<string, unknown>; publishedVersion: number | null; version: number };
+      let publishedVersion = body.publishedVersion ?? body.version;
+      // The tools' URL follows DEMO_TOOLS_PORT, and the demo agent may have changed since: publish what we run.
+      if (!sameConfig(body.config, desired) || body.publishedVersion === null) {
+        const patched = await api.expect(
+          200,
+          "PATCH",
+          `/v1/agents/${saved.agentId}`,
+          saved.apiKey,
+          { config: desired, publish: true },
+          "update the demo agent",
+        );
+        publishedVersion = (patched as { version: number }).version;
+      }
+      const number = await api.call("GET", `/v1/phone-numbers/${saved.numberId}`, saved.apiKey);
+      if (number.status === 200 && (number.body as { agentId: string | null }).agentId === saved.agentId) {
+        await setPlan(opts.databaseUrl, saved.accountId);
+        return { ...saved, agentName: AGENT_NAME, publishedVersion, reused: true };
+      }
+    }
+    // The key or its resources are gone (a reset database): start over.
+  }
+
+  const signUp = (await api.expect(
+    201,
+    "POST",
+    "/v1/accounts",
+    undefined,
+    { name: "Acme Bikes (demo)", email: "demo@acme-bikes.example", jurisdiction: "us" },
+    "sign up the demo account",
+  )) as { account: { id: string }; apiKey: { key: string } };
+  const accountId = signUp.account.id;
+  const apiKey = signUp.apiKey.key;
+  await setPlan(opts.databaseUrl, accountId);
+  const agent = (await api.expect(
+    201,
+    "POST",
+    "/v1/agents",
+    apiKey,
+    { name: AGENT_NAME, config: desired, publish: true },
+    "create the demo agent",
+  )) as { id: string; publishedVersion: number };
+  const created = await api.call("POST", "/v1/phone-numbers", apiKey, {
+    e164: DEMO_NUMBER,
+    provider: "twilio",
+    agentId: agent.id,
+  });
+  if (created.status === 409) {
+    throw new PlatformError(
+      `the demo number ${DEMO_NUMBER} belongs to an account whose key is not in ${path.join(opts.dataDir, DEMO_FILE)}; delete ${opts.dataDir} to start from a fresh database`,
+    );
+  }
+  if (created.status !== 201) throw api.failure("add the demo phone number", created);
+  const state = {
+    accountId,
+    apiKey,
+    agentId: agent.id,
+    numberId: (created.body as { id: string }).id,
+    number: DEMO_NUMBER,
+  };
+  writeState(opts.dataDir, state);
+  return { ...state, agentName: AGENT_NAME, publishedVersion: agent.publishedVersion, reused: false };
+}
+
+/** Only the fields the demo sets are compared; the API fills in the rest with defaults. */
+function sameConfig(current: Record<string, unknown>, desired: Record<string, unknown>): boolean {
+  const picked = Object.fromEntries(Object.keys(desired).map((k) => [k, current[k]]));
+  return canonicalJson(picked) === canonicalJson(JSON.parse(JSON.stringify(desired)));
+}
+
+async function setPlan(databaseUrl: string, accountId: string): Promise<void> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await db.query("UPDATE accounts SET plan = $1 WHERE id = $2 AND plan <> $1", [DEMO_PLAN, accountId]);
+  } finally {
+    await db.end();
+  }
+}
+
+function readState(dataDir: string): z.infer<typeof DemoStateSchema> | undefined {
+  const file = path.join(dataDir, DEMO_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    const parsed = DemoStateSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(dataDir: string, state: z.infer<typeof DemoStateSchema>): void {
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(path.join(dataDir, DEMO_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+}
+
+interface ApiAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** A tiny client for the tenant API; failures become one line with the problem's title and detail. */
+export function client(edgeUrl: string) {
+  const call = async (method: string, route: string, key?: string, body?: unknown): Promise<ApiAnswer> => {
+    const res = await fetch(`${edgeUrl}${route}`, {
+      method,
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON; keep the text for the error message
+    }
+    return { status: res.status, body: parsed };
+  };
+  const failure = (what: string, answer: ApiAnswer) => {
+    const problem = answer.body as { title?: string; detail?: string } | string;
+    const detail =
+      typeof problem === "string" ? problem.slice(0, 200) : [problem.title, problem.detail].filter(Boolean).join(": ");
+    return new PlatformError(`could not ${what}: HTTP ${answer.status}${detail ? ` (${detail})` : ""}`);
+  };
+  return {
+    call,
+    failure,
+    async expect(status: number, method: string, route: string, key: string | undefined, body: unknown, what: string) {
+      const answer = await call(method, route, key, body);
+      if (answer.status !== status) throw failure(what, answer);
+      return answer.body;
+    },
+  };
+}
