@@ -140,7 +140,8 @@ describe("X-Twilio-Signature", () => {
         fc.array(fc.tuple(value, value), { maxLength: 10 }),
         async (token, { url }, pairs) => {
           const body = new URLSearchParams(pairs);
-          const asRecord: Params = {};
+          // No prototype: a field named "__proto__" must become a property, not replace the prototype.
+          const asRecord: Params = Object.create(null);
           for (const [key, v] of pairs) {
             // hasOwn: fast-check likes keys such as "valueOf" that a plain object already answers to.
             const seen = Object.hasOwn(asRecord, key) ? asRecord[key] : undefined;
