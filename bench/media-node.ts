@@ -9,6 +9,7 @@
 //   - calls per core with no late outbound frame: the largest level whose p99 lateness stayed within 5 ms;
 //   - memory per call (node RSS growth at the level's peak, divided by its calls).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
@@ -50,6 +51,13 @@ export interface MediaNodeLevelFigures {
   /** The node's own event-loop delay p99 and CPU share over the level: a starved node shows delay with CPU to spare. */
   eventLoopDelayP99Ms: number;
   nodeCpuPercent: number;
+  /** Wall time the node was runnable but waiting for its core (other processes on it), Linux only. */
+  nodeRunQueueWaitPercent: number | null;
+  /** Wall time in garbage collection pauses, and the longest pause. */
+  gcPercent: number | null;
+  gcMaxPauseMs: number | null;
+  /** How late the callers' own 20 ms clock ran (p99): when large, the load side ran out, not the node. */
+  callersClockLatenessP99Ms: number | null;
   errors: string[];
 }
 
@@ -75,13 +83,14 @@ function tasksetAvailable(): boolean {
 
 function tsxProcess(
   script: string,
-  opts: { core?: number; env?: NodeJS.ProcessEnv; ipc?: boolean; nodeFlags?: string[] },
+  opts: { core?: number; env?: NodeJS.ProcessEnv; ipc?: boolean; nodeFlags?: string[]; nice?: number },
 ): ChildProcess {
   const args = [...(opts.nodeFlags ?? []), "--import", "tsx", path.join(here, "media-node", script)];
-  const [cmd, argv] =
+  let [cmd, argv]: [string, string[]] =
     opts.core === undefined
       ? [process.execPath, args]
       : ["taskset", ["-c", String(opts.core), process.execPath, ...args]];
+  if (opts.nice !== undefined) [cmd, argv] = ["nice", ["-n", String(opts.nice), cmd, ...argv]];
   return spawn(cmd, argv, {
     cwd: root,
     env: { ...process.env, ...opts.env },
@@ -124,7 +133,13 @@ interface NodeStats {
   activeCalls: number;
   rss: number;
   loopDelayP99Ms: number;
+  loopDelayMaxMs?: number;
+  gc?: { count: number; totalMs: number; maxMs: number; majorCount: number; percent: number };
+  runQueueWaitPercent?: number;
+  helperThreadsCpuPercent?: number;
+  stalls?: unknown;
   cpuPercent: number;
+  cpuSystemPercent?: number;
 }
 
 export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<MediaNodeFigures> {
@@ -158,6 +173,8 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
       ipc: true,
       // BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the node process.
       nodeFlags: ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])],
+      // BENCH_NODE_NICE=-10 stands in for a core of its own on a machine other work shares (needs root).
+      ...(process.env.BENCH_NODE_NICE ? { nice: Number(process.env.BENCH_NODE_NICE) } : {}),
       env: {
         CALL_TOKEN_PUBLIC_KEYS: `${keys.kid}:${keys.publicKey}`,
         MEDIA_PORT: "0",
@@ -172,6 +189,10 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
       },
     });
     children.push(node);
+    // Nothing may block the node on a full pipe (e.g. --trace-gc in BENCH_NODE_FLAGS): its stdout is
+    // drained, or written to BENCH_NODE_STDOUT when set.
+    if (process.env.BENCH_NODE_STDOUT) node.stdout?.pipe(createWriteStream(process.env.BENCH_NODE_STDOUT));
+    else node.stdout?.resume();
     const { url } = await nextMessage<{ type: "ready"; url: string }>(node, "ready");
     const callers = tsxProcess("callers-process.ts", { core: otherCore, ipc: true });
     children.push(callers);
@@ -220,6 +241,7 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
         connected: number;
         timeouts: number;
         voiceToVoiceP50Ms: number | null;
+        clockLatenessP99Ms?: number | null;
         errors: string[];
       }>(callers, "done", 180_000);
       clearInterval(sampler);
@@ -246,16 +268,25 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
         peakRssMiB: Math.round(peakRss / 1024 / 1024),
         eventLoopDelayP99Ms: Math.round(stats.loopDelayP99Ms * 10) / 10,
         nodeCpuPercent: stats.cpuPercent,
+        nodeRunQueueWaitPercent: Number.isFinite(stats.runQueueWaitPercent) ? stats.runQueueWaitPercent! : null,
+        gcPercent: stats.gc?.percent ?? null,
+        gcMaxPauseMs: stats.gc ? Math.round(stats.gc.maxMs * 10) / 10 : null,
+        callersClockLatenessP99Ms: result.clockLatenessP99Ms ?? null,
         errors: result.errors,
       };
       figures.push(level);
       log(
         `${String(calls).padStart(4)} calls: overhead p50 ${level.overheadP50Ms} ms p99 ${level.overheadP99Ms} ms, ` +
           `frame lateness p99 ≤ ${level.latenessP99Ms} ms (${level.framesLaterThan5Ms}/${count} frames > 5 ms), ` +
-          `${level.memoryPerCallKiB} KiB/call, node CPU ${level.nodeCpuPercent}%, loop delay p99 ${level.eventLoopDelayP99Ms} ms, ` +
+          `${level.memoryPerCallKiB} KiB/call, node CPU ${level.nodeCpuPercent}% (kernel ${stats.cpuSystemPercent}%), loop delay p99 ${level.eventLoopDelayP99Ms} ms, ` +
+          `run-queue wait ${level.nodeRunQueueWaitPercent}% (own helper threads ${stats.helperThreadsCpuPercent}% CPU), GC ${level.gcPercent}% (max pause ${level.gcMaxPauseMs} ms), ` +
+          `callers' clock p99 ${level.callersClockLatenessP99Ms} ms, ` +
           `${level.turns} turns, ${level.timeouts} timeouts` +
           (level.errors.length ? `, errors: ${level.errors.join("; ")}` : ""),
       );
+      if (stats.gc)
+        log(`      gc: ${JSON.stringify(stats.gc, (_k, v) => (typeof v === "number" ? Math.round(v * 10) / 10 : v))}`);
+      if (stats.stalls) log(`      stalls (BENCH_STALLS=1): ${JSON.stringify(stats.stalls)}`);
     }
     const ok = figures.filter((f) => f.latenessP99Ms !== null && f.latenessP99Ms <= 5 && f.connected === f.calls);
     return {

@@ -35,6 +35,7 @@ import { Conversation } from "./conversation.ts";
 import type { FrameClock } from "./frame-clock.ts";
 import { OutboundPacer, type PacerLink } from "./pacer.ts";
 import { type AudioSource, SpeechOutput } from "./speech-output.ts";
+import { SttFeed } from "./stt-feed.ts";
 import { Turn } from "./turn.ts";
 import { EnergyVad } from "./vad.ts";
 
@@ -102,6 +103,9 @@ const MAX_FILLERS_PER_TURN = 3;
 /** When a carrier never echoes marks (a browser that ignores them), playback is taken as done this long after the last frame. */
 const PLAYBACK_GRACE_MS = 1_500;
 const PRE_START_FRAMES = 50;
+/** Recognizer end-of-utterance settings: silence before a final, and gap before UtteranceEnd. */
+const STT_ENDPOINTING_MS = 300;
+const STT_UTTERANCE_END_MS = 1_000;
 
 const toEpoch = (t: number) => Math.round(performance.timeOrigin + t);
 
@@ -111,6 +115,8 @@ export class CallSession {
   readonly conversation = new Conversation();
   readonly pacer: OutboundPacer;
   readonly vad = new EnergyVad();
+  /** Until both end-of-utterance answers can have come (plus a margin), caller audio is not batched. */
+  readonly sttFeed = new SttFeed({ promptWindowMs: STT_ENDPOINTING_MS + STT_UTTERANCE_END_MS + 200 });
   readonly startedAt = performance.now();
   /** Every finished turn, for stats and tests. */
   readonly turns: Turn[] = [];
@@ -247,8 +253,8 @@ export class CallSession {
         encoding: "mulaw",
         sampleRate: 8_000,
         language: agent.language,
-        endpointingMs: 300,
-        utteranceEndMs: 1_000,
+        endpointingMs: STT_ENDPOINTING_MS,
+        utteranceEndMs: STT_UTTERANCE_END_MS,
         ...(agent.keyterms.length ? { keyterms: agent.keyterms } : {}),
         tag: this.callId,
       },
@@ -282,6 +288,7 @@ export class CallSession {
     const tts = this.#speech.tts;
     this.#stt = undefined;
     this.#speech.tts = undefined;
+    this.sttFeed.flush(stt);
     void stt?.close().catch(() => {});
     void tts?.close().catch(() => {});
     this.#deps.metrics.callsEnded.inc({ reason });
@@ -329,9 +336,9 @@ export class CallSession {
       if (this.#preStart.length < PRE_START_FRAMES) this.#preStart.push(frame.slice());
       return;
     }
-    this.#stt?.sendAudio(frame);
     const now = performance.now();
     const speaking = this.vad.process(frame, now);
+    this.sttFeed.push(this.#stt, frame, now, this.vad.lastVoicedAt);
     if (speaking && !this.#interrupting && this.#agentAudible(now) && (this.#overSpeech.length || this.#interim)) {
       this.#maybeBargeIn(now);
     }
@@ -582,6 +589,7 @@ export class CallSession {
       const toolUses: ToolCallLike[] = [];
       const thoughts: ChatContent[] = [];
       for await (const event of this.#deps.llm.stream(request, selection.modelIds)) {
+        this.#deps.clock.runDue();
         if (signal.aborted) break;
         if (event.modelId && !turn.modelIds.has(event.modelId)) {
           turn.modelIds.add(event.modelId);
@@ -842,6 +850,9 @@ export class CallSession {
 
   /** Runs a provider callback; an exception there ends this call, never the node. */
   #guard(stage: string, fn: () => void): void {
+    // Provider events for many calls can arrive in one burst (one socket read, one poll phase): frames
+    // due meanwhile leave first.
+    this.#deps.clock.runDue();
     try {
       fn();
     } catch (err) {

@@ -28,6 +28,7 @@ export class FrameClock {
   #t0 = 0;
   #tick = 0;
   #timer: NodeJS.Timeout | undefined;
+  #running = false;
   /** Ticks processed later than their due time by more than one slot (event-loop stalls). */
   stalls = 0;
 
@@ -80,27 +81,49 @@ export class FrameClock {
     this.#timer.unref();
   }
 
+  /**
+   * Runs whatever ticks are due now, without waiting for the timer. The timer only fires between
+   * event-loop phases, so a burst of inbound messages handled in one poll phase (hundreds of calls'
+   * frames arriving together) would hold every outbound frame back until the burst is done. Handlers
+   * on hot paths call this once per message: a clock read when nothing is due, and frames leave on
+   * time in the middle of the burst.
+   */
+  runDue(): void {
+    if (this.#running || this.#slotOf.size === 0) return;
+    if (this.#t0 + this.#tick * this.slotMs > this.#now()) return;
+    this.#catchUp();
+  }
+
   readonly #run = (): void => {
     this.#timer = undefined;
+    if (!this.#running) this.#catchUp();
+    if (this.#slotOf.size > 0 && !this.#timer) this.#schedule();
+  };
+
+  #catchUp(): void {
+    this.#running = true;
     const slots = this.#slots;
     let now = this.#now();
-    // Catch up on every tick that is due, each with its own due time: a stall delays frames, it does
-    // not drop them or shift the schedule.
-    for (;;) {
-      const due = this.#t0 + this.#tick * this.slotMs;
-      if (due > now) break;
-      if (now - due > this.slotMs) this.stalls += 1;
-      const slot = slots[this.#tick % slots.length]!;
-      for (const client of slot) {
-        try {
-          client.onTick(due, now);
-        } catch (error) {
-          this.#onError?.(client, error);
+    try {
+      // Catch up on every tick that is due, each with its own due time: a stall delays frames, it does
+      // not drop them or shift the schedule.
+      for (;;) {
+        const due = this.#t0 + this.#tick * this.slotMs;
+        if (due > now) break;
+        if (now - due > this.slotMs) this.stalls += 1;
+        const slot = slots[this.#tick % slots.length]!;
+        for (const client of slot) {
+          try {
+            client.onTick(due, now);
+          } catch (error) {
+            this.#onError?.(client, error);
+          }
         }
+        this.#tick += 1;
+        now = this.#now();
       }
-      this.#tick += 1;
-      now = this.#now();
+    } finally {
+      this.#running = false;
     }
-    if (this.#slotOf.size > 0) this.#schedule();
-  };
+  }
 }

@@ -9,7 +9,10 @@ export type SendStatus = "sent" | "backpressure" | "closed";
 
 /** What the pacer needs from the socket; the server implements it over uWebSockets.js. */
 export interface PacerLink {
-  /** Sends one frame plus any marks due after it, in one corked write. */
+  /**
+   * Sends one frame plus any marks due after it, in one corked write. `frame` is only valid during the
+   * call (the pacer reuses its buffer for the next frame): encode or copy it, do not keep it.
+   */
   sendFrame(frame: Uint8Array, marksAfter: readonly string[]): SendStatus;
   sendMarks(names: readonly string[]): void;
   /** Unsent bytes queued in the socket. */
@@ -38,6 +41,8 @@ interface QueuedMark {
   name: string;
 }
 
+const NO_MARKS: readonly string[] = Object.freeze([]);
+
 export class OutboundPacer implements ClockClient {
   readonly #opts: PacerOptions;
   #chunks: Uint8Array[] = [];
@@ -51,6 +56,8 @@ export class OutboundPacer implements ClockClient {
   #starvedTicks = 0;
   #overSince: number | undefined;
   #closed = false;
+  /** A frame that straddles two TTS chunks is assembled here; a frame inside one chunk goes out as a view of it. */
+  readonly #scratch = new Uint8Array(MULAW_FRAME_BYTES);
   lastFrameAt = Number.NEGATIVE_INFINITY;
   framesSent = 0;
   droppedBytes = 0;
@@ -139,8 +146,12 @@ export class OutboundPacer implements ClockClient {
     this.#overSince = undefined;
     this.#starvedTicks = 0;
     const frame = this.#take();
-    const marks: string[] = [];
-    while (this.#marks.length > 0 && this.#marks[0]!.at <= this.#sent) marks.push(this.#marks.shift()!.name);
+    let marks = NO_MARKS;
+    if (this.#marks.length > 0 && this.#marks[0]!.at <= this.#sent) {
+      const due: string[] = [];
+      while (this.#marks.length > 0 && this.#marks[0]!.at <= this.#sent) due.push(this.#marks.shift()!.name);
+      marks = due;
+    }
     const status = link.sendFrame(frame, marks);
     if (status === "closed") return;
     this.lastFrameAt = now;
@@ -159,15 +170,28 @@ export class OutboundPacer implements ClockClient {
   }
 
   #take(): Uint8Array {
-    const frame = new Uint8Array(MULAW_FRAME_BYTES);
+    const head = this.#chunks[0];
+    if (head && head.length - this.#headOffset >= MULAW_FRAME_BYTES) {
+      // The common case: the whole frame lies inside one chunk of TTS audio. Send it in place.
+      const frame = head.subarray(this.#headOffset, this.#headOffset + MULAW_FRAME_BYTES);
+      this.#headOffset += MULAW_FRAME_BYTES;
+      if (this.#headOffset === head.length) {
+        this.#chunks.shift();
+        this.#headOffset = 0;
+      }
+      this.#queued -= MULAW_FRAME_BYTES;
+      this.#sent += MULAW_FRAME_BYTES;
+      return frame;
+    }
+    const frame = this.#scratch;
     let filled = 0;
     while (filled < MULAW_FRAME_BYTES && this.#chunks.length > 0) {
-      const head = this.#chunks[0]!;
-      const n = Math.min(MULAW_FRAME_BYTES - filled, head.length - this.#headOffset);
-      frame.set(head.subarray(this.#headOffset, this.#headOffset + n), filled);
+      const chunk = this.#chunks[0]!;
+      const n = Math.min(MULAW_FRAME_BYTES - filled, chunk.length - this.#headOffset);
+      frame.set(chunk.subarray(this.#headOffset, this.#headOffset + n), filled);
       filled += n;
       this.#headOffset += n;
-      if (this.#headOffset === head.length) {
+      if (this.#headOffset === chunk.length) {
         this.#chunks.shift();
         this.#headOffset = 0;
       }

@@ -2,7 +2,24 @@
 // ms late; this tells us *that* the caller is speaking within a few frames, which is what makes barge-in
 // feel immediate. It adapts to the line's noise floor, and while the agent is talking it raises its
 // threshold to what an echo of our own audio could reach, so the agent does not interrupt itself.
-import { mulawToPcm16, rmsDbfs } from "../../../shared/audio/mulaw.ts";
+import { mulawToPcm16 } from "../../../shared/audio/mulaw.ts";
+
+/**
+ * Each μ-law code's decoded sample, squared: a frame's energy is 160 lookups, with no PCM buffer per
+ * frame. Squares of 16-bit samples summed over a frame stay exact in a double, so the level is the same
+ * number rmsDbfs(mulawToPcm16(frame)) gives.
+ */
+const SQUARE = Float64Array.from(mulawToPcm16(Uint8Array.from({ length: 256 }, (_, code) => code)), (s) => s * s);
+
+/** RMS level of a μ-law frame relative to full scale; -Infinity for digital silence or an empty frame. */
+export function mulawLevelDbfs(frame: Uint8Array): number {
+  const n = frame.length;
+  if (n === 0) return Number.NEGATIVE_INFINITY;
+  let sumSquares = 0;
+  for (let i = 0; i < n; i++) sumSquares += SQUARE[frame[i]!]!;
+  const rms = Math.sqrt(sumSquares / n);
+  return rms === 0 ? Number.NEGATIVE_INFINITY : 20 * Math.log10(rms / 32_768);
+}
 
 export interface VadOptions {
   /** Never call anything quieter than this speech. */
@@ -53,7 +70,7 @@ export class EnergyVad {
   noteOutbound(frame: Uint8Array, now: number): void {
     const i = this.#outAt++ % this.#outTimes.length;
     this.#outTimes[i] = now;
-    this.#outLevels[i] = rmsDbfs(mulawToPcm16(frame));
+    this.#outLevels[i] = mulawLevelDbfs(frame);
   }
 
   #echoCeiling(now: number): number {
@@ -67,7 +84,7 @@ export class EnergyVad {
 
   /** Feeds one inbound frame (any length up to 160 bytes); returns whether the caller is speaking. */
   process(frame: Uint8Array, now: number): boolean {
-    const level = rmsDbfs(mulawToPcm16(frame));
+    const level = mulawLevelDbfs(frame);
     this.lastLevelDbfs = level;
     const threshold = Math.max(this.#o.minSpeechDbfs, this.#noiseFloor + this.#o.marginDb, this.#echoCeiling(now));
     const voiced = level > threshold;

@@ -37,7 +37,10 @@ export interface SttOptions {
 }
 
 export interface SttSession {
-  /** Never blocks; the session buffers while the socket (re)connects. */
+  /**
+   * Never blocks; the session buffers while the socket (re)connects. Any chunking is accepted (20 ms
+   * frames or longer batches). The caller may reuse `audio` once this returns: copy what you keep.
+   */
   sendAudio(audio: Uint8Array): void;
   /** Ask the vendor to flush what it has heard as a final now. */
   finalize(): void;

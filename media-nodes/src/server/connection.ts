@@ -7,7 +7,7 @@ import type { Admission, AdmittedCall } from "../admission/admission.ts";
 import type { MediaMetrics } from "../metrics/media-metrics.ts";
 import type { CallLink, CallSession } from "../pipeline/call-session.ts";
 import type { SendStatus } from "../pipeline/pacer.ts";
-import type { InboundEvent, TransportCodec, WebNotice } from "../transports/types.ts";
+import type { Encoded, InboundEvent, TransportCodec, WebNotice } from "../transports/types.ts";
 import { CloseCode, closeReason } from "./close-codes.ts";
 import type { Logger } from "./logger.ts";
 
@@ -25,6 +25,8 @@ export interface ConnectionDeps {
   createSession: (call: AdmittedCall, connection: Connection) => CallSession;
   onClosed: (connection: Connection) => void;
   startTimeoutMs: number;
+  /** The node's frame clock: due outbound frames leave before each inbound message is handled. */
+  clock?: { runDue(): void };
 }
 
 /** Past this many ignored messages a peer is broken or hostile; its connection ends. */
@@ -59,6 +61,7 @@ export class Connection implements CallLink {
   // ── inbound ───────────────────────────────────────────────────────────────────────────────────
 
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
+    this.deps.clock?.runDue();
     if (this.closed) return;
     try {
       this.codec.decode(message, isBinary, this.#onEvent);
@@ -170,17 +173,25 @@ export class Connection implements CallLink {
 
   sendFrame(frame: Uint8Array, marksAfter: readonly string[]): SendStatus {
     if (this.closed) return "closed";
-    const media = this.codec.encodeMedia(frame);
-    let status = 1;
-    this.ws.cork(() => {
-      status = this.ws.send(media.data, media.binary);
-      for (const name of marksAfter) {
-        const mark = this.codec.encodeMark(name);
-        this.ws.send(mark.data, mark.binary);
-      }
-    });
-    return status === 2 ? "backpressure" : "sent";
+    this.#frameOut = this.codec.encodeMedia(frame);
+    this.#marksOut = marksAfter;
+    this.ws.cork(this.#sendCorked);
+    this.#frameOut = undefined;
+    return this.#sendStatus === 2 ? "backpressure" : "sent";
   }
+
+  // Every call sends 50 frames a second: the corked write is one bound function, not a closure per frame.
+  #frameOut: Encoded | undefined;
+  #marksOut: readonly string[] = [];
+  #sendStatus = 1;
+  readonly #sendCorked = (): void => {
+    const media = this.#frameOut!;
+    this.#sendStatus = this.ws.send(media.data, media.binary);
+    for (const name of this.#marksOut) {
+      const mark = this.codec.encodeMark(name);
+      this.ws.send(mark.data, mark.binary);
+    }
+  };
 
   sendMarks(names: readonly string[]): void {
     if (this.closed || names.length === 0) return;

@@ -145,6 +145,7 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
     metrics,
     logger,
     startTimeoutMs: deps.startTimeoutMs ?? 10_000,
+    clock,
     onClosed: (c: Connection) => {
       connections.delete(c);
     },

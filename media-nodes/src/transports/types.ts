@@ -6,7 +6,10 @@ export type InboundEvent =
   | { type: "connected" }
   /** Carrier identifiers are for logs and support only; tenant and agent come from the token. */
   | { type: "start"; token: string | undefined; streamId: string; callRef?: string }
-  /** μ-law 8 kHz, at most one 20 ms frame (160 bytes) per event. */
+  /**
+   * μ-law 8 kHz, at most one 20 ms frame (160 bytes) per event. The bytes may live in a buffer the codec
+   * reuses for the next message: read them during the callback, copy them to keep them.
+   */
   | { type: "media"; audio: Uint8Array }
   | { type: "mark"; name: string }
   | { type: "dtmf"; digit: string }
@@ -17,6 +20,7 @@ export type InboundEvent =
   | { type: "fatal"; code: number; reason: string };
 
 export interface Encoded {
+  /** May be a view of a buffer the codec reuses: send it before encoding the next message. */
   data: string | Uint8Array;
   binary: boolean;
 }

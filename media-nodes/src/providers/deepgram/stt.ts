@@ -29,10 +29,55 @@ type ListenConnectArgs = Parameters<DeepgramClient["listen"]["v1"]["connect"]>[0
 /** After CloseStream, how long to wait for the server to close before closing ourselves. */
 const CLOSE_GRACE_MS = 1_000;
 
-interface Chunk {
-  /** Absolute byte offset of the first byte since the session began. */
-  start: number;
-  data: Uint8Array;
+/**
+ * Audio kept for resending, in append-only blocks of about a second. One frame at a time into a list of
+ * small copies would be an ArrayBuffer per 20 ms per call, each living until the next final: that is
+ * what kept the young generation full and pushed audio into the old one. Blocks are never written twice,
+ * so a view handed to the socket stays valid however long the socket holds it.
+ */
+class AudioLog {
+  readonly #blockBytes: number;
+  #blocks: { start: number; data: Uint8Array; used: number }[] = [];
+  /** Absolute offset of the oldest byte kept. */
+  #from = 0;
+  /** Absolute bytes appended since the session began. */
+  total = 0;
+
+  constructor(blockBytes: number) {
+    this.#blockBytes = blockBytes;
+  }
+
+  /** Copies `audio` in and returns the stored copy. */
+  append(audio: Uint8Array): Uint8Array {
+    let block = this.#blocks.at(-1);
+    if (!block || block.used + audio.length > block.data.length) {
+      block = { start: this.total, data: new Uint8Array(Math.max(this.#blockBytes, audio.length)), used: 0 };
+      this.#blocks.push(block);
+    }
+    const at = block.used;
+    block.data.set(audio, at);
+    block.used += audio.length;
+    this.total += audio.length;
+    return block.data.subarray(at, block.used);
+  }
+
+  /** Forgets audio before an absolute offset; blocks are released once wholly before it. */
+  dropBefore(absolute: number): void {
+    this.#from = Math.max(this.#from, Math.min(absolute, this.total));
+    while (this.#blocks.length > 0) {
+      const first = this.#blocks[0]!;
+      if (first.start + first.used > this.#from) break;
+      this.#blocks.shift();
+    }
+  }
+
+  /** What is kept, oldest first, as views of the blocks. */
+  *chunks(): Generator<Uint8Array> {
+    for (const block of this.#blocks) {
+      const from = Math.max(0, this.#from - block.start);
+      if (from < block.used) yield block.data.subarray(from, block.used);
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -61,9 +106,8 @@ export function deepgramStt(opts: DeepgramSttOptions): SttProvider {
 class ResilientDeepgramSession implements SttSession {
   private socket: ListenSocket | null = null;
   private state: "connecting" | "open" | "closing" | "closed" = "connecting";
-  /** Audio not yet covered by a final transcript, oldest first. */
-  private buffer: Chunk[] = [];
-  private totalBytes = 0;
+  /** Audio not yet covered by a final transcript. */
+  private readonly log: AudioLog;
   /** Absolute byte offset up to which Deepgram has sent finals. */
   private finalizedBytes = 0;
   /** Absolute byte offset at which the current connection's audio (its time zero) begins. */
@@ -89,6 +133,7 @@ class ResilientDeepgramSession implements SttSession {
   ) {
     this.bytesPerSecond = options.sampleRate * (options.encoding === "linear16" ? 2 : 1);
     this.maxBufferBytes = Math.round((cfg.maxBufferMs / 1000) * this.bytesPerSecond);
+    this.log = new AudioLog(this.bytesPerSecond);
   }
 
   async start(): Promise<void> {
@@ -103,9 +148,7 @@ class ResilientDeepgramSession implements SttSession {
   sendAudio(audio: Uint8Array): void {
     // A zero-length binary frame means "close stream" to Deepgram.
     if (audio.byteLength === 0 || this.state === "closing" || this.state === "closed") return;
-    const data = audio.slice();
-    this.buffer.push({ start: this.totalBytes, data });
-    this.totalBytes += data.byteLength;
+    const data = this.log.append(audio);
     this.capBuffer();
     if (this.state === "open" && this.socket) this.trySend(() => this.socket?.sendMedia(data));
   }
@@ -155,26 +198,19 @@ class ResilientDeepgramSession implements SttSession {
 
   /** Without finals (noise, a stuck vendor) the buffer would grow for the whole call; keep the newest. */
   private capBuffer(): void {
-    while (this.buffer.length > 1 && this.totalBytes - (this.buffer[0]?.start ?? 0) > this.maxBufferBytes) {
-      const dropped = this.buffer.shift()!;
-      this.finalizedBytes = Math.max(this.finalizedBytes, dropped.start + dropped.data.byteLength);
-    }
+    const excess = this.log.total - this.finalizedBytes - this.maxBufferBytes;
+    if (excess <= 0) return;
+    // Whole samples only: a linear16 stream must not resume mid-sample.
+    const cut = this.finalizedBytes + excess + (this.options.encoding === "linear16" ? excess % 2 : 0);
+    this.finalizedBytes = cut;
+    this.log.dropBefore(cut);
   }
 
   private trimTo(absoluteBytes: number): void {
-    const cut = Math.min(absoluteBytes, this.totalBytes);
+    const cut = Math.min(absoluteBytes, this.log.total);
     if (cut <= this.finalizedBytes) return;
     this.finalizedBytes = cut;
-    while (this.buffer.length > 0) {
-      const first = this.buffer[0]!;
-      const end = first.start + first.data.byteLength;
-      if (end <= cut) {
-        this.buffer.shift();
-      } else {
-        if (first.start < cut) this.buffer[0] = { start: cut, data: first.data.subarray(cut - first.start) };
-        break;
-      }
-    }
+    this.log.dropBefore(cut);
   }
 
   private connectArgs(): ListenConnectArgs {
@@ -257,7 +293,7 @@ class ResilientDeepgramSession implements SttSession {
     this.state = "open";
     // The new connection's time zero is the oldest audio we still hold.
     this.connectionStartBytes = this.finalizedBytes;
-    for (const chunk of this.buffer) this.trySend(() => socket.sendMedia(chunk.data));
+    for (const chunk of this.log.chunks()) this.trySend(() => socket.sendMedia(chunk));
     if (this.finalizePending) this.trySend(() => socket.sendFinalize({ type: "Finalize" }));
   }
 

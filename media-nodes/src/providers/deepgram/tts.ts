@@ -33,6 +33,8 @@ export function deepgramTts(opts: DeepgramTtsOptions): TtsProvider {
       const socket = await client.speak.v1.connect(args);
       const session = new DeepgramTtsSession(socket, onEvent);
       socket.connect();
+      // After connect(): the SDK installs its message handler there, replacing any added before.
+      session.receiveRaw();
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         await Promise.race([
@@ -78,6 +80,8 @@ class DeepgramTtsSession implements TtsSession {
   private pendingClears = 0;
   /** Blobs are read asynchronously; chaining keeps audio and Flushed in the order they arrived. */
   private chain: Promise<void> = Promise.resolve();
+  /** Messages come straight from the socket (see receiveRaw), audio as bytes, in order, synchronously. */
+  private raw = false;
 
   constructor(
     private readonly socket: SpeakSocket,
@@ -110,6 +114,53 @@ class DeepgramTtsSession implements TtsSession {
     this.send(() => this.socket.sendClose({ type: "Close" }));
     this.socket.close();
     this.onClosed(1000, "closed by client");
+  }
+
+  /**
+   * The SDK copies every binary message into a Blob (to give all runtimes one payload type), which we
+   * must then read back asynchronously: two copies, a transferable wrapper and a promise chain per
+   * 100 ms of speech on every call, the largest allocation on the node while agents talk. When the
+   * pinned SDK's handler is where we expect it, take its place on the socket and read messages as the
+   * socket delivers them: text parsed as JSON like the SDK does, binary as bytes. Otherwise (a changed
+   * SDK) nothing is touched and the Blob path below goes on working.
+   */
+  receiveRaw(): void {
+    const sdkHandler = (this.socket as unknown as { binaryAwareHandler?: unknown }).binaryAwareHandler;
+    const rws = this.socket.socket as unknown as {
+      addEventListener?: (type: "message", listener: (event: { data: unknown }) => void) => void;
+      removeEventListener?: (type: "message", listener: unknown) => void;
+    };
+    if (typeof sdkHandler !== "function" || !rws.addEventListener || !rws.removeEventListener) return;
+    rws.removeEventListener("message", sdkHandler);
+    rws.addEventListener("message", (event) => this.onRawMessage(event.data));
+    this.raw = true;
+  }
+
+  private onRawMessage(data: unknown): void {
+    if (this.reported) return;
+    if (typeof data === "string") {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        return;
+      }
+      this.onMessage(parsed);
+      return;
+    }
+    const audio =
+      data instanceof ArrayBuffer
+        ? new Uint8Array(data)
+        : ArrayBuffer.isView(data)
+          ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+          : undefined;
+    if (audio) {
+      // Audio received while a Clear is unconfirmed predates it.
+      if (this.pendingClears > 0 || audio.byteLength === 0) return;
+      this.onEvent({ type: "audio", audio });
+      return;
+    }
+    this.onMessage(data);
   }
 
   /** Drops a socket that never opened, without reporting it as a session that died. */
@@ -168,14 +219,19 @@ class DeepgramTtsSession implements TtsSession {
     if (m.type === "Flushed") {
       // A Flushed before the Cleared confirms a flush the clear already threw away.
       if (this.pendingClears > 0) return;
-      this.chain = this.chain.then(() => {
-        if (!this.reported && generation === this.generation) this.onEvent({ type: "flushed", sequenceId });
-      });
+      // Raw messages are delivered as they come (audio too), which keeps their order without a chain.
+      if (this.raw) this.onEvent({ type: "flushed", sequenceId });
+      else
+        this.chain = this.chain.then(() => {
+          if (!this.reported && generation === this.generation) this.onEvent({ type: "flushed", sequenceId });
+        });
     } else if (m.type === "Cleared") {
       this.pendingClears = Math.max(0, this.pendingClears - 1);
-      this.chain = this.chain.then(() => {
-        if (!this.reported) this.onEvent({ type: "cleared", sequenceId });
-      });
+      if (this.raw) this.onEvent({ type: "cleared", sequenceId });
+      else
+        this.chain = this.chain.then(() => {
+          if (!this.reported) this.onEvent({ type: "cleared", sequenceId });
+        });
     }
     // Metadata and Warning carry nothing the pipeline acts on.
   }
