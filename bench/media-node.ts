@@ -9,7 +9,7 @@
 //   - calls per core with no late outbound frame: the largest level whose p99 lateness stayed within 5 ms;
 //   - memory per call (node RSS growth at the level's peak, divided by its calls).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
@@ -58,6 +58,9 @@ export interface MediaNodeLevelFigures {
   gcMaxPauseMs: number | null;
   /** How late the callers' own 20 ms clock ran (p99): when large, the load side ran out, not the node. */
   callersClockLatenessP99Ms: number | null;
+  /** CPU share of one core used by the callers and by the emulators (they share the other core). */
+  callersCpuPercent: number | null;
+  emulatorsCpuPercent: number | null;
   errors: string[];
 }
 
@@ -75,6 +78,17 @@ function percentile(values: number[], q: number): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 100) / 100;
+}
+
+/** CPU time a child process has used (Linux /proc, clock ticks of 10 ms); NaN elsewhere. */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function tasksetAvailable(): boolean {
@@ -221,10 +235,32 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
       let peakRss = rssBefore;
       let peakCalls = 0;
       const sampler = setInterval(() => node.send({ type: "stats" }), 1_000);
+      const loadSideAt = {
+        at: performance.now(),
+        callers: processCpuMs(callers.pid),
+        emulators: processCpuMs(emulators.pid),
+      };
+      // BENCH_TIMELINE=1: per second of the level, frames sent and frames > 5 ms late, GC time, active calls.
+      const timeline: string[] = [];
+      let previous: { late: number; count: number; gcMs: number } | undefined;
       const onStats = (msg: NodeStats) => {
         if (msg.type !== "stats") return;
         if (msg.rss > peakRss) peakRss = msg.rss;
         if (msg.activeCalls > peakCalls) peakCalls = msg.activeCalls;
+        if (process.env.BENCH_TIMELINE === "1") {
+          const five = msg.lateness.buckets.indexOf(5);
+          const current = {
+            late: msg.lateness.count - (msg.lateness.counts[five] ?? 0),
+            count: msg.lateness.count,
+            gcMs: msg.gc?.totalMs ?? 0,
+          };
+          if (previous)
+            timeline.push(
+              `${current.late - previous.late}/${current.count - previous.count}` +
+                ` gc${Math.round(current.gcMs - previous.gcMs)} c${msg.activeCalls}`,
+            );
+          previous = current;
+        }
       };
       node.on("message", onStats);
       const rampMs = Math.min(5_000, calls * 10);
@@ -245,6 +281,10 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
         errors: string[];
       }>(callers, "done", 180_000);
       clearInterval(sampler);
+      const loadSideMs = performance.now() - loadSideAt.at;
+      const loadSideCpu = (now: number, at: number) => Math.round(((now - at) / loadSideMs) * 100);
+      const callersCpu = loadSideCpu(processCpuMs(callers.pid), loadSideAt.callers);
+      const emulatorsCpu = loadSideCpu(processCpuMs(emulators.pid), loadSideAt.emulators);
       await new Promise((r) => setTimeout(r, 300));
       node.send({ type: "stats" });
       const stats = await nextMessage<NodeStats>(node, "stats");
@@ -271,7 +311,10 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
         nodeRunQueueWaitPercent: Number.isFinite(stats.runQueueWaitPercent) ? stats.runQueueWaitPercent! : null,
         gcPercent: stats.gc?.percent ?? null,
         gcMaxPauseMs: stats.gc ? Math.round(stats.gc.maxMs * 10) / 10 : null,
-        callersClockLatenessP99Ms: result.clockLatenessP99Ms ?? null,
+        callersClockLatenessP99Ms:
+          result.clockLatenessP99Ms == null ? null : Math.round(result.clockLatenessP99Ms * 10) / 10,
+        callersCpuPercent: Number.isFinite(callersCpu) ? callersCpu : null,
+        emulatorsCpuPercent: Number.isFinite(emulatorsCpu) ? emulatorsCpu : null,
         errors: result.errors,
       };
       figures.push(level);
@@ -280,10 +323,11 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
           `frame lateness p99 ≤ ${level.latenessP99Ms} ms (${level.framesLaterThan5Ms}/${count} frames > 5 ms), ` +
           `${level.memoryPerCallKiB} KiB/call, node CPU ${level.nodeCpuPercent}% (kernel ${stats.cpuSystemPercent}%), loop delay p99 ${level.eventLoopDelayP99Ms} ms, ` +
           `run-queue wait ${level.nodeRunQueueWaitPercent}% (own helper threads ${stats.helperThreadsCpuPercent}% CPU), GC ${level.gcPercent}% (max pause ${level.gcMaxPauseMs} ms), ` +
-          `callers' clock p99 ${level.callersClockLatenessP99Ms} ms, ` +
+          `callers' clock p99 ${level.callersClockLatenessP99Ms} ms (callers ${level.callersCpuPercent}% CPU, emulators ${level.emulatorsCpuPercent}%), ` +
           `${level.turns} turns, ${level.timeouts} timeouts` +
           (level.errors.length ? `, errors: ${level.errors.join("; ")}` : ""),
       );
+      if (timeline.length) log(`      per second (late/frames gcMs calls): ${timeline.join(" | ")}`);
       if (stats.gc)
         log(`      gc: ${JSON.stringify(stats.gc, (_k, v) => (typeof v === "number" ? Math.round(v * 10) / 10 : v))}`);
       if (stats.stalls) log(`      stalls (BENCH_STALLS=1): ${JSON.stringify(stats.stalls)}`);
