@@ -16,7 +16,10 @@ export const ModelPolicySchema = z
     opus: z.array(z.string().min(1)).min(1),
     sonnet: z.array(z.string().min(1)).min(1),
     haiku: z.array(z.string().min(1)).min(1),
-    /** Agents that must answer fast never escalate to Opus for complexity alone. */
+    /**
+     * Turns that need neither Opus (thinking, high complexity, code) go to Sonnet rather than Haiku: the
+     * rules apply in order, so this never keeps a hard turn off Opus.
+     */
     latencySensitive: z.boolean().default(false),
   })
   .strict();

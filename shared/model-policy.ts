@@ -9,7 +9,7 @@ export interface TurnFeatures {
   complexity: "low" | "normal" | "high";
   /** The caller asks about program code, queries or formats. */
   code: boolean;
-  /** The agent must answer fast (its policy says so). */
+  /** The agent's policy marks it latency-sensitive: turns no Opus rule claims go to Sonnet. */
   latencySensitive: boolean;
   /** A short, plain utterance: greeting, yes/no, thanks, a single short question. */
   simple: boolean;
@@ -72,15 +72,12 @@ export function selectModel(
   features: TurnFeatures,
 ): { tier: ModelTier; modelIds: string[]; reason: string } {
   const pick = (tier: ModelTier, reason: string) => ({ tier, modelIds: [...policy[tier]], reason });
+  // The rules in order; the first that matches wins. A latency-sensitive agent still escalates code
+  // and hard turns to Opus: a fast wrong answer costs the caller more than a slower right one.
   if (features.thinking) return pick("opus", "extended thinking");
-  // Agents that must answer fast never escalate to Opus for complexity alone.
-  if (features.latencySensitive) {
-    if (features.code || features.complexity === "high")
-      return pick("sonnet", "latency-sensitive agent (complex turn kept on Sonnet)");
-    return pick("sonnet", "latency-sensitive agent");
-  }
-  if (features.code) return pick("opus", "code");
   if (features.complexity === "high") return pick("opus", "high complexity");
+  if (features.code) return pick("opus", "code");
+  if (features.latencySensitive) return pick("sonnet", "latency-sensitive agent");
   if (features.simple) return pick("haiku", "simple turn");
   return pick("sonnet", "default");
 }

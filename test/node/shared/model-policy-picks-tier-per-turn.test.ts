@@ -34,12 +34,10 @@ describe("selectModel rules", () => {
     ["extended thinking even for a latency-sensitive agent", { thinking: true, latencySensitive: true }, "opus"],
     ["high complexity", { complexity: "high" }, "opus"],
     ["code", { code: true }, "opus"],
-    [
-      "latency-sensitive, complex: no escalation for complexity alone",
-      { latencySensitive: true, complexity: "high" },
-      "sonnet",
-    ],
-    ["latency-sensitive, code", { latencySensitive: true, code: true }, "sonnet"],
+    // The rules apply in order and the first match wins: Opus rules come before latency sensitivity.
+    ["latency-sensitive, high complexity", { latencySensitive: true, complexity: "high" }, "opus"],
+    ["latency-sensitive, code", { latencySensitive: true, code: true }, "opus"],
+    ["latency-sensitive, simple", { latencySensitive: true, simple: true, complexity: "low" }, "sonnet"],
     ["latency-sensitive, plain", { latencySensitive: true }, "sonnet"],
     ["simple", { simple: true, complexity: "low" }, "haiku"],
     ["otherwise", {}, "sonnet"],
@@ -93,6 +91,15 @@ describe("classifyTurn", () => {
 
   it("carries the agent's latency sensitivity into the features", () => {
     expect(classifyTurn("hello", agent({ latencySensitive: true })).latencySensitive).toBe(true);
+  });
+
+  it("a latency-sensitive agent still sends code and hard questions to Opus, and plain ones to Sonnet", () => {
+    const a = agent({ latencySensitive: true });
+    const pick = (text: string) => selectModel(a.modelPolicy, classifyTurn(text, a));
+    expect(pick("How do I write a Python script to call your API?")).toMatchObject({ tier: "opus", reason: "code" });
+    expect(pick("Compare the two warranty options for me in detail.").tier).toBe("opus");
+    expect(pick("ok thanks").tier).toBe("sonnet");
+    expect(pick("I need to change my delivery address for the order please").tier).toBe("sonnet");
   });
 
   it("end to end: a caller's words pick the tier", () => {
