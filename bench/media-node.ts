@@ -22,7 +22,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
 
 export interface BenchMediaNodeOptions {
-  /** Concurrent calls per level. Default [1, 100, 500] (about 3.5 minutes on two cores). */
+  /** Concurrent calls per level. Default [1, 100, 200, 500] (about a minute on two cores). */
   levels?: number[];
   /** Caller turns per call. Default 2. */
   turnsPerCall?: number;
@@ -40,6 +40,10 @@ export interface MediaNodeLevelFigures {
   overheadP99Ms: number | null;
   /** Caller's end of speech to first agent audio, as the node measured it. */
   voiceToVoiceP50Ms: number | null;
+  /** Where the node's voice-to-voice went (p50): end of speech → STT final, LLM first token, TTS first byte. */
+  sttP50Ms: number | null;
+  llmFirstTokenP50Ms: number | null;
+  ttsFirstByteP50Ms: number | null;
   /** The same, as the callers heard it (includes the network hop). */
   callerVoiceToVoiceP50Ms: number | null;
   framesSent: number;
@@ -142,6 +146,7 @@ interface NodeStats {
   type: "stats";
   overhead: number[];
   firstAudio: number[];
+  stages: { stt: number[]; llm: number[]; tts: number[] };
   turns: number;
   lateness: { buckets: number[]; counts: number[]; count: number };
   activeCalls: number;
@@ -159,7 +164,7 @@ interface NodeStats {
 export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<MediaNodeFigures> {
   const started = performance.now();
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const levels = opts.levels ?? [1, 100, 500];
+  const levels = opts.levels ?? [1, 100, 200, 500];
   const turnsPerCall = opts.turnsPerCall ?? 2;
   const cores = availableParallelism();
   const pinned = (opts.pin ?? true) && cores >= 2 && tasksetAvailable();
@@ -300,6 +305,9 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
         overheadP50Ms: percentile(stats.overhead, 0.5),
         overheadP99Ms: percentile(stats.overhead, 0.99),
         voiceToVoiceP50Ms: percentile(stats.firstAudio, 0.5),
+        sttP50Ms: percentile(stats.stages.stt, 0.5),
+        llmFirstTokenP50Ms: percentile(stats.stages.llm, 0.5),
+        ttsFirstByteP50Ms: percentile(stats.stages.tts, 0.5),
         callerVoiceToVoiceP50Ms: result.voiceToVoiceP50Ms === null ? null : Math.round(result.voiceToVoiceP50Ms),
         framesSent: count,
         latenessP99Ms: count === 0 ? null : p99Index >= 0 ? buckets[p99Index]! : Number.POSITIVE_INFINITY,
@@ -324,6 +332,7 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
           `${level.memoryPerCallKiB} KiB/call, node CPU ${level.nodeCpuPercent}% (kernel ${stats.cpuSystemPercent}%), loop delay p99 ${level.eventLoopDelayP99Ms} ms, ` +
           `run-queue wait ${level.nodeRunQueueWaitPercent}% (own helper threads ${stats.helperThreadsCpuPercent}% CPU), GC ${level.gcPercent}% (max pause ${level.gcMaxPauseMs} ms), ` +
           `callers' clock p99 ${level.callersClockLatenessP99Ms} ms (callers ${level.callersCpuPercent}% CPU, emulators ${level.emulatorsCpuPercent}%), ` +
+          `voice-to-voice p50 ${level.voiceToVoiceP50Ms} ms (stt ${level.sttP50Ms} · llm ${level.llmFirstTokenP50Ms} · tts ${level.ttsFirstByteP50Ms}), ` +
           `${level.turns} turns, ${level.timeouts} timeouts` +
           (level.errors.length ? `, errors: ${level.errors.join("; ")}` : ""),
       );

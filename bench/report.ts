@@ -318,8 +318,11 @@ function mediaNodeSection(r: BenchResult): string {
   if (f && levels?.every((l) => l)) {
     out.push(
       `Calls per core with no outbound frame later than 5 ms at p99: **${fmt(f.callsPerCoreNoLateFrames)}**` +
+        ` (the largest of the levels tried here, ${levels.map((l) => fmt(l?.calls)).join(", ")}; the capacity ` +
+        "section above ramps finely)" +
         (f.pinned === false ? " (the node was not pinned)" : "") +
-        ".",
+        ". Where a level's callers' clock ran late, the load side (callers and emulators sharing the other core) " +
+        "ran out before the node did, and the node's lateness there is partly the callers' bursts.",
       "",
       table(
         [
@@ -330,11 +333,13 @@ function mediaNodeSection(r: BenchResult): string {
           "overhead p50 ms",
           "overhead p99 ms",
           "voice-to-voice p50 ms (node)",
+          "STT · LLM · TTS p50 ms",
           "frame lateness p99 ms",
           "frames > 5 ms late",
           "memory per call KiB",
           "node CPU %",
           "event-loop delay p99 ms",
+          "callers' clock lateness p99 ms",
         ],
         levels.map((l) => [
           fmt(l?.calls),
@@ -344,11 +349,13 @@ function mediaNodeSection(r: BenchResult): string {
           fmt(l?.overheadP50Ms, 2),
           fmt(l?.overheadP99Ms, 2),
           fmt(l?.voiceToVoiceP50Ms),
+          `${fmt(l?.sttP50Ms)} · ${fmt(l?.llmFirstTokenP50Ms)} · ${fmt(l?.ttsFirstByteP50Ms)}`,
           fmt(l?.latenessP99Ms),
           `${fmt(l?.framesLaterThan5Ms)} of ${fmt(l?.framesSent)}`,
           fmt(l?.memoryPerCallKiB, 0),
           fmt(l?.nodeCpuPercent),
           fmt(l?.eventLoopDelayP99Ms),
+          fmt(l?.callersClockLatenessP99Ms),
         ]),
       ),
       "",
@@ -412,8 +419,11 @@ function emulatorSection(r: BenchResult): string {
     "## Emulator capacity",
     "",
     "From `bench/emulator-streams.ts` (`benchEmulatorStreams`): how many concurrent real-time STT streams (plus a " +
-      "quarter as many TTS streams) one core of the Deepgram emulator sustains. Load tests above this many calls " +
-      "measure the emulator, not the system under test.",
+      "quarter as many TTS streams) one core of the Deepgram emulator sustains, on the instant profile (no latency " +
+      "added on purpose). A step is degraded when its interim results or TTS first bytes arrive 50 ms later at p99 " +
+      "than in the 2-stream step, or the emulator's event loop stalls over 50 ms. Finals are shown but not judged: " +
+      "they wait for the endpointing silence by design. Load tests above this many calls measure the emulator, not " +
+      "the system under test.",
     "",
   ];
   const nm = notMeasured(s);

@@ -67,8 +67,8 @@ function settingsFor(mode: "full" | "quick"): Settings {
   return mode === "full"
     ? {
         latency: { calls: 8, staggerMs: 400, warmup: true, script: LATENCY_SCRIPT },
-        capacity: { levels: [25, 50, 100, 200], turnsPerCall: 1, warmupCalls: 5 },
-        mediaNode: { levels: [1, 100, 500], turnsPerCall: 1 },
+        capacity: { levels: [25, 50, 100, 150, 200, 300], turnsPerCall: 1, warmupCalls: 5 },
+        mediaNode: { levels: [1, 100, 200, 500], turnsPerCall: 1 },
         edge: { calls: 200, concurrency: 8, decisions: 2_000 },
         emulators: { seconds: 3, maxStreams: 512 },
       }

@@ -13,6 +13,8 @@ import type { SessionEvent } from "../../shared/session-events.ts";
 const agent = AgentRuntimeConfigSchema.parse(JSON.parse(process.env.BENCH_AGENT ?? "{}"));
 const overhead: number[] = [];
 const firstAudio: number[] = [];
+// The providers' stages, as the node saw them: a slow turn under load is explained by one of these or by overhead.
+const stages = { stt: [] as number[], llm: [] as number[], tts: [] as number[] };
 let turns = 0;
 let ended = 0;
 const endReasons: Record<string, number> = {};
@@ -22,6 +24,9 @@ const sink: SessionSink = {
       turns += 1;
       if (event.waterfall.platformOverheadMs !== undefined) overhead.push(event.waterfall.platformOverheadMs);
       if (event.waterfall.firstAudioMs !== undefined) firstAudio.push(event.waterfall.firstAudioMs);
+      if (event.waterfall.sttMs !== undefined) stages.stt.push(event.waterfall.sttMs);
+      if (event.waterfall.llmFirstTokenMs !== undefined) stages.llm.push(event.waterfall.llmFirstTokenMs);
+      if (event.waterfall.ttsFirstByteMs !== undefined) stages.tts.push(event.waterfall.ttsFirstByteMs);
     } else if (event.type === "call.ended") {
       ended += 1;
       endReasons[event.reason] = (endReasons[event.reason] ?? 0) + 1;
@@ -193,6 +198,7 @@ process.on("message", (msg: { type: string }) => {
     void restartAllocSampling();
     overhead.length = 0;
     firstAudio.length = 0;
+    for (const list of Object.values(stages)) list.length = 0;
     turns = 0;
     ended = 0;
     for (const k of Object.keys(endReasons)) delete endReasons[k];
@@ -227,6 +233,7 @@ process.on("message", (msg: { type: string }) => {
       at: performance.now(),
       overhead: [...overhead],
       firstAudio: [...firstAudio],
+      stages: { stt: [...stages.stt], llm: [...stages.llm], tts: [...stages.tts] },
       turns,
       ended,
       endReasons: { ...endReasons },
