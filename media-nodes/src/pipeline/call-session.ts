@@ -103,6 +103,7 @@ const MAX_FILLERS_PER_TURN = 3;
 /** When a carrier never echoes marks (a browser that ignores them), playback is taken as done this long after the last frame. */
 const PLAYBACK_GRACE_MS = 1_500;
 const PRE_START_FRAMES = 50;
+const FRAME_MS = 20;
 /** Recognizer end-of-utterance settings: silence before a final, and gap before UtteranceEnd. */
 const STT_ENDPOINTING_MS = 300;
 const STT_UTTERANCE_END_MS = 1_000;
@@ -725,7 +726,10 @@ export class CallSession {
     }
   }
 
-  /** Dead air: the agent owes a reply and the caller has heard nothing for deadAirMs. */
+  /**
+   * Dead air: the agent owes a reply and the caller has heard nothing for deadAirMs, counted from the
+   * end of their speech (recognition latency is silence the caller hears too) or the last frame played.
+   */
   #watchdog(now: number): void {
     const turn = this.#turn;
     if (!turn || turn.published) return;
@@ -737,8 +741,9 @@ export class CallSession {
       return;
     }
     if (this.pacer.queuedBytes > 0 || turn.fillers >= MAX_FILLERS_PER_TURN) return;
-    const since = Math.max(this.pacer.lastFrameAt, turn.times.sttFinalAt ?? turn.startedAt);
-    if (now - since < this.#deps.deadAirMs) return;
+    const since = Math.max(this.pacer.lastFrameAt, turn.times.speechEndAt ?? turn.times.sttFinalAt ?? turn.startedAt);
+    // Checked once a frame: fire on the last tick before the limit, so the line is already playing at it.
+    if (now - since < this.#deps.deadAirMs - FRAME_MS) return;
     turn.fillers += 1;
     this.#deps.metrics.fillers.inc();
     this.#log.info("dead air; playing filler", { turn: turn.index });

@@ -48,6 +48,8 @@ export class TwilioTestClient {
   #talking = false;
   #closed: Promise<void>;
   echoMarks = true;
+  /** When the last loud (speech) frame was sent: the caller stopped talking 20 ms of audio later. */
+  lastLoudFrameAt = Number.NEGATIVE_INFINITY;
 
   private constructor(readonly ws: WebSocket) {
     this.#closed = new Promise((resolve) => {
@@ -137,6 +139,7 @@ export class TwilioTestClient {
 
   #tick(): void {
     this.sendMedia(this.#talking ? loudFrame() : SILENCE);
+    if (this.#talking) this.lastLoudFrameAt = performance.now();
     // Playout: one frame per 20 ms.
     let need = 160;
     while (need > 0 && this.#queue.length > 0) {
