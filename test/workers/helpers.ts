@@ -100,10 +100,14 @@ export async function tenantFingerprint(tenantId: string): Promise<string> {
     "idempotency_keys",
   ];
   const row = "(to_jsonb(t) - 'last_used_at')::text";
-  const parts = tables.map(
-    (table) =>
-      sql`select ${table} as tbl, count(*)::text as n, md5(coalesce(string_agg(${sql.raw(row)}, '|' order by ${sql.raw(row)}), '')) as digest from ${sql.identifier(table)} t where tenant_id = ${tenantId}`,
-  );
+  const digest = sql`count(*)::text as n, md5(coalesce(string_agg(${sql.raw(row)}, '|' order by ${sql.raw(row)}), '')) as digest`;
+  const parts = [
+    ...tables.map(
+      (table) => sql`select ${table} as tbl, ${digest} from ${sql.identifier(table)} t where tenant_id = ${tenantId}`,
+    ),
+    // The account row itself (name, plan, calling hours) is keyed by its own ID.
+    sql`select 'accounts' as tbl, ${digest} from accounts t where id = ${tenantId}`,
+  ];
   return withDb(async (db) => {
     const { rows } = (await db.execute(sql.join(parts, sql` union all `))) as unknown as {
       rows: Array<{ tbl: string; n: string; digest: string }>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, signUp } from "./helpers.ts";
+import { call, signUp, tenantFingerprint } from "./helpers.ts";
 
 describe("authentication", () => {
   it("answers 401 problem+json with a Bearer challenge when no key is sent", async () => {
@@ -47,6 +47,24 @@ describe("authentication", () => {
     expect(after.status).toBe(401);
     expect(after.body.detail).toMatch(/revoked/);
     expect((await call("GET", "/v1/agents", { key: t.key })).status).toBe(200);
+  });
+
+  it("writes nothing when a write comes with a revoked or unknown key", async () => {
+    const t = await signUp();
+    const made = await call<{ id: string; key: string }>("POST", "/v1/api-keys", {
+      key: t.key,
+      body: { name: "writer", scopes: ["agents:write"] },
+    });
+    await call("POST", `/v1/api-keys/${made.body.id}/revoke`, { key: t.key });
+    const before = await tenantFingerprint(t.accountId);
+    const agent = { name: "Front desk", config: { systemPrompt: "You answer the phone." } };
+    for (const key of [made.body.key, t.key.replace(/.{8}$/, "00000000")]) {
+      const r = await call("POST", "/v1/agents", { key, body: agent, headers: { "idempotency-key": "k-1" } });
+      expect(r.status).toBe(401);
+    }
+    expect(await tenantFingerprint(t.accountId)).toBe(before);
+    // The same request with a live key is accepted, so the refusals above were about the key alone.
+    expect((await call("POST", "/v1/agents", { key: t.key, body: agent })).status).toBe(201);
   });
 
   it("records when a key was last used", async () => {
