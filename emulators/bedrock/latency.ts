@@ -39,16 +39,22 @@ export const LatencyOptionSchema = z.union([
   z.object({ default: ModelLatencySchema }).catchall(ModelLatencySchema),
 ]);
 
-/** Option wins over `EMULATOR_PROFILE`; neither given means "instant" (fast, predictable tests). */
+/**
+ * The option wins, then `BEDROCK_EMULATOR_LATENCY` (a JSON table, for a standalone emulator whose per-model
+ * latencies are set from outside), then `EMULATOR_PROFILE`; none given means "instant" (fast, predictable tests).
+ */
 export function resolveLatencyTable(
   option: LatencyProfileName | ModelLatencyTable | undefined,
-  env: string | undefined,
+  env: { EMULATOR_PROFILE?: string | undefined; BEDROCK_EMULATOR_LATENCY?: string | undefined },
 ): ModelLatencyTable {
-  const chosen = option ?? (env === undefined || env === "" ? "instant" : env);
+  const fromJson = env.BEDROCK_EMULATOR_LATENCY ? parseJsonSetting("BEDROCK_EMULATOR_LATENCY", env) : undefined;
+  const profile = env.EMULATOR_PROFILE;
+  const chosen = option ?? fromJson ?? (profile === undefined || profile === "" ? "instant" : profile);
   const parsed = LatencyOptionSchema.safeParse(chosen);
   if (!parsed.success) {
     throw new Error(
-      `Bedrock emulator: unknown latency profile ${JSON.stringify(chosen)}; use "instant" or "realistic"`,
+      `Bedrock emulator: unknown latency profile ${JSON.stringify(chosen)}; use "instant", "realistic" or a table ` +
+        'such as {"default":{"ttftMs":700,"ttftCacheHitMs":350,"tokensPerSecond":80}}',
     );
   }
   return typeof parsed.data === "string" ? LATENCY_PROFILES[parsed.data] : (parsed.data as ModelLatencyTable);
@@ -61,4 +67,12 @@ export function latencyFor(
   family: ModelFamily,
 ): ModelLatency {
   return table[requestedId] ?? table[baseId] ?? table[family] ?? table.default;
+}
+
+function parseJsonSetting(name: string, env: Record<string, string | undefined>): unknown {
+  try {
+    return JSON.parse(env[name] ?? "");
+  } catch {
+    throw new Error(`Bedrock emulator: ${name} is not valid JSON`);
+  }
 }

@@ -251,7 +251,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
     .min(0)
     .max(65_535)
     .parse(options.port ?? Number(process.env.BEDROCK_EMULATOR_PORT ?? 8092));
-  const latency = resolveLatencyTable(options.profile, process.env.EMULATOR_PROFILE);
+  const latency = resolveLatencyTable(options.profile, process.env);
   const cacheTtlMs = z
     .number()
     .positive()

@@ -45,7 +45,7 @@ export interface DeepgramEmulatorOptions {
   port?: number;
   /** Accepted keys/tokens; by default any non-empty token except the literal "invalid". */
   apiKeys?: string[];
-  /** Default: EMULATOR_PROFILE or "instant". */
+  /** Default: DEEPGRAM_EMULATOR_LATENCY (JSON, e.g. {"sttFinalDelayMs":150,"ttsFirstByteMs":120}), else EMULATOR_PROFILE, else "instant". */
   profile?: LatencyProfile | "instant" | "realistic";
   /** Close a listen stream with 1011/NET-0001 after this long without audio or text. */
   silenceTimeoutMs?: number;
@@ -79,13 +79,24 @@ const Options = z.object({
 });
 const ScriptBody = z.object({ lines: z.array(z.string().trim().min(1).max(2000)).max(1000) });
 
+/** A standalone emulator's latencies, set from outside as JSON; validated with the options below. */
+function latencyFromEnv(): unknown {
+  const raw = process.env.DEEPGRAM_EMULATOR_LATENCY;
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new Error("Deepgram emulator options: DEEPGRAM_EMULATOR_LATENCY is not valid JSON");
+  }
+}
+
 function resolveOptions(options: DeepgramEmulatorOptions) {
   const envPort = process.env.DEEPGRAM_EMULATOR_PORT;
   const parsed = Options.safeParse({
     host: options.host ?? "127.0.0.1",
     port: options.port ?? Number(envPort ?? 8091),
     apiKeys: options.apiKeys,
-    profile: options.profile ?? process.env.EMULATOR_PROFILE ?? "instant",
+    profile: options.profile ?? latencyFromEnv() ?? process.env.EMULATOR_PROFILE ?? "instant",
     silenceTimeoutMs: options.silenceTimeoutMs ?? 10_000,
     voice: options.voice ?? "auto",
   });
