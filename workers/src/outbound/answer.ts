@@ -22,7 +22,8 @@ export async function decideOutboundAnswer(
     return { kind: "refuse", reason: "not-in-service" };
   const limiter = namespaceFor(env.TENANT_LIMITER, env, record.jurisdiction).getByName(record.tenantId);
   if (!(await limiter.firstSighting(input.replayKey))) return { kind: "replay" };
-  if (snapshot.state !== "initiated") return { kind: "refuse", reason: "unavailable", callId: record.callId };
+  // Past `initiated` the callee's answer was already handled: this is the same webhook again, after the window.
+  if (snapshot.state !== "initiated") return { kind: "replay" };
   if (record.providerCallSid === null) await session.setCarrierCallId(input.callSid);
 
   const chosen = await chooseMediaNode(env, {

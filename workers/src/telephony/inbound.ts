@@ -22,7 +22,10 @@ export interface InboundCall {
   carrierCallId: string;
   to: string;
   from: string;
-  /** Identifies this exact signed request; seen twice within the replay window → refused. */
+  /**
+   * Identifies this exact signed request; seen twice within the replay window → refused. After the window, a
+   * replay is refused because the call's session already exists.
+   */
   replayKey: string;
   cf?: EdgeLocation | undefined;
 }
@@ -74,6 +77,11 @@ export async function decideInboundCall(
     endReason: null,
   };
 
+  // The call ID is derived from the carrier's call, so a session under it means this call was already decided.
+  // Twilio's signatures carry no timestamp and the limiter remembers a replay key only for REPLAY_WINDOW_MS;
+  // this check is what refuses a replay after that, for as long as the call's session exists (it outlives the
+  // call). Checked before the limiter so a replay takes no lease and gets no token.
+  if (await session.snapshot()) return { kind: "replay" };
   const admitted = await limiter.admitCall({ callId, plan: route.plan, replayKey: call.replayKey });
   if (!admitted.ok) {
     if (admitted.reason === "replay") return { kind: "replay" };

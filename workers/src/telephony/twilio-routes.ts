@@ -132,16 +132,24 @@ twilioRoutes.post("/telephony/twilio/sms", async (c) => {
   const route = await withEveryDatabase(c.env, c.var.db, (dbs) => lookupNumber(dbs, sms.To));
   if (!route) return xml(emptyTwiml());
   const limiter = namespaceFor(c.env.TENANT_LIMITER, c.env, route.jurisdiction).getByName(route.tenantId);
-  if (!(await limiter.firstSighting(`twilio-sms:${sms.MessageSid}`)))
-    return forbidden("This message was already received.");
-  const outcome = await withJurisdictionDatabase(c.env, c.var.db, route.jurisdiction, (db) =>
-    applyConsentReply(db, {
-      tenantId: route.tenantId,
-      phoneNumber: sms.From,
-      body: sms.Body,
-      requestId: c.var.requestId,
-    }),
-  );
+  // Remembered for good, not for a window: an old signed YES replayed later must not confirm a consent created
+  // since (Twilio's signature has no timestamp to expire it).
+  if (!(await limiter.firstMessage(sms.MessageSid))) return forbidden("This message was already received.");
+  let outcome: Awaited<ReturnType<typeof applyConsentReply>>;
+  try {
+    outcome = await withJurisdictionDatabase(c.env, c.var.db, route.jurisdiction, (db) =>
+      applyConsentReply(db, {
+        tenantId: route.tenantId,
+        phoneNumber: sms.From,
+        body: sms.Body,
+        requestId: c.var.requestId,
+      }),
+    );
+  } catch (error) {
+    // Nothing changed (the reply is one transaction): Twilio's retry of this message must not count as a replay.
+    await limiter.forgetMessage(sms.MessageSid).catch(() => undefined);
+    throw error;
+  }
   // Twilio answers STOP itself (Advanced Opt-Out) and blocks replies after it; only a YES gets our reply.
   if (outcome.intent === "opt-in" && outcome.confirmed.length > 0) return xml(messageTwiml(CONFIRMED_REPLY));
   return xml(emptyTwiml());

@@ -5,7 +5,10 @@
 //   buckets  token buckets (API requests, call starts), two numbers each
 //   leases   one row per call holding capacity; a lease nobody confirms expires by alarm, so a media node that
 //            never connects, or a status callback that never arrives, cannot leak capacity
-//   seen     webhook replay keys (CallSid + signature, SMS MessageSid, Telnyx event id) for a short window
+//   seen     webhook replay keys (CallSid + signature, Telnyx event id, outbound answers) for a short window
+//   messages inbound SMS MessageSids, kept for good: Twilio's signature has no timestamp, so a signed YES stays
+//            valid forever, and only remembering its MessageSid stops it confirming a consent created later
+//            (one short row per inbound SMS to the tenant's numbers)
 //
 // The object has a single alarm; it is always set to the earliest lease or replay-key expiry.
 import { Server } from "partyserver";
@@ -49,6 +52,7 @@ export class TenantLimiter extends Server<CallControlEnv> {
       CREATE TABLE IF NOT EXISTS leases (
         call_id TEXT PRIMARY KEY, acquired_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, reported_at INTEGER);
       CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS messages (sid TEXT PRIMARY KEY, received_at INTEGER NOT NULL);
     `);
   }
 
@@ -110,11 +114,30 @@ export class TenantLimiter extends Server<CallControlEnv> {
     return released;
   }
 
-  /** True the first time `key` is seen within `windowMs`; used for SMS and Telnyx event de-duplication. */
+  /** True the first time `key` is seen within `windowMs`; used for Telnyx event and outbound answer de-duplication. */
   async firstSighting(key: string, windowMs: number = REPLAY_WINDOW_MS): Promise<boolean> {
     const first = this.#markSeen(key, Date.now(), windowMs);
     if (first) await this.#scheduleAlarm();
     return first;
+  }
+
+  /**
+   * True the first time this inbound message is seen, ever. Unlike `firstSighting` there is no window: a replay
+   * a year later is still a replay.
+   */
+  async firstMessage(messageSid: string): Promise<boolean> {
+    return (
+      this.ctx.storage.sql.exec(
+        "INSERT INTO messages (sid, received_at) VALUES (?, ?) ON CONFLICT (sid) DO NOTHING",
+        messageSid,
+        Date.now(),
+      ).rowsWritten > 0
+    );
+  }
+
+  /** Undoes `firstMessage` when the message could not be acted on, so the carrier's retry is not a replay. */
+  async forgetMessage(messageSid: string): Promise<void> {
+    this.ctx.storage.sql.exec("DELETE FROM messages WHERE sid = ?", messageSid);
   }
 
   /** One token from the tenant's API-request bucket. */
