@@ -611,10 +611,18 @@ export class CallSession {
             // Kept in history unchanged: the model needs its signed reasoning back with its tool calls.
             thoughts.push(event.block);
             break;
+          case "tool-use-start":
+            // The first sign a tool is needed. Text before it is complete: speak it now rather than after
+            // the tool's input has streamed. If the model said nothing, the caller hears the canned
+            // acknowledgement while the input streams and the tool runs; if it did, that was its own.
+            turn.times.llmFirstTokenAt ??= performance.now();
+            for (const clause of chunker.flush()) speak(clause);
+            if (firstClause) this.#acknowledge(turn);
+            break;
           case "tool-use":
             turn.times.llmFirstTokenAt ??= performance.now();
             toolUses.push({ id: event.id, name: event.name, input: event.input });
-            if (firstClause) this.#acknowledge(turn);
+            if (firstClause && text.trim() === "") this.#acknowledge(turn);
             break;
           case "usage":
             turn.usage.inputTokens += event.usage.inputTokens;

@@ -118,6 +118,11 @@ export type LlmEvent =
   | { type: "thinking"; text: string }
   /** A finished reasoning block (after its `thinking` deltas): append it to the assistant message as is. */
   | { type: "thinking-block"; block: ThinkingContent }
+  /**
+   * The model has begun a tool call; its input is still streaming. The first sign a tool is needed:
+   * the pipeline starts the acknowledgement here rather than when the whole call (`tool-use`) arrives.
+   */
+  | { type: "tool-use-start"; id: string; name: string }
   | { type: "tool-use"; id: string; name: string; input: unknown }
   | { type: "stop"; reason: LlmStopReason }
   | { type: "usage"; usage: LlmUsage; latencyMs?: number };

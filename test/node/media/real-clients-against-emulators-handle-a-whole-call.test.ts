@@ -119,7 +119,10 @@ test("a five-turn call through the official SDKs and the emulators is answered a
   expect(turns[2]!.tools.map((t) => t.name).sort()).toEqual(["get_business_hours", "lookup_order"]);
   expect(turns[2]!.tools.every((t) => t.ok)).toBe(true);
   expect(webhookCalls.sort()).toEqual(["get_business_hours", "lookup_order"]);
-  expect(turns[2]!.waterfall.firstAudioSource).toBe("acknowledgement");
+  // The model said "let me check" itself before calling the tools: that is the acknowledgement, and the
+  // canned one does not play on top of it.
+  expect(turns[2]!.waterfall.firstAudioSource).toBe("speech");
+  expect(turns[2]!.assistantText).toMatch(/^Let me check both of those for you\./);
   // Extended thinking on the comparison, on the top tier; its reasoning never reached the caller's ears.
   expect(turns[3]!.thinking).toBe(true);
   expect(turns[3]!.tier).toBe("opus");

@@ -55,13 +55,19 @@ export class FakeLlm implements LlmProvider {
     let sawStop = false;
     let sawUsage = false;
     let sawToolUse = false;
+    const started = new Set<string>();
     for await (const event of source) {
       await abortableDelay(first ? (this.opts.ttftMs ?? 0) : (this.opts.tokenDelayMs ?? 0), signal);
       if (signal?.aborted) throw new LlmError("aborted", "request aborted");
       first = false;
       if (event.type === "stop") sawStop = true;
       if (event.type === "usage") sawUsage = true;
-      if (event.type === "tool-use") sawToolUse = true;
+      if (event.type === "tool-use-start") started.add(event.id);
+      if (event.type === "tool-use") {
+        sawToolUse = true;
+        // Like the real provider, every tool call is announced before its input is complete.
+        if (!started.has(event.id)) yield { type: "tool-use-start", id: event.id, name: event.name };
+      }
       yield event;
     }
     if (signal?.aborted) throw new LlmError("aborted", "request aborted");

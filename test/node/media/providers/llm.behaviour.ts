@@ -104,6 +104,10 @@ export function runLlmBehaviour(
       expect(use.id.length).toBeGreaterThan(0);
       expect(typeof use.input).toBe("object");
       expect(JSON.stringify(use.input)).toContain("48213");
+      // Announced before its input is complete, so the caller's acknowledgement can start at once.
+      const announced = first.findIndex((e) => e.type === "tool-use-start");
+      expect(first[announced]).toEqual({ type: "tool-use-start", id: use.id, name: "lookup_order" });
+      expect(announced).toBeLessThan(first.indexOf(use));
       expectStopThenUsageLast(first, "tool_use");
 
       const second = await collect(
