@@ -3,9 +3,20 @@
 // media node (the actual call). No model is asked to pick a model: that would cost the latency we save.
 import type { AgentRuntimeConfig, ModelPolicy, ModelTier } from "./agent-config.ts";
 
+/** Bedrock's bounds on an extended-thinking budget. */
+export const THINKING_MIN_TOKENS = 1_024;
+export const THINKING_MAX_TOKENS = 64_000;
+/** What a turn that is hard on one count (high complexity, or code) may think for, at most. */
+const ONE_COUNT_BUDGET_TOKENS = 8_192;
+
 export interface TurnFeatures {
   /** Extended thinking is on for this turn. */
   thinking: boolean;
+  /**
+   * This turn's thinking budget (0 when it does not think): the agent's budget is the ceiling, and the
+   * turn takes what its difficulty warrants, within 1,024..64,000.
+   */
+  thinkingBudgetTokens: number;
   complexity: "low" | "normal" | "high";
   /** The caller asks about program code, queries or formats. */
   code: boolean;
@@ -47,10 +58,33 @@ function complexityOf(text: string): TurnFeatures["complexity"] {
   return "normal";
 }
 
+/**
+ * A turn's thinking budget. Every thinking token is silence on the line (the caller hears only the
+ * acknowledgement), so a turn gets what its difficulty warrants, never more than the agent allows:
+ * hard on both counts (high complexity and code) → the agent's whole budget; on one count → up to
+ * 8,192; a turn thinking for another reason (the session asked) → the minimum.
+ */
+export function thinkingBudgetFor(
+  features: Pick<TurnFeatures, "complexity" | "code">,
+  agentBudgetTokens: number,
+  requestedTokens?: number,
+): number {
+  const ceiling = Math.min(THINKING_MAX_TOKENS, Math.max(THINKING_MIN_TOKENS, agentBudgetTokens));
+  const hard = (features.complexity === "high" ? 1 : 0) + (features.code ? 1 : 0);
+  const wanted =
+    requestedTokens ?? (hard >= 2 ? ceiling : hard === 1 ? ONE_COUNT_BUDGET_TOKENS : THINKING_MIN_TOKENS);
+  return Math.min(ceiling, Math.max(THINKING_MIN_TOKENS, Math.round(wanted)));
+}
+
 export function classifyTurn(
   userText: string,
   agent: Pick<AgentRuntimeConfig, "modelPolicy" | "thinkingBudgetTokens">,
-  opts: { thinkingThisTurn?: boolean } = {},
+  opts: {
+    /** The session's decision for this turn, over the classifier's. */
+    thinkingThisTurn?: boolean;
+    /** A budget for this turn, clamped to 1,024..64,000 and to the agent's budget (when it has one). */
+    thinkingBudgetTokens?: number;
+  } = {},
 ): TurnFeatures {
   const text = userText.trim();
   const complexity = complexityOf(text);
@@ -58,8 +92,10 @@ export function classifyTurn(
   // Thinking costs seconds of silence; unless the session decided for this turn, it is reserved for
   // turns that need it, and only for agents that allow it at all.
   const thinking = opts.thinkingThisTurn ?? (agent.thinkingBudgetTokens > 0 && (complexity === "high" || code));
+  const ceiling = agent.thinkingBudgetTokens > 0 ? agent.thinkingBudgetTokens : THINKING_MAX_TOKENS;
   return {
     thinking,
+    thinkingBudgetTokens: thinking ? thinkingBudgetFor({ complexity, code }, ceiling, opts.thinkingBudgetTokens) : 0,
     complexity,
     code,
     latencySensitive: agent.modelPolicy.latencySensitive,

@@ -559,7 +559,9 @@ export class CallSession {
     turn.tier = selection.tier;
     const thinking = features.thinking && agent.thinkingBudgetTokens > 0;
     turn.thinking = thinking;
-    const maxTokens = thinking ? agent.maxTokens + agent.thinkingBudgetTokens : agent.maxTokens;
+    // The agent's budget is the ceiling; the turn thinks for what its difficulty warrants.
+    const budget = features.thinkingBudgetTokens;
+    const maxTokens = thinking ? agent.maxTokens + budget : agent.maxTokens;
     if (thinking) this.#acknowledge(turn);
     const chunker = new ClauseChunker();
     let firstClause = true;
@@ -583,7 +585,7 @@ export class CallSession {
         messages: this.conversation.forRequest(),
         maxTokens,
         metadata: { callId: this.callId, tenantId: claims.tenantId, agentId: claims.agentId },
-        ...(thinking ? { thinkingBudgetTokens: agent.thinkingBudgetTokens } : {}),
+        ...(thinking ? { thinkingBudgetTokens: budget } : {}),
         signal,
       };
       let text = "";

@@ -15,6 +15,7 @@ import {
   type ToolResultContentBlock,
   type ToolUseBlock,
 } from "@aws-sdk/client-bedrock-runtime";
+import { THINKING_MAX_TOKENS, THINKING_MIN_TOKENS } from "../../../../shared/model-policy.ts";
 import {
   type ChatContent,
   type ChatMessage,
@@ -37,8 +38,7 @@ export interface BedrockLlmOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
-export const THINKING_MIN_TOKENS = 1_024;
-export const THINKING_MAX_TOKENS = 64_000;
+export { THINKING_MAX_TOKENS, THINKING_MIN_TOKENS };
 /** Largest output any current Claude model on Bedrock accepts. */
 const MAX_OUTPUT_TOKENS = 64_000;
 /** Bedrock rejects a conversation that opens with the assistant; a call where the agent greets first does. */
@@ -246,7 +246,9 @@ async function* streamTurn(client: BedrockRuntimeClient, request: LlmRequest): A
       if (signal?.aborted) throw new LlmError("aborted", "request aborted");
       if (ev.contentBlockStart?.start?.toolUse) {
         const t = ev.contentBlockStart.start.toolUse;
-        tools.set(ev.contentBlockStart.contentBlockIndex ?? 0, { id: t.toolUseId ?? "", name: t.name ?? "", json: "" });
+        const call = { id: t.toolUseId ?? "", name: t.name ?? "", json: "" };
+        tools.set(ev.contentBlockStart.contentBlockIndex ?? 0, call);
+        yield { type: "tool-use-start", id: call.id, name: call.name };
       } else if (ev.contentBlockDelta) {
         const index = ev.contentBlockDelta.contentBlockIndex ?? 0;
         const delta = ev.contentBlockDelta.delta;
