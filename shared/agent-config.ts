@@ -32,8 +32,34 @@ export const DEFAULT_MODEL_POLICY: ModelPolicy = {
   latencySensitive: false,
 };
 
-export const BUILTIN_TOOLS = ["end_call", "transfer_call", "handoff_to_agent", "send_sms"] as const;
+export const BUILTIN_TOOLS = [
+  "end_call",
+  "transfer_call",
+  "handoff_to_agent",
+  "send_sms",
+  "start_verification",
+  "check_verification",
+] as const;
 export type BuiltinTool = (typeof BUILTIN_TOOLS)[number];
+
+const E164_NUMBER = /^\+[1-9]\d{6,14}$/;
+
+/**
+ * What a built-in may reach, set by the tenant, never by the model: the model's arguments are checked against it
+ * on the media node and again on the edge, which carries the action out.
+ */
+export const BuiltinAllowSchema = z
+  .object({
+    /**
+     * transfer_call: the only numbers the call may be transferred to (the first is the default when the model names
+     * none); without it the tool refuses. send_sms: numbers that may be texted besides the caller's own.
+     */
+    numbers: z.array(z.string().regex(E164_NUMBER, "an E.164 phone number")).max(20).optional(),
+    /** handoff_to_agent: the agents (IDs, same tenant) this one may hand the call to; without it any of the tenant's. */
+    agents: z.array(z.string().min(1).max(128)).max(20).optional(),
+  })
+  .strict();
+export type BuiltinAllow = z.infer<typeof BuiltinAllowSchema>;
 
 const JsonSchemaObject = z.record(z.string(), z.unknown());
 
@@ -52,11 +78,14 @@ export const ToolDefinitionSchema = z
       .strict()
       .optional(),
     builtin: z.enum(BUILTIN_TOOLS).optional(),
+    /** Built-ins only. Not part of the prompt prefix: the model is told its choices in the description. */
+    allow: BuiltinAllowSchema.optional(),
   })
   .strict()
   .refine((t) => (t.webhook ? 1 : 0) + (t.builtin ? 1 : 0) === 1, {
     message: "a tool is either a webhook tool or a built-in, exactly one",
-  });
+  })
+  .refine((t) => !t.allow || t.builtin, { message: "allow applies to built-in tools only" });
 export type ToolDefinition = z.infer<typeof ToolDefinitionSchema>;
 
 export const BargeInPolicySchema = z

@@ -18,6 +18,7 @@ import { FrameClock } from "../pipeline/frame-clock.ts";
 import { type LlmFallbackOptions, llmWithFallback, ttsWithFallback } from "../providers/fallback.ts";
 import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types.ts";
 import type { SessionSink } from "../session-sink/types.ts";
+import { HttpEdgeActions } from "../tools/edge-actions.ts";
 import { ToolRunner } from "../tools/runner.ts";
 import { TelnyxCodec } from "../transports/telnyx.ts";
 import { TwilioCodec } from "../transports/twilio.ts";
@@ -121,6 +122,16 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
   const audioCache = new AudioCache(logger);
   const llm = llmWithFallback(deps.llm, deps.llmFallback);
   const toolRunners = new WeakMap<AgentRuntimeConfig, ToolRunnerLike>();
+  // Built-ins that act on the call (transfer, SMS, verification, handoff) are carried out by the edge the
+  // session events go to, signed the same way.
+  const edgeActions = config.sessionSink
+    ? new HttpEdgeActions({
+        baseUrl: config.sessionSink.url,
+        nodeId: config.nodeId,
+        secret: config.sessionSink.secret,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      })
+    : undefined;
   const toolRunnerFor = (agent: AgentRuntimeConfig): ToolRunnerLike => {
     let runner = toolRunners.get(agent);
     if (!runner) {
@@ -129,6 +140,7 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
         new ToolRunner({
           tools: agent.tools,
           webhookSecret: config.toolWebhookSecret,
+          edge: edgeActions,
           ...(deps.fetch ? { fetch: deps.fetch } : {}),
         });
       toolRunners.set(agent, runner);

@@ -7,6 +7,7 @@ import type { ToolDefinition } from "../../../shared/agent-config.ts";
 import { canonicalJson } from "../../../shared/prompt-prefix.ts";
 import type { ChatMessage } from "../providers/types.ts";
 import { type CallAction, runBuiltin } from "./builtins.ts";
+import type { EdgeActions } from "./edge-actions.ts";
 import { signatureHeaders } from "./signing.ts";
 
 export type { CallAction } from "./builtins.ts";
@@ -39,6 +40,8 @@ export interface ToolRunContext {
 export interface ToolRunnerOptions {
   tools: ToolDefinition[];
   webhookSecret: string;
+  /** Where built-ins that touch the outside world are carried out; without it they refuse, honestly. */
+  edge?: EdgeActions | undefined;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -157,10 +160,15 @@ export class ToolRunner {
 
     try {
       if (tool.builtin) {
-        const r = runBuiltin(tool.builtin, input, ctx.history);
-        return r.ok
-          ? { outcome: done(true, r.result), action: r.action }
-          : { outcome: done(false, r.result, r.spokenError) };
+        const r = await runBuiltin(tool.builtin, input, {
+          callId: ctx.callId,
+          history: ctx.history,
+          tool,
+          edge: this.opts.edge,
+          signal: ctx.signal,
+        });
+        if (!r.ok) return { outcome: done(false, r.result, r.spokenError) };
+        return r.action ? { outcome: done(true, r.result), action: r.action } : { outcome: done(true, r.result) };
       }
       if (tool.webhook) {
         const r = await this.callWebhook(tool.name, tool.webhook, call, input, ctx);

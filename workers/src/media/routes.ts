@@ -1,9 +1,11 @@
 // What media nodes call on the edge: heartbeats into their region's directory, session events into the call's
-// CallSession, and prompt prefixes (with the agent's runtime config) by hash. All node-authenticated.
+// CallSession, the built-in tools' actions, and prompt prefixes (with the agent's runtime config) by hash. All
+// node-authenticated; whatever concerns one call is accepted only from the node that call was routed to.
 
 import { and, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
+import { CallActionRequestSchema } from "../../../shared/call-actions.ts";
 import { SessionEventSchema } from "../../../shared/session-events.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
 import { agentVersions } from "../db/schema.ts";
@@ -15,6 +17,7 @@ import { loadStoredPrefix } from "../prefix/store.ts";
 import { withEveryDatabase } from "../residency/databases.ts";
 import { namespaceFor } from "../residency/residency.ts";
 import { regionInfo } from "../routing/regions.ts";
+import { performCallAction } from "./call-actions.ts";
 import { authenticateNode } from "./node-auth.ts";
 
 type MediaEnv = { Bindings: CallControlEnv; Variables: { db: Db } };
@@ -72,13 +75,42 @@ mediaRoutes.post("/calls/:callId/events", async (c) => {
     return problem(400, "validation-error", "The event names another call than the URL.");
   const session = await locateSession(c.env, callId);
   if (!session) return problem(404, "not-found", `No call ${callId}.`);
+  // Another node, even an authenticated one, must not write turns into, end, or transfer a call it is not running.
+  const snapshot = await session.snapshot();
+  if (!snapshot || snapshot.record.nodeId !== auth.nodeId) return notYourCall(callId);
+  if (parsed.data.type === "call.started" && parsed.data.nodeId !== auth.nodeId) return notYourCall(callId);
   const result = await session.ingest(parsed.data);
   if (result.ok) return c.json({ state: result.snapshot.state }, 202);
   if (result.error === "not-found") return problem(404, "not-found", `No call ${callId}.`);
   if (result.error === "illegal-transition") {
     return problem(409, "conflict", `The call is ${result.from}; it cannot become ${result.to}.`);
   }
+  if (result.error === "not-live") return problem(409, "conflict", `The call is ${result.state}.`);
   return problem(409, "conflict", result.message);
+});
+
+const notYourCall = (callId: string) => problem(403, "forbidden", `Call ${callId} was not routed to this media node.`);
+
+mediaRoutes.post("/calls/:callId/actions", async (c) => {
+  const body = await c.req.text();
+  const auth = await authenticateNode(c.req.raw, body, c.env.MEDIA_NODE_SECRETS);
+  if (!auth.ok) return problem(401, "unauthorized", `Media node authentication failed (${auth.reason}).`);
+  const parsed = CallActionRequestSchema.safeParse(parseJson(body));
+  if (!parsed.success)
+    return problem(
+      400,
+      "validation-error",
+      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+    );
+  const callId = c.req.param("callId");
+  const session = await locateSession(c.env, callId);
+  if (!session) return problem(404, "not-found", `No call ${callId}.`);
+  const snapshot = await session.snapshot();
+  if (!snapshot || snapshot.record.nodeId !== auth.nodeId) return notYourCall(callId);
+  if (snapshot.state === "ended") return problem(409, "conflict", `Call ${callId} has ended.`);
+  const outcome = await performCallAction({ env: c.env, requestDb: c.var.db, session, snapshot }, parsed.data);
+  if (!outcome.ok) return problem(outcome.status, outcome.slug, outcome.detail);
+  return c.json(outcome.result, 200);
 });
 
 const prefixQuery = z.object({

@@ -111,3 +111,11 @@ export async function sendTwilioSms(
     StatusCallback: params.statusCallback,
   });
 }
+
+/**
+ * POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json with `Twiml`: Twilio stops what the live call is doing
+ * (our media stream ends) and runs the new TwiML instead. Used to transfer a call.
+ */
+export async function redirectTwilioCall(credentials: TwilioCredentials, callSid: string, twiml: string) {
+  return post(credentials, `Calls/${encodeURIComponent(callSid)}`, { Twiml: twiml });
+}

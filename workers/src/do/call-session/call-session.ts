@@ -12,6 +12,7 @@ import type { CallControlEnv } from "../../call-control-env.ts";
 import { type DbBindings, openDb } from "../../db/client.ts";
 import type { CallStatus } from "../../db/schema.ts";
 import { databaseUrlFor, namespaceFor } from "../../residency/residency.ts";
+import { DEFAULT_TWILIO_API_BASE, redirectTwilioCall } from "../../telephony/twilio-rest.ts";
 import { outboxRetryDelayMs } from "./backoff.ts";
 import { upsertCall, upsertTurn } from "./persist.ts";
 import { type CallRecord, type TurnRow, turnRows } from "./records.ts";
@@ -20,6 +21,38 @@ import { type CallState, canTransition } from "./state-machine.ts";
 /** A flush that takes longer than this counts as failed (a half-open connection must not wedge the outbox). */
 const FLUSH_TIMEOUT_MS = 15_000;
 
+/** A transfer the media node asked for: armed by the tool, bound to its turn by the action event, done after it. */
+export interface PendingTransfer {
+  to: string;
+  reason?: string | undefined;
+  status: "armed" | "bound" | "done" | "failed";
+  turnIndex?: number | undefined;
+  armedAt: number;
+  detail?: string | undefined;
+}
+
+/** What the agent did to the outside world on this call, for the console and for support (never a secret). */
+export interface ActionLogEntry {
+  type: string;
+  ok: boolean;
+  at: number;
+  detail: string;
+}
+
+/** The context packet handed to another agent, kept with the call so whoever takes over can read it. */
+export interface HandoffRecord {
+  agentId: string;
+  agentName: string;
+  at: number;
+  /** The conversation as text (tool calls named in brackets): what a person or the next agent reads. */
+  context: {
+    recentHistory: { role: "user" | "assistant"; text: string }[];
+    entities: Record<string, string>;
+    intent: string;
+    reason: string;
+  };
+}
+
 export interface SessionSnapshot {
   state: CallState;
   record: CallRecord;
@@ -27,13 +60,21 @@ export interface SessionSnapshot {
   /** Items not yet in Postgres. */
   pending: number;
   leaseHeld: boolean;
+  transfer?: PendingTransfer | undefined;
+  /** The verification this call started last: check_verification may only check this one. */
+  verificationId?: string | undefined;
+  handoffs?: HandoffRecord[] | undefined;
+  actions?: ActionLogEntry[] | undefined;
+  /** Per action type, how many this call has used (for the per-call caps). */
+  actionCounts?: Record<string, number> | undefined;
 }
 
 export type SessionResult =
   | { ok: true; snapshot: SessionSnapshot }
   | { ok: false; error: "not-found" }
   | { ok: false; error: "illegal-transition"; from: CallState; to: CallState }
-  | { ok: false; error: "mismatch"; message: string };
+  | { ok: false; error: "mismatch"; message: string }
+  | { ok: false; error: "not-live"; state: CallState };
 
 type Stored = Omit<SessionSnapshot, "pending">;
 type OutboxItem = { kind: "call"; record: CallRecord } | { kind: "turn"; row: TurnRow };
@@ -43,7 +84,11 @@ type OutboxRow = { seq: number; payload: string; attempts: number };
 export type LiveMessage =
   | { type: "snapshot"; snapshot: SessionSnapshot }
   | { type: "state"; state: CallState; at: number; reason?: string | undefined }
-  | { type: "event"; event: SessionEvent };
+  | { type: "event"; event: SessionEvent }
+  | { type: "action"; entry: ActionLogEntry };
+
+/** Longest an action log gets; older entries stay in the audit log and the call's events. */
+const MAX_ACTION_LOG = 50;
 
 export class CallSession extends Server<CallControlEnv> {
   // Subscribers may stay connected for a whole call; hibernation lets the object sleep between events.
@@ -177,12 +222,27 @@ export class CallSession extends Server<CallControlEnv> {
         const rows = turnRows(event, stored.record.tenantId, () => newResourceId("turn"));
         await this.#enqueue(rows.map((row) => ({ kind: "turn", row })));
         this.#broadcast({ type: "event", event });
-        if (stored.state === "connected") return this.#move("in-progress");
+        const moved = stored.state === "connected" ? await this.#move("in-progress") : undefined;
+        // The turn that asked for a transfer has played out (or was cut off): the caller heard the agent's
+        // line in the agent's own voice, and now the carrier takes the call elsewhere.
+        const transfer = this.#load()?.transfer;
+        if (transfer?.status === "bound" && transfer.turnIndex === event.index) return this.#carryOutTransfer();
+        return moved ?? { ok: true, snapshot: this.#snapshot(this.#load() ?? stored) };
+      }
+      case "action": {
+        const action = event.action;
+        if (action.type === "transfer_call") {
+          if (stored.transfer?.status === "armed" && stored.transfer.to === action.to) {
+            stored.transfer = { ...stored.transfer, status: "bound", turnIndex: event.turnIndex };
+            this.#save(stored);
+          } else {
+            // The node reports a transfer the edge never agreed to: record it, do nothing.
+            this.#log(stored, { type: "transfer_call", ok: false, at: Date.now(), detail: "not armed by the edge" });
+          }
+        }
+        this.#broadcast({ type: "event", event });
         return { ok: true, snapshot: this.#snapshot(this.#load() ?? stored) };
       }
-      case "action":
-        this.#broadcast({ type: "event", event });
-        return { ok: true, snapshot: this.#snapshot(stored) };
       case "call.ended": {
         this.#broadcast({ type: "event", event });
         const status: CallStatus =
@@ -190,6 +250,58 @@ export class CallSession extends Server<CallControlEnv> {
         return this.end({ status, reason: event.reason });
       }
     }
+  }
+
+  /**
+   * Arms a transfer the edge has checked (number allowed, Twilio call). Nothing happens until the node's `action`
+   * event names the turn, and that turn's event arrives: the redirect then cuts nothing the caller should hear.
+   */
+  async armTransfer(input: { to: string; reason?: string | undefined }): Promise<SessionResult> {
+    const stored = this.#load();
+    if (!stored) return { ok: false, error: "not-found" };
+    if (stored.state === "ended") return { ok: false, error: "not-live", state: stored.state };
+    stored.transfer = { to: input.to, reason: input.reason, status: "armed", armedAt: Date.now() };
+    this.#save(stored);
+    return { ok: true, snapshot: this.#snapshot(stored) };
+  }
+
+  /**
+   * Counts one use of `kind` on this call if fewer than `max` were used and the call is live. Claimed before the
+   * action runs, so two racing tool calls cannot both pass the cap.
+   */
+  async claimAction(kind: string, max: number): Promise<"claimed" | "exhausted" | "not-live" | "not-found"> {
+    const stored = this.#load();
+    if (!stored) return "not-found";
+    if (stored.state === "ended") return "not-live";
+    const counts = stored.actionCounts ?? {};
+    const used = counts[kind] ?? 0;
+    if (used >= max) return "exhausted";
+    stored.actionCounts = { ...counts, [kind]: used + 1 };
+    this.#save(stored);
+    return "claimed";
+  }
+
+  /** Logs an action's outcome on the call and tells live subscribers. */
+  async recordAction(entry: ActionLogEntry): Promise<void> {
+    const stored = this.#load();
+    if (stored) this.#log(stored, entry);
+  }
+
+  async rememberVerification(verificationId: string): Promise<void> {
+    const stored = this.#load();
+    if (!stored) return;
+    stored.verificationId = verificationId;
+    this.#save(stored);
+  }
+
+  /** Keeps the handoff's context packet with the call (durable here, shown in the snapshot and the live feed). */
+  async recordHandoff(handoff: HandoffRecord): Promise<SessionResult> {
+    const stored = this.#load();
+    if (!stored) return { ok: false, error: "not-found" };
+    if (stored.state === "ended") return { ok: false, error: "not-live", state: stored.state };
+    stored.handoffs = [...(stored.handoffs ?? []), handoff].slice(-10);
+    this.#save(stored);
+    return { ok: true, snapshot: this.#snapshot(stored) };
   }
 
   async snapshot(): Promise<SessionSnapshot | undefined> {
@@ -242,6 +354,46 @@ export class CallSession extends Server<CallControlEnv> {
     await this.#enqueue([{ kind: "call", record: stored.record }]);
     this.#broadcast({ type: "state", state: to, at, reason });
     return { ok: true, snapshot: this.#snapshot(stored) };
+  }
+
+  /** Redirects the live Twilio call to the transfer number, then ends our part of the call with that reason. */
+  async #carryOutTransfer(): Promise<SessionResult> {
+    const stored = this.#load();
+    if (!stored?.transfer) return { ok: false, error: "not-found" };
+    const transfer = stored.transfer;
+    const { TWILIO_ACCOUNT_SID: accountSid, TWILIO_AUTH_TOKEN: authToken } = this.env;
+    const callSid = stored.record.providerCallSid;
+    let detail: string;
+    if (!accountSid || !authToken || stored.record.provider !== "twilio" || !callSid) {
+      detail = "the call cannot be redirected (not a Twilio call, or Twilio is not configured)";
+    } else {
+      try {
+        await redirectTwilioCall(
+          { accountSid, authToken, apiBase: this.env.TWILIO_API_BASE ?? DEFAULT_TWILIO_API_BASE },
+          callSid,
+          transferTwiml(transfer.to),
+        );
+        stored.transfer = { ...transfer, status: "done" };
+        this.#save(stored);
+        this.#log(stored, { type: "transfer_call", ok: true, at: Date.now(), detail: `transferred to ${transfer.to}` });
+        return this.end({ status: "completed", reason: `transferred to ${transfer.to}` });
+      } catch (error) {
+        detail = `Twilio refused the redirect: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+    // The caller stays with the agent; the node is not told (the model already spoke), so say it loudly here.
+    console.warn("call-session: transfer failed", { call: this.name, detail });
+    const latest = this.#load() ?? stored;
+    latest.transfer = { ...transfer, status: "failed", detail };
+    this.#save(latest);
+    this.#log(latest, { type: "transfer_call", ok: false, at: Date.now(), detail });
+    return { ok: true, snapshot: this.#snapshot(latest) };
+  }
+
+  #log(stored: Stored, entry: ActionLogEntry): void {
+    stored.actions = [...(stored.actions ?? []), entry].slice(-MAX_ACTION_LOG);
+    this.#save(stored);
+    this.#broadcast({ type: "action", entry });
   }
 
   #load(): Stored | undefined {
@@ -348,6 +500,12 @@ export class CallSession extends Server<CallControlEnv> {
       if (current === null) await this.ctx.storage.setAlarm(Date.now() + 5_000);
     }
   }
+}
+
+/** The TwiML a transferred call runs: dial the number (E.164, checked, so nothing here needs escaping). */
+export function transferTwiml(to: string): string {
+  if (!/^\+[1-9]\d{6,14}$/.test(to)) throw new Error("transfer target must be E.164");
+  return `<?xml version="1.0" encoding="UTF-8"?><Response><Dial>${to}</Dial></Response>`;
 }
 
 /**
