@@ -28,6 +28,12 @@ const subjectSchema = z.object({
   /** `hash` from `compilePromptPrefix` (prompt-prefix.ts): the node checks it against the prefix it builds. */
   prefixHash: z.string().regex(/^[0-9a-f]{64}$/),
   region: z.string().min(1).max(64),
+  /**
+   * The carrier's own ID for the call (Twilio CallSid, Telnyx call_control_id), which the carrier repeats in the
+   * stream's `start`. The node refuses a token whose carrier call is not the stream's, so a token lifted from one
+   * call cannot admit another. Absent for calls with no carrier (browser sessions, benchmarks).
+   */
+  carrierCallId: z.string().min(1).max(256).optional(),
 });
 
 export const CallTokenClaimsSchema = subjectSchema

@@ -40,7 +40,11 @@ export class Admission {
 
   constructor(private readonly opts: AdmissionOptions) {}
 
-  async admit(token: string | undefined): Promise<AdmissionResult> {
+  /**
+   * `stream.callRef` is the carrier's call ID from the stream's `start` (Twilio callSid, Telnyx call_control_id),
+   * absent when the transport has none.
+   */
+  async admit(token: string | undefined, stream: { callRef?: string | undefined } = {}): Promise<AdmissionResult> {
     if (!token) return refuse(CloseCode.unauthorized, "call token missing", "missing");
     const now = this.opts.now?.() ?? Date.now();
     const verified = await this.opts.verifier.verify(token, { now });
@@ -54,6 +58,10 @@ export class Admission {
         `call token is for region ${claims.region}, this node serves ${this.opts.region}`,
         "wrong-region",
       );
+    }
+    // Before the nonce is spent: a lifted token shown on another call must not use up the real call's token.
+    if (claims.carrierCallId !== undefined && claims.carrierCallId !== stream.callRef) {
+      return refuse(CloseCode.unauthorized, TOKEN_REASONS["call-mismatch"] ?? "call token invalid", "call-mismatch");
     }
     if (!this.opts.ledger.consume(claims.nonce, claims.exp, now)) {
       return refuse(CloseCode.unauthorized, "call token already used", "replayed");

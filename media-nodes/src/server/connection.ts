@@ -115,7 +115,7 @@ export class Connection implements CallLink {
   async #admit(start: Extract<InboundEvent, { type: "start" }>): Promise<void> {
     let result: Awaited<ReturnType<Admission["admit"]>>;
     try {
-      result = await this.deps.admission.admit(start.token);
+      result = await this.deps.admission.admit(start.token, { callRef: start.callRef });
     } catch (err) {
       this.#log.error("admission failed", { error: String(err) });
       result = { ok: false, code: CloseCode.internalError, reason: "admission failed", kind: "error" };

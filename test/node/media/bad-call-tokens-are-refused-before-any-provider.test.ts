@@ -81,6 +81,49 @@ test("a token for another region, another agent version or another prompt is ref
   expectNothingSpent(h);
 });
 
+/** A Twilio `start` naming the given call (the client's own `start` always names the same CallSid). */
+async function startOnCall(harness: Harness, token: string, callSid: string | undefined): Promise<TwilioTestClient> {
+  const caller = await TwilioTestClient.connect(harness.wsUrl());
+  caller.send({ event: "connected", protocol: "Call", version: "1.0.0" });
+  caller.send({
+    event: "start",
+    sequenceNumber: "1",
+    start: {
+      accountSid: "AC00000000000000000000000000000000",
+      streamSid: caller.streamSid,
+      ...(callSid === undefined ? {} : { callSid }),
+      tracks: ["inbound"],
+      customParameters: { token },
+      mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 },
+    },
+    streamSid: caller.streamSid,
+  });
+  return caller;
+}
+
+test("a token minted for one carrier call is refused on another, and stays usable by its own call", async () => {
+  h = await startHarness();
+  const victimCall = `CA${"1".repeat(32)}`;
+  const token = await h.token({ carrierCallId: victimCall });
+
+  // Lifted and put in another call's stream (another CallSid), or in a stream that names no call at all.
+  for (const callSid of [`CA${"2".repeat(32)}`, undefined]) {
+    const thief = await startOnCall(h, token, callSid);
+    await Promise.race([thief.closed(), new Promise((r) => setTimeout(r, 2_000))]);
+    if (thief.closeCode === undefined) await thief.hangUp();
+    expect([thief.closeCode, thief.closeReason]).toEqual([4401, "call token issued for another call"]);
+  }
+  expectNothingSpent(h);
+  expect(h.node.metrics.admissionRefused.get({ reason: "call-mismatch" })).toBe(2);
+
+  // The refusals spent nothing: the call the token was minted for is still admitted with it.
+  const own = await startOnCall(h, token, victimCall);
+  await new Promise((r) => setTimeout(r, 200));
+  expect(own.closeCode).toBeUndefined();
+  expect(h.stt.sessions.length).toBeGreaterThan(0);
+  await own.hangUp();
+});
+
 test("a socket that never sends start is closed after the start timeout", async () => {
   h = await startHarness({ startTimeoutMs: 300 });
   const caller = await TwilioTestClient.connect(h.wsUrl());

@@ -73,6 +73,8 @@ describe("inbound voice webhook", () => {
       agentVersion: 1,
       prefixHash: prefix.hash,
       region: "us-east-1",
+      // The media node compares this with the stream's callSid: the token admits this carrier call only.
+      carrierCallId: params.CallSid,
     });
     expect(checked.claims.exp - checked.claims.iat).toBeLessThanOrEqual(60_000);
     const expired = await (await verifier()).verify(stream?.parameters.token ?? "", {

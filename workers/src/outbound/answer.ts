@@ -44,6 +44,7 @@ export async function decideOutboundAnswer(
     agentVersion: record.agentVersion,
     prefixHash: record.prefixHash,
     region: chosen.region,
+    carrierCallId: input.callSid,
   });
   const routed = await session.route({ region: chosen.region, nodeId: chosen.node.nodeId });
   if (!routed.ok) throw new Error(`outbound call could not be routed: ${routed.error}`);

@@ -118,6 +118,7 @@ export async function decideInboundCall(
       agentVersion: version.version,
       prefixHash: prefix.hash,
       region: chosen.region,
+      carrierCallId: call.carrierCallId,
     });
     const opened = await session.open({
       record: { ...record, prefixHash: prefix.hash, region: chosen.region, nodeId: chosen.node.nodeId },
