@@ -54,7 +54,15 @@ test("the caller interrupts mid-sentence: clear within a frame, stream aborted, 
   await sleep(300);
   caller.talk(true);
   await sleep(400);
+  // The interim that proves the interruption is the moment of detection. (Measured on the node's side:
+  // the caller shares this process's event loop, so its receive time also counts the test's own waits.)
+  const session = h.node.calls()[0]!;
+  const detectedAt = performance.now();
   h.stt.emit(FakeStt.interim("wait can I ask"));
+  // Detection to `clear` written to the caller's socket: within one 20 ms frame, not at the next tick,
+  // not after the model and TTS are told.
+  expect(session.lastBargeIn).toBeDefined();
+  expect(session.lastBargeIn!.clearSentAt - detectedAt).toBeLessThanOrEqual(20);
   await until(() => caller.events("clear").length === 1, "the agent to clear its audio");
   const clearAt = caller.events("clear")[0]!.at;
   h.stt.emit(FakeStt.final("Wait, can I ask something else?"));
@@ -63,8 +71,7 @@ test("the caller interrupts mid-sentence: clear within a frame, stream aborted, 
 
   const [interrupted] = h.sink.ofType("turn");
   expect(interrupted!.interrupted).toBe(true);
-  // Detection to `clear` sent: well within one 20 ms frame.
-  expect(interrupted!.clearDelayMs).toBeLessThanOrEqual(20);
+  expect(interrupted!.clearDelayMs).toBeDefined();
   expect(firstSignal?.aborted).toBe(true);
   expect(h.tts.sessions[0]!.clearCalls).toBeGreaterThanOrEqual(1);
   // Nothing of the old reply arrives after the clear.
@@ -122,4 +129,44 @@ test("a back-channel or the agent's own echo never interrupts", async () => {
   // After the agent finished, a short "okay" is a real answer and gets a reply.
   h.stt.emit(FakeStt.final("Okay, thanks."));
   await until(() => h!.llm.requests.length === 2, "the caller's turn");
+});
+
+// Per-agent thresholds: the same two-word interjection, spoken over the agent for about half a second,
+// interrupts or not depending on the agent's bargeIn policy.
+test.each([
+  { minWords: 1, minDurationMs: 300, interrupts: true },
+  { minWords: 3, minDurationMs: 300, interrupts: false },
+  { minWords: 1, minDurationMs: 1_500, interrupts: false },
+])("with minWords $minWords and minDurationMs $minDurationMs, “Excuse me” interrupts: $interrupts", async ({
+  minWords,
+  minDurationMs,
+  interrupts,
+}) => {
+  h = await startHarness({
+    agent: { bargeIn: { minWords, minDurationMs, backchannels: ["uh-huh", "okay"] } },
+    llm: [FakeLlm.say(LONG_REPLY), FakeLlm.say("Yes, what is it?")],
+    tts: { bytesPerChar: 160 },
+  });
+  const caller = await TwilioTestClient.connect(h.wsUrl());
+  caller.start(await h.token());
+  await until(() => h!.stt.current !== undefined, "the call to start");
+  h.stt.emit(FakeStt.final("When are you open?"));
+  await until(() => caller.playedBytes > 1600, "the reply to be playing");
+  caller.talk(true);
+  await sleep(500);
+  // Two words over 0.55 s (word timings), neither a back-channel nor the agent's own.
+  h.stt.emit(FakeStt.final("Excuse me.", { speechFinal: true }));
+  caller.talk(false);
+  await sleep(200);
+  // Still while the agent talks (else the test proves nothing).
+  expect(caller.playedBytes).toBeLessThan(LONG_REPLY.length * 160);
+  expect(caller.events("clear")).toHaveLength(interrupts ? 1 : 0);
+  if (interrupts) {
+    await until(() => h!.llm.requests.length === 2, "the interjection to become the caller's turn");
+    expect(h.sink.ofType("turn")[0]!.interrupted).toBe(true);
+  } else {
+    await until(() => h!.sink.ofType("turn").length === 1, "the reply to finish", 15_000);
+    expect(h.sink.ofType("turn")[0]!.interrupted).toBe(false);
+    expect(h.llm.requests).toHaveLength(1);
+  }
 });
