@@ -17,6 +17,8 @@ export interface FakeCarriers {
   requests: CarrierRequest[];
   /** Make Twilio answer the next requests with this status and error body. */
   failTwilio(status: number, code: number, message: string): void;
+  /** Make Telnyx answer the next `times` requests with this status (its error shape). */
+  failTelnyx(status: number, times?: number): void;
   restore(): void;
 }
 
@@ -24,6 +26,7 @@ export function fakeCarriers(): FakeCarriers {
   const original = globalThis.fetch;
   const requests: CarrierRequest[] = [];
   let failure: { status: number; code: number; message: string } | undefined;
+  let telnyxFailure: { status: number; left: number } | undefined;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const request = new Request(input, init);
     const url = new URL(request.url);
@@ -38,6 +41,13 @@ export function fakeCarriers(): FakeCarriers {
       form: new URLSearchParams(host === "twilio" ? text : ""),
       json: host === "telnyx" && text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
     });
+    if (host === "telnyx" && telnyxFailure && telnyxFailure.left > 0) {
+      telnyxFailure.left -= 1;
+      return Response.json(
+        { errors: [{ code: "90018", title: "Call has already ended", detail: "This call is no longer active." }] },
+        { status: telnyxFailure.status },
+      );
+    }
     if (host === "telnyx") return Response.json({ data: { result: "ok" } });
     if (failure) {
       return Response.json(
@@ -58,6 +68,9 @@ export function fakeCarriers(): FakeCarriers {
     requests,
     failTwilio(status, code, message) {
       failure = { status, code, message };
+    },
+    failTelnyx(status, times = 1) {
+      telnyxFailure = { status, left: times };
     },
     restore() {
       spy.mockRestore();

@@ -106,4 +106,54 @@ describe("Telnyx call control", () => {
     expect((await telnyx(event)).status).toBe(200);
     expect((await telnyx(event)).status).toBe(403);
   });
+
+  it("gives the lease back at once, ends the record and apologises when Telnyx refuses the answer", async () => {
+    const tenant = await seedTenantWithNumber({ provider: "telnyx" });
+    const event = initiated(tenant.number);
+    const callId = await callIdForCarrierCall("telnyx", event.payload.call_control_id);
+    carriers.failTelnyx(422);
+    const r = await telnyx(event);
+    // A 2xx: Telnyx's retry of this event could only be refused as a replay.
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ action: "refuse", reason: "unavailable" });
+    expect(await edge.TENANT_LIMITER.getByName(tenant.tenantId).leases()).toEqual([]);
+    expect(await edge.CALL_SESSION.getByName(callId).snapshot()).toMatchObject({
+      state: "ended",
+      leaseHeld: false,
+      record: { status: "failed", endReason: "unavailable: carrier refused to answer" },
+    });
+
+    // The stream answer failed; a plain answer follows (its own command_id), then the apology and the hangup.
+    const [streamAnswer, refusalAnswer] = carriers.requests;
+    expect(streamAnswer?.json?.stream_url).toBeDefined();
+    expect(refusalAnswer?.path).toMatch(/\/actions\/answer$/);
+    expect(refusalAnswer?.json?.stream_url).toBeUndefined();
+    expect(refusalAnswer?.json?.command_id).not.toBe(streamAnswer?.json?.command_id);
+    const state = refusalAnswer?.json?.client_state;
+    expect(decodeClientState(String(state))).toEqual({ refusal: "unavailable", callId });
+    await telnyx({
+      id: crypto.randomUUID(),
+      event_type: "call.answered",
+      payload: { call_control_id: event.payload.call_control_id, client_state: state },
+    });
+    expect(carriers.requests[2]?.path).toMatch(/\/actions\/speak$/);
+    expect(String(carriers.requests[2]?.json?.payload)).toMatch(/something went wrong/);
+    await telnyx({
+      id: crypto.randomUUID(),
+      event_type: "call.speak.ended",
+      payload: { call_control_id: event.payload.call_control_id, client_state: state },
+    });
+    expect(carriers.requests[3]?.path).toMatch(/\/actions\/hangup$/);
+  });
+
+  it("hangs up when Telnyx refuses even the plain answer, and still holds no lease", async () => {
+    const tenant = await seedTenantWithNumber({ provider: "telnyx" });
+    const event = initiated(tenant.number);
+    carriers.failTelnyx(503, 2);
+    const r = await telnyx(event);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ action: "hangup", reason: "unavailable" });
+    expect(carriers.requests.map((request) => request.path.split("/").pop())).toEqual(["answer", "answer", "hangup"]);
+    expect(await edge.TENANT_LIMITER.getByName(tenant.tenantId).leases()).toEqual([]);
+  });
 });

@@ -6,7 +6,7 @@
 // gives it back itself before answering, so a refused or failed call never holds capacity.
 import type { CallControlEnv } from "../call-control-env.ts";
 import { callIdForCarrierCall } from "../do/call-session/call-id.ts";
-import { sessionStub } from "../do/call-session/locate.ts";
+import { locateSession, sessionStub } from "../do/call-session/locate.ts";
 import type { CallRecord } from "../do/call-session/records.ts";
 import { compileVersion } from "../prefix/runtime-config.ts";
 import { namespaceFor } from "../residency/residency.ts";
@@ -141,6 +141,22 @@ export async function decideInboundCall(
     await limiter.releaseLease(callId).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * A call that was decided (lease taken, session open) but could not be put through, e.g. the carrier refused the
+ * answer command: the lease goes back now rather than at the limiter's alarm, and the record ends with `reason`.
+ * A no-op for a call with no session.
+ */
+export async function abandonInboundCall(env: CallControlEnv, callId: string, reason: string): Promise<void> {
+  const session = await locateSession(env, callId);
+  const snapshot = await session?.snapshot();
+  if (!session || !snapshot) return;
+  if (snapshot.leaseHeld) {
+    const { jurisdiction, tenantId } = snapshot.record;
+    await namespaceFor(env.TENANT_LIMITER, env, jurisdiction).getByName(tenantId).releaseLease(callId);
+  }
+  await session.end({ status: "failed", reason });
 }
 
 /** The call record of a call we refused after knowing the tenant: it exists, and says why. */

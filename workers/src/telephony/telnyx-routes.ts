@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import type { CallControlEnv } from "../call-control-env.ts";
 import { withEveryDatabase } from "../residency/databases.ts";
-import { decideInboundCall } from "./inbound.ts";
+import { abandonInboundCall, decideInboundCall } from "./inbound.ts";
 import { lookupNumber } from "./number-routes.ts";
 import { REFUSAL_REASONS, type RefusalReason, spokenRefusal } from "./refusals.ts";
 import { applyCarrierStatus } from "./status.ts";
@@ -35,6 +35,31 @@ async function send(env: CallControlEnv, command: TelnyxCommand): Promise<void> 
     body: JSON.stringify(command.body),
   });
   if (!response.ok) throw new Error(`Telnyx answered ${response.status} to ${command.path}`);
+}
+
+/**
+ * Answers a call only to speak its refusal (`call.answered` then speaks, `call.speak.ended` hangs up). If even
+ * that answer fails, hangs up, so the caller is not left ringing; never throws.
+ */
+async function refuseAloud(
+  env: CallControlEnv,
+  callControlId: string,
+  reason: RefusalReason,
+  callId: string | undefined,
+): Promise<{ action: "refuse" | "hangup"; reason: RefusalReason }> {
+  const clientState = encodeClientState({ refusal: reason, ...(callId ? { callId } : {}) });
+  try {
+    await send(env, answerForRefusal(callControlId, clientState));
+    return { action: "refuse", reason };
+  } catch (error) {
+    console.error("telnyx refusal answer failed; hanging up", { callControlId, error: String(error) });
+  }
+  try {
+    await send(env, hangup(callControlId));
+  } catch (error) {
+    console.error("telnyx hangup failed", { callControlId, error: String(error) });
+  }
+  return { action: "hangup", reason };
 }
 
 const isRefusal = (value: string | undefined): value is RefusalReason =>
@@ -80,19 +105,30 @@ telnyxRoutes.post("/telephony/telnyx/voice", async (c) => {
           cf: edgeLocation(c.req.raw),
         },
         route,
-      );
+      ).catch((error: unknown) => {
+        // decideInboundCall gave back any lease it took; the caller still hears why the call ends.
+        console.error("telnyx call.initiated: decision failed", { callControlId, error: String(error) });
+        return { kind: "refuse", reason: "unavailable" } as const;
+      });
       if (decision.kind === "replay") return c.json({ error: "replayed event" }, 403);
       if (decision.kind === "stream") {
         const clientState = encodeClientState({ callId: decision.callId, token: decision.token });
-        await send(c.env, answerWithStream(callControlId, { url: decision.streamUrl, clientState }));
-        return c.json({ action: "stream", callId: decision.callId });
+        try {
+          await send(c.env, answerWithStream(callControlId, { url: decision.streamUrl, clientState }));
+          return c.json({ action: "stream", callId: decision.callId });
+        } catch (error) {
+          // Telnyx's retry of this event would be refused as a replay (and the call's session already exists),
+          // so nothing would ever answer it: give the lease back now, end the record, apologise, and say 200.
+          console.error("telnyx answer failed", { callControlId, callId: decision.callId, error: String(error) });
+          await abandonInboundCall(c.env, decision.callId, "unavailable: carrier refused to answer").catch(
+            (failure: unknown) =>
+              // The lease then expires by the limiter's alarm; the caller must still hear something.
+              console.error("telnyx: could not abandon the call", { callId: decision.callId, error: String(failure) }),
+          );
+          return c.json(await refuseAloud(c.env, callControlId, "unavailable", decision.callId));
+        }
       }
-      const clientState = encodeClientState({
-        refusal: decision.reason,
-        ...(decision.callId ? { callId: decision.callId } : {}),
-      });
-      await send(c.env, answerForRefusal(callControlId, clientState));
-      return c.json({ action: "refuse", reason: decision.reason });
+      return c.json(await refuseAloud(c.env, callControlId, decision.reason, decision.callId));
     }
     if (type === "call.answered" && isRefusal(state.refusal)) {
       await send(c.env, speak(callControlId, spokenRefusal(state.refusal), payload.client_state ?? ""));
@@ -113,7 +149,7 @@ telnyxRoutes.post("/telephony/telnyx/voice", async (c) => {
     }
   } catch (error) {
     console.error("telnyx webhook failed", { type, callControlId, error: String(error) });
-    // Let Telnyx retry: a failed answer command leaves the caller ringing, which a retry can still fix.
+    // Later events (speak, hangup, call records) are not replay-keyed, so Telnyx's retry can still complete them.
     return c.json({ error: "internal" }, 500);
   }
   return c.json({ ignored: true });

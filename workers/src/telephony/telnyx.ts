@@ -141,7 +141,9 @@ export function answerWithStream(callControlId: string, stream: { url: string; c
 export function answerForRefusal(callControlId: string, clientState: string): TelnyxCommand {
   return {
     path: `/v2/calls/${encodeURIComponent(callControlId)}/actions/answer`,
-    body: { client_state: clientState, command_id: `answer-${callControlId}` },
+    // Its own command_id: Telnyx drops a command whose ID it has seen, and this answer may follow a failed
+    // `answerWithStream` for the same call.
+    body: { client_state: clientState, command_id: `answer-refusal-${callControlId}` },
   };
 }
 
