@@ -159,7 +159,11 @@ export class CallSession {
         metrics.frameLateness.observe(ms);
         metrics.framesSent.inc();
       },
-      onFrameSent: (sent, now) => this.#onFrameSent(sent, now),
+      onFrameSent: (sent, now, frame) => {
+        // The VAD learns how loud we are, so an echo of the agent below that is not taken for the caller.
+        this.vad.noteOutbound(frame, now);
+        this.#onFrameSent(sent, now);
+      },
       onDeferred: () => metrics.framesDeferred.inc(),
       onSlowConsumer: () => {
         metrics.slowConsumers.inc();

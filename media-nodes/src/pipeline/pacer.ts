@@ -23,7 +23,8 @@ export interface PacerOptions {
   link: PacerLink;
   /** Frame lateness against the schedule, for the histogram. */
   onLateness?: (ms: number) => void;
-  onFrameSent?: (sentBytes: number, now: number) => void;
+  /** `frame` is only valid during the call (its buffer is reused): read it, do not keep it. */
+  onFrameSent?: (sentBytes: number, now: number, frame: Uint8Array) => void;
   /** The socket stayed over its buffer limit for `slowConsumerMs`: the peer cannot keep up. */
   onSlowConsumer?: () => void;
   onDeferred?: () => void;
@@ -157,7 +158,7 @@ export class OutboundPacer implements ClockClient {
     this.lastFrameAt = now;
     this.framesSent += 1;
     this.#opts.onLateness?.(now - dueAt);
-    this.#opts.onFrameSent?.(this.#sent, now);
+    this.#opts.onFrameSent?.(this.#sent, now, frame);
   }
 
   #flushMarks(): void {

@@ -13,11 +13,11 @@ export interface Received {
 
 const SILENCE = new Uint8Array(160).fill(0xff);
 
-/** A 300 Hz tone at about -10 dBFS as μ-law: what the VAD must call speech. */
-export function loudFrame(): Uint8Array {
+/** A 300 Hz tone at about -10 dBFS as μ-law (peak `amplitude` on the 16-bit scale): what the VAD must call speech. */
+export function loudFrame(amplitude = 10_000): Uint8Array {
   const out = new Uint8Array(160);
   for (let i = 0; i < 160; i++) {
-    const s = Math.round(10_000 * Math.sin((2 * Math.PI * 300 * i) / 8000));
+    const s = Math.round(amplitude * Math.sin((2 * Math.PI * 300 * i) / 8000));
     const sign = s < 0 ? 0x80 : 0;
     let m = Math.min(Math.abs(s), 32_635) + 0x84;
     let e = 7;
@@ -28,6 +28,8 @@ export function loudFrame(): Uint8Array {
   }
   return out;
 }
+
+const LOUD = loudFrame();
 
 export class TwilioTestClient {
   readonly received: Received[] = [];
@@ -46,6 +48,7 @@ export class TwilioTestClient {
   #seq = 0;
   #chunk = 0;
   #talking = false;
+  #voice: Uint8Array = LOUD;
   #closed: Promise<void>;
   echoMarks = true;
   /** When the last loud (speech) frame was sent: the caller stopped talking 20 ms of audio later. */
@@ -132,13 +135,14 @@ export class TwilioTestClient {
     });
   }
 
-  /** While talking, frames are a loud tone; otherwise silence. */
-  talk(on: boolean): void {
+  /** While talking, frames are a tone (loud unless a peak `amplitude` is given); otherwise silence. */
+  talk(on: boolean, amplitude = 10_000): void {
     this.#talking = on;
+    this.#voice = amplitude === 10_000 ? LOUD : loudFrame(amplitude);
   }
 
   #tick(): void {
-    this.sendMedia(this.#talking ? loudFrame() : SILENCE);
+    this.sendMedia(this.#talking ? this.#voice : SILENCE);
     if (this.#talking) this.lastLoudFrameAt = performance.now();
     // Playout: one frame per 20 ms.
     let need = 160;
