@@ -21,6 +21,24 @@ export const ModelPolicySchema = z
      * rules apply in order, so this never keeps a hard turn off Opus.
      */
     latencySensitive: z.boolean().default(false),
+    /**
+     * Regions to try, in order, once every model of the tier has failed (after retries) in the node's
+     * own region. A region may name its own inference profiles per tier (an `eu.` profile for an EU
+     * region); a tier it does not name uses the tier's IDs above.
+     */
+    fallbackRegions: z
+      .array(
+        z
+          .object({
+            region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d{1,2}$/, "a Bedrock region such as us-west-2"),
+            opus: z.array(z.string().min(1)).min(1).optional(),
+            sonnet: z.array(z.string().min(1)).min(1).optional(),
+            haiku: z.array(z.string().min(1)).min(1).optional(),
+          })
+          .strict(),
+      )
+      .max(4)
+      .optional(),
   })
   .strict();
 export type ModelPolicy = z.infer<typeof ModelPolicySchema>;
