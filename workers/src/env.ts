@@ -7,7 +7,10 @@ import type { Db } from "./db/types.ts";
 import type { AccountId } from "./lib/ids.ts";
 
 export type Env = CallControlEnv & {
-  /** postgres:// URL. Production: the Neon pooled URL (a secret). Locally: set by `npm start` / the test runner. */
+  /**
+   * postgres:// URL. Production: the Neon pooled URL (a secret). Locally: set by `npm start` / the test runner.
+   * The database of every jurisdiction without its own DATABASE_URL_US / DATABASE_URL_EU (call-control-env.ts).
+   */
   DATABASE_URL: string;
   /** Local only: `host:port` of the loopback WebSocket→TCP database proxy. */
   DB_WS_PROXY?: string;
@@ -23,11 +26,23 @@ export type AuthContext = {
   jurisdiction: Jurisdiction;
 };
 
+/** The request's database handles, one per distinct URL, opened lazily and closed after the response. */
+export interface RequestDatabases {
+  /** The handle for one database URL. */
+  byUrl(url: string): Db;
+  /** The handle for a jurisdiction's database (DATABASE_URL_US / DATABASE_URL_EU, else DATABASE_URL). */
+  of(jurisdiction: Jurisdiction): Db;
+}
+
 export type AppEnv = {
   Bindings: Env;
   Variables: {
-    /** The request's database handle; inside a write route it is the request's transaction. */
+    /**
+     * The request's database handle: the tenant's home database after `authorize()` (DATABASE_URL before it);
+     * inside a write route it is the request's transaction on that database.
+     */
     db: Db;
+    databases: RequestDatabases;
     auth: AuthContext;
     requestId: string;
   };

@@ -1,11 +1,13 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
-import type { MiddlewareHandler } from "hono";
-import { accounts, apiKeys } from "../db/schema.ts";
+import type { Context, MiddlewareHandler } from "hono";
+import { accounts, apiKeys, type Jurisdiction } from "../db/schema.ts";
+import type { Db } from "../db/types.ts";
 import type { AppEnv } from "../env.ts";
 import { readApiKey } from "../lib/api-key.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { hasScope, type Scope } from "../lib/scopes.ts";
-import { namespaceFor } from "../residency/residency.ts";
+import { allDatabases, databaseUrlFor, namespaceFor } from "../residency/residency.ts";
+import { useHomeDatabase } from "./database.ts";
 
 /** last_used_at is a hint for humans; writing it at most once a minute keeps reads from becoming writes. */
 const LAST_USED_GRANULARITY_MS = 60_000;
@@ -16,8 +18,9 @@ function unauthorized(detail: string): ProblemError {
 
 /**
  * Authenticates `Authorization: Bearer <key>` and, when given, requires a scope. Sets `c.var.auth`
- * (tenant, key ID, scopes, plan, jurisdiction). Missing, malformed, unknown or revoked key → 401; key without the
- * scope → 403; over the plan's API request rate → 429 with Retry-After.
+ * (tenant, key ID, scopes, plan, jurisdiction) and points `c.var.db` at the tenant's home database for the rest
+ * of the request, so it must run before `unitOfWork()`. Missing, malformed, unknown or revoked key → 401; key
+ * without the scope → 403; over the plan's API request rate → 429 with Retry-After.
  * Lookups are by (tenant, key hash), so a key can never resolve to another tenant.
  *
  * @example createRoute({ ..., middleware: [authorize("agents:write"), unitOfWork()] })
@@ -30,21 +33,9 @@ export const authorize = (scope?: Scope): MiddlewareHandler<AppEnv> =>
     const presented = await readApiKey(match[1]);
     if (!presented) throw unauthorized("The API key is not valid.");
 
-    const db = c.var.db;
-    const [key] = await db
-      .select({
-        id: apiKeys.id,
-        scopes: apiKeys.scopes,
-        revokedAt: apiKeys.revokedAt,
-        lastUsedAt: apiKeys.lastUsedAt,
-        plan: accounts.plan,
-        jurisdiction: accounts.jurisdiction,
-      })
-      .from(apiKeys)
-      .innerJoin(accounts, eq(accounts.id, apiKeys.tenantId))
-      .where(and(eq(apiKeys.tenantId, presented.tenantId), eq(apiKeys.keyHash, presented.hash)))
-      .limit(1);
-    if (!key) throw unauthorized("The API key is not valid.");
+    const found = await findKey(c, presented);
+    if (!found) throw unauthorized("The API key is not valid.");
+    const { key, db } = found;
     if (key.revokedAt) throw unauthorized("The API key has been revoked.");
     if (scope && !hasScope(key.scopes, scope)) {
       throw new ProblemError("insufficient-scope", `This operation needs an API key with the ${scope} scope.`, {
@@ -88,3 +79,80 @@ export const authorize = (scope?: Scope): MiddlewareHandler<AppEnv> =>
     });
     await next();
   };
+
+type PresentedKey = NonNullable<Awaited<ReturnType<typeof readApiKey>>>;
+
+type KeyRow = {
+  id: string;
+  scopes: string[];
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+  plan: string;
+  jurisdiction: Jurisdiction;
+};
+
+/**
+ * Account → home jurisdiction, learnt from earlier requests in this isolate. An account never changes
+ * jurisdiction and IDs are never reused, so an entry cannot go stale; it only spares asking every database.
+ */
+const homes = new Map<string, Jurisdiction>();
+const MAX_HOMES = 10_000;
+
+function rememberHome(tenantId: string, jurisdiction: Jurisdiction): void {
+  if (homes.has(tenantId)) return;
+  if (homes.size >= MAX_HOMES) {
+    const oldest = homes.keys().next();
+    if (!oldest.done) homes.delete(oldest.value);
+  }
+  homes.set(tenantId, jurisdiction);
+}
+
+/**
+ * Finds the presented key in its account's home database and makes that the request's database. The account
+ * is in exactly one database; which one is cached, else every distinct database is asked in parallel (with
+ * one configured database that is a single query, as before residency).
+ */
+async function findKey(c: Context<AppEnv>, presented: PresentedKey): Promise<{ key: KeyRow; db: Db } | undefined> {
+  const asked = new Set<string>();
+  const home = homes.get(presented.tenantId);
+  if (home) {
+    const url = databaseUrlFor(c.env, home);
+    asked.add(url);
+    const key = await keyIn(c.var.databases.byUrl(url), presented);
+    if (key) return { key, db: useHomeDatabase(c, key.jurisdiction) };
+  }
+  const answers = await Promise.all(
+    allDatabases(c.env)
+      .filter(({ url }) => !asked.has(url))
+      .map(async ({ url }) => ({ url, key: await keyIn(c.var.databases.byUrl(url), presented) })),
+  );
+  const hit = answers.find((a) => a.key !== undefined);
+  if (!hit?.key) return undefined;
+  const { key, url } = hit;
+  if (databaseUrlFor(c.env, key.jurisdiction) !== url) {
+    // Its rows were written before its jurisdiction had a database of its own: serve the account where its data
+    // is (a foreign key would fail anywhere else), and say so, since calls go to the jurisdiction's database.
+    console.warn(`account ${presented.tenantId} (${key.jurisdiction}) lives outside its jurisdiction's database`);
+    c.set("db", c.var.databases.byUrl(url));
+    return { key, db: c.var.db };
+  }
+  rememberHome(presented.tenantId, key.jurisdiction);
+  return { key, db: useHomeDatabase(c, key.jurisdiction) };
+}
+
+async function keyIn(db: Db, presented: PresentedKey): Promise<KeyRow | undefined> {
+  const [key] = await db
+    .select({
+      id: apiKeys.id,
+      scopes: apiKeys.scopes,
+      revokedAt: apiKeys.revokedAt,
+      lastUsedAt: apiKeys.lastUsedAt,
+      plan: accounts.plan,
+      jurisdiction: accounts.jurisdiction,
+    })
+    .from(apiKeys)
+    .innerJoin(accounts, eq(accounts.id, apiKeys.tenantId))
+    .where(and(eq(apiKeys.tenantId, presented.tenantId), eq(apiKeys.keyHash, presented.hash)))
+    .limit(1);
+  return key;
+}

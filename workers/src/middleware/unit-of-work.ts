@@ -5,6 +5,7 @@ import type { Db } from "../db/types.ts";
 import type { AppEnv } from "../env.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { ProblemError } from "../lib/problem.ts";
+import { databaseUrlOf, rememberDatabaseUrl } from "../residency/databases.ts";
 
 /** Thrown inside the transaction callback to roll back a request that ended in an error response. */
 class Rollback extends Error {}
@@ -41,10 +42,12 @@ export const unitOfWork = ({
     // anyone who knows the Idempotency-Key, so it is only honoured on authenticated routes.
     const tenantId = idempotencyKey ? c.var.auth?.tenantId : undefined;
 
+    // The tenant's home database when authorize() ran first (it must: route middleware runs in order).
     const outer = c.var.db;
+    const url = databaseUrlOf(c.env, outer);
     try {
       await outer.transaction(async (tx) => {
-        c.set("db", tx);
+        c.set("db", rememberDatabaseUrl(tx, url));
         let fingerprint = "";
         if (tenantId && idempotencyKey) {
           fingerprint = await fingerprintOf(c);

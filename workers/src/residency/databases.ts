@@ -1,11 +1,26 @@
 // Database handles per jurisdiction for code that is not bound to one tenant's request (webhooks that start from
-// a phone number, media-node fetches). The request's own handle (DATABASE_URL) is reused where it matches.
+// a phone number, media-node fetches). The request's own handle is reused where it is the database asked for.
 import { type DbHandle, openDb } from "../db/client.ts";
 import type { Jurisdiction } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
 import { allDatabases, databaseUrlFor, type ResidencyBindings } from "./residency.ts";
 
 type Bindings = ResidencyBindings & { DB_WS_PROXY?: string | undefined };
+
+// Which database a request's handle (or its transaction) talks to. After authorize() the request's handle is the
+// tenant's home database, not necessarily DATABASE_URL, so "reuse it if the URL matches" needs to know its URL.
+const urls = new WeakMap<Db, string>();
+
+/** Records that `db` (a request handle or a transaction on it) talks to `url`. Returns `db`. */
+export function rememberDatabaseUrl(db: Db, url: string): Db {
+  urls.set(db, url);
+  return db;
+}
+
+/** The URL `db` talks to; a handle nobody registered is taken to be DATABASE_URL's, as before residency. */
+export function databaseUrlOf(env: Pick<ResidencyBindings, "DATABASE_URL">, db: Db): string {
+  return urls.get(db) ?? env.DATABASE_URL;
+}
 
 /** Runs `fn` with one handle per distinct database, closing the ones opened here afterwards. */
 export async function withEveryDatabase<T>(
@@ -15,7 +30,7 @@ export async function withEveryDatabase<T>(
 ): Promise<T> {
   const opened: DbHandle[] = [];
   const dbs = allDatabases(env).map(({ url }) => {
-    if (requestDb && url === env.DATABASE_URL) return requestDb;
+    if (requestDb && databaseUrlOf(env, requestDb) === url) return requestDb;
     const handle = openDb({ DATABASE_URL: url, DB_WS_PROXY: env.DB_WS_PROXY }, { max: 1 });
     opened.push(handle);
     return handle.db;
@@ -35,7 +50,7 @@ export async function withJurisdictionDatabase<T>(
   fn: (db: Db) => Promise<T>,
 ): Promise<T> {
   const url = databaseUrlFor(env, jurisdiction);
-  if (requestDb && url === env.DATABASE_URL) return fn(requestDb);
+  if (requestDb && databaseUrlOf(env, requestDb) === url) return fn(requestDb);
   const handle = openDb({ DATABASE_URL: url, DB_WS_PROXY: env.DB_WS_PROXY }, { max: 1 });
   try {
     return await fn(handle.db);

@@ -1,6 +1,7 @@
 // Sign-up and the caller's own account.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
+import type { MiddlewareHandler } from "hono";
 import { accounts, apiKeys, JURISDICTIONS, users } from "../../db/schema.ts";
 import type { AppEnv } from "../../env.ts";
 import { mintApiKey } from "../../lib/api-key.ts";
@@ -10,6 +11,7 @@ import { notFound, problems } from "../../lib/problem.ts";
 import { E164, iso, Timestamp } from "../../lib/schemas.ts";
 import { ALL_SCOPES } from "../../lib/scopes.ts";
 import { authorize } from "../../middleware/auth.ts";
+import { useHomeDatabase } from "../../middleware/database.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
 import { namespaceFor } from "../../residency/residency.ts";
 import { apiKeyOut, NewApiKeySchema } from "../api-keys/schemas.ts";
@@ -70,6 +72,22 @@ const SignUpResultSchema = z
   .object({ account: AccountSchema, user: UserSchema, apiKey: NewApiKeySchema })
   .openapi("SignUpResult");
 
+/**
+ * A new account's rows (account, owner, key, audit entries) go to its jurisdiction's database, so the unit of
+ * work must open there: this reads the jurisdiction from the body before validation does. A body it cannot read
+ * is left to validation, which answers 400 before anything is written.
+ */
+const homeDatabaseOfSignUp: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
+    const body: unknown = await c.req.json().catch(() => undefined);
+    if (body && typeof body === "object") {
+      const jurisdiction = SignUpSchema.shape.jurisdiction.safeParse((body as { jurisdiction?: unknown }).jurisdiction);
+      if (jurisdiction.success) useHomeDatabase(c, jurisdiction.data);
+    }
+  }
+  await next();
+};
+
 const signUp = createRoute({
   method: "post",
   path: "/accounts",
@@ -78,7 +96,7 @@ const signUp = createRoute({
   description:
     "Creates an account, its first user (owner) and a first API key with every scope. No authentication. " +
     "The key is in this response only. Idempotency-Key is not honoured here: replaying a sign-up would hand out its key.",
-  middleware: [unitOfWork()] as const,
+  middleware: [homeDatabaseOfSignUp, unitOfWork()] as const,
   request: { body: { required: true, content: { "application/json": { schema: SignUpSchema } } } },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: SignUpResultSchema } } },
