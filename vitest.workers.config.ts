@@ -5,7 +5,9 @@ import { accountIdFromData } from "./shared/ids.ts";
 // Worker suites, run inside workerd against a real database through the loopback proxy, exactly as the Worker
 // runs under `wrangler dev`. scripts/with-db.ts starts the database and proxy and sets these two variables;
 // scripts/test.mjs runs this once per backend (PostgreSQL, PGlite).
-const { DATABASE_URL, DB_WS_PROXY } = process.env;
+// TEST_DATABASE_URL_EU is a second database (same backend, same proxy) that only the residency suite points
+// DATABASE_URL_EU at; every other suite keeps all jurisdictions on DATABASE_URL.
+const { DATABASE_URL, DB_WS_PROXY, TEST_DATABASE_URL_EU = "" } = process.env;
 if (!DATABASE_URL || !DB_WS_PROXY) {
   throw new Error(
     "DATABASE_URL and DB_WS_PROXY are not set. Run the Worker suites through the database wrapper:\n" +
@@ -46,7 +48,7 @@ export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
-      miniflare: { bindings: { DATABASE_URL, DB_WS_PROXY, ...callControl } },
+      miniflare: { bindings: { DATABASE_URL, DB_WS_PROXY, TEST_DATABASE_URL_EU, ...callControl } },
     }),
   ],
   test: {

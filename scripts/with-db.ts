@@ -7,7 +7,9 @@
 // postgres: creates a uniquely named database on the server in DATABASE_URL (default: the local test server),
 //           migrates it, and drops it afterwards.
 // pglite:   an in-memory PGlite, migrated, served over TCP with pglite-socket.
-// Both pick free ports and pass DATABASE_URL and DB_WS_PROXY to the command's environment.
+// Both pick free ports and pass DATABASE_URL and DB_WS_PROXY to the command's environment, plus
+// TEST_DATABASE_URL_EU: a second, separate database of the same kind behind the same proxy, for the suite that
+// proves an EU tenant's data stays in the EU database (it sets DATABASE_URL_EU to it for its own requests).
 import { spawn } from "node:child_process";
 import { createScratchDatabase, hostPortOf, openNodeDb, servePglite, startDbProxy } from "../workers/src/db/node.ts";
 
@@ -48,17 +50,23 @@ async function main(): Promise<number> {
     console.error("usage: tsx scripts/with-db.ts <postgres|pglite> -- <command> [args…]");
     return 2;
   }
-  const backend = await startBackend(kind);
-  const proxy = await startDbProxy({ port: 0, allow: [hostPortOf(backend.url)] });
+  const [backend, eu] = await Promise.all([startBackend(kind), startBackend(kind)]);
+  const proxy = await startDbProxy({ port: 0, allow: [...new Set([backend.url, eu.url].map(hostPortOf))] });
   const stopAll = async () => {
     await proxy.stop();
-    await backend.stop();
+    await Promise.all([backend.stop(), eu.stop()]);
   };
   try {
     const [cmd = "", ...args] = command;
     const child = spawn(cmd, args, {
       stdio: "inherit",
-      env: { ...process.env, DATABASE_URL: backend.url, DB_WS_PROXY: proxy.address, AYBIZA_DB_BACKEND: kind },
+      env: {
+        ...process.env,
+        DATABASE_URL: backend.url,
+        TEST_DATABASE_URL_EU: eu.url,
+        DB_WS_PROXY: proxy.address,
+        AYBIZA_DB_BACKEND: kind,
+      },
     });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on("SIGINT", forward);
