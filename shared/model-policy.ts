@@ -71,8 +71,7 @@ export function thinkingBudgetFor(
 ): number {
   const ceiling = Math.min(THINKING_MAX_TOKENS, Math.max(THINKING_MIN_TOKENS, agentBudgetTokens));
   const hard = (features.complexity === "high" ? 1 : 0) + (features.code ? 1 : 0);
-  const wanted =
-    requestedTokens ?? (hard >= 2 ? ceiling : hard === 1 ? ONE_COUNT_BUDGET_TOKENS : THINKING_MIN_TOKENS);
+  const wanted = requestedTokens ?? (hard >= 2 ? ceiling : hard === 1 ? ONE_COUNT_BUDGET_TOKENS : THINKING_MIN_TOKENS);
   return Math.min(ceiling, Math.max(THINKING_MIN_TOKENS, Math.round(wanted)));
 }
 
@@ -103,11 +102,25 @@ export function classifyTurn(
   };
 }
 
+/** Where to ask when the node's own region fails: a region and the model IDs to try there. */
+export interface RegionRoute {
+  region: string;
+  modelIds: string[];
+}
+
 export function selectModel(
   policy: ModelPolicy,
   features: TurnFeatures,
-): { tier: ModelTier; modelIds: string[]; reason: string } {
-  const pick = (tier: ModelTier, reason: string) => ({ tier, modelIds: [...policy[tier]], reason });
+): { tier: ModelTier; modelIds: string[]; fallbackRegions: RegionRoute[]; reason: string } {
+  const pick = (tier: ModelTier, reason: string) => ({
+    tier,
+    modelIds: [...policy[tier]],
+    fallbackRegions: (policy.fallbackRegions ?? []).map((r) => ({
+      region: r.region,
+      modelIds: [...(r[tier] ?? policy[tier])],
+    })),
+    reason,
+  });
   // The rules in order; the first that matches wins. A latency-sensitive agent still escalates code
   // and hard turns to Opus: a fast wrong answer costs the caller more than a slower right one.
   if (features.thinking) return pick("opus", "extended thinking");

@@ -61,7 +61,11 @@ export interface ToolRunnerLike {
 }
 
 export interface LlmStreamer {
-  stream(request: LlmRequest, modelIds: string[]): AsyncIterable<LlmEvent & { modelId?: string }>;
+  stream(
+    request: LlmRequest,
+    modelIds: string[],
+    fallbackRegions?: { region: string; modelIds: string[] }[],
+  ): AsyncIterable<LlmEvent & { modelId?: string }>;
 }
 
 /** The socket side of a call; the server implements it over uWebSockets.js and a transport codec. */
@@ -595,7 +599,7 @@ export class CallSession {
       let text = "";
       const toolUses: ToolCallLike[] = [];
       const thoughts: ChatContent[] = [];
-      for await (const event of this.#deps.llm.stream(request, selection.modelIds)) {
+      for await (const event of this.#deps.llm.stream(request, selection.modelIds, selection.fallbackRegions)) {
         this.#deps.clock.runDue();
         if (signal.aborted) break;
         if (event.modelId && !turn.modelIds.has(event.modelId)) {

@@ -20,10 +20,23 @@ export interface LlmFallbackOptions {
   /** First retry delay, doubled each retry and jittered. Default 100. */
   backoffMs?: number;
   /** Told about every failed attempt that will be retried or fallen back from (metrics, logs). */
-  onAttemptFailed?: (info: { modelId: string; attempt: number; error: LlmError; next: "retry" | "fallback" }) => void;
+  onAttemptFailed?: (info: {
+    modelId: string;
+    /** Absent for the node's own region. */
+    region?: string;
+    attempt: number;
+    error: LlmError;
+    next: "retry" | "fallback";
+  }) => void;
 }
 
-export type LlmFallbackEvent = LlmEvent & { modelId?: string };
+export type LlmFallbackEvent = LlmEvent & { modelId?: string; region?: string };
+
+/** Another region to try, with the model IDs to try there. */
+export interface LlmRegionRoute {
+  region: string;
+  modelIds: string[];
+}
 
 function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -45,18 +58,28 @@ function asLlmError(error: unknown): LlmError {
   return new LlmError("other", error instanceof Error ? error.message : String(error), { cause: error });
 }
 
+/**
+ * Streams from the first route that answers: each model ID in the node's own region (retried with
+ * backoff while it throttles or is unavailable), then each fallback region's model IDs the same way.
+ */
 export function llmWithFallback(
   provider: LlmProvider,
   opts: LlmFallbackOptions = {},
-): { stream(request: LlmRequest, modelIds: string[]): AsyncIterable<LlmFallbackEvent> } {
+): {
+  stream(request: LlmRequest, modelIds: string[], fallbackRegions?: LlmRegionRoute[]): AsyncIterable<LlmFallbackEvent>;
+} {
   const retries = opts.retries ?? 2;
   const backoffMs = opts.backoffMs ?? 100;
   return {
-    async *stream(request, modelIds) {
-      if (modelIds.length === 0) throw new LlmError("invalid-request", "no model IDs to try");
+    async *stream(request, modelIds, fallbackRegions = []) {
+      const routes: { region: string | undefined; modelId: string }[] = [
+        ...modelIds.map((modelId) => ({ region: undefined, modelId })),
+        ...fallbackRegions.flatMap((r) => r.modelIds.map((modelId) => ({ region: r.region, modelId }))),
+      ];
+      if (routes.length === 0) throw new LlmError("invalid-request", "no model IDs to try");
       let lastError: LlmError | undefined;
-      for (let m = 0; m < modelIds.length; m++) {
-        const modelId = modelIds[m]!;
+      for (let m = 0; m < routes.length; m++) {
+        const { region, modelId } = routes[m]!;
         for (let attempt = 0; attempt <= retries; attempt++) {
           if (attempt > 0) {
             const base = backoffMs * 2 ** (attempt - 1);
@@ -64,9 +87,10 @@ export function llmWithFallback(
           }
           let emitted = false;
           try {
-            for await (const event of provider.stream({ ...request, modelId })) {
+            const routed = region === undefined ? { ...request, modelId } : { ...request, modelId, region };
+            for await (const event of provider.stream(routed)) {
               emitted = true;
-              yield { ...event, modelId };
+              yield region === undefined ? { ...event, modelId } : { ...event, modelId, region };
             }
             return;
           } catch (error) {
@@ -75,8 +99,8 @@ export function llmWithFallback(
             if (emitted || !err.retryable) throw err;
             lastError = err;
             const next = attempt < retries ? "retry" : "fallback";
-            if (next === "fallback" && m === modelIds.length - 1) break;
-            opts.onAttemptFailed?.({ modelId, attempt, error: err, next });
+            if (next === "fallback" && m === routes.length - 1) break;
+            opts.onAttemptFailed?.({ modelId, ...(region ? { region } : {}), attempt, error: err, next });
           }
         }
       }

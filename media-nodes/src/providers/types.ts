@@ -87,6 +87,8 @@ export interface ToolSpec {
 
 export interface LlmRequest {
   modelId: string;
+  /** The vendor region to ask (a fallback region); absent: the provider's own. */
+  region?: string;
   /**
    * The agent's static prefix (system prompt and tool specs), byte-identical across calls.
    * Providers that support prompt caching put a cache point right after it.

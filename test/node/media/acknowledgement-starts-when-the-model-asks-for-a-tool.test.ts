@@ -34,8 +34,7 @@ async function placeCall(harness: Harness): Promise<TwilioTestClient> {
   return caller;
 }
 
-const ackMarks = (caller: TwilioTestClient) =>
-  caller.events("mark").filter((m) => m.name?.includes("acknowledgement"));
+const ackMarks = (caller: TwilioTestClient) => caller.events("mark").filter((m) => m.name?.includes("acknowledgement"));
 
 test("the acknowledgement leaves within 100 ms of the model opening a tool call, and plays once", async () => {
   let toolStartAt = Number.NaN;

@@ -137,36 +137,35 @@ test.each([
   { minWords: 1, minDurationMs: 300, interrupts: true },
   { minWords: 3, minDurationMs: 300, interrupts: false },
   { minWords: 1, minDurationMs: 1_500, interrupts: false },
-])("with minWords $minWords and minDurationMs $minDurationMs, “Excuse me” interrupts: $interrupts", async ({
-  minWords,
-  minDurationMs,
-  interrupts,
-}) => {
-  h = await startHarness({
-    agent: { bargeIn: { minWords, minDurationMs, backchannels: ["uh-huh", "okay"] } },
-    llm: [FakeLlm.say(LONG_REPLY), FakeLlm.say("Yes, what is it?")],
-    tts: { bytesPerChar: 160 },
-  });
-  const caller = await TwilioTestClient.connect(h.wsUrl());
-  caller.start(await h.token());
-  await until(() => h!.stt.current !== undefined, "the call to start");
-  h.stt.emit(FakeStt.final("When are you open?"));
-  await until(() => caller.playedBytes > 1600, "the reply to be playing");
-  caller.talk(true);
-  await sleep(500);
-  // Two words over 0.55 s (word timings), neither a back-channel nor the agent's own.
-  h.stt.emit(FakeStt.final("Excuse me.", { speechFinal: true }));
-  caller.talk(false);
-  await sleep(200);
-  // Still while the agent talks (else the test proves nothing).
-  expect(caller.playedBytes).toBeLessThan(LONG_REPLY.length * 160);
-  expect(caller.events("clear")).toHaveLength(interrupts ? 1 : 0);
-  if (interrupts) {
-    await until(() => h!.llm.requests.length === 2, "the interjection to become the caller's turn");
-    expect(h.sink.ofType("turn")[0]!.interrupted).toBe(true);
-  } else {
-    await until(() => h!.sink.ofType("turn").length === 1, "the reply to finish", 15_000);
-    expect(h.sink.ofType("turn")[0]!.interrupted).toBe(false);
-    expect(h.llm.requests).toHaveLength(1);
-  }
-});
+])(
+  "with minWords $minWords and minDurationMs $minDurationMs, “Excuse me” interrupts: $interrupts",
+  async ({ minWords, minDurationMs, interrupts }) => {
+    h = await startHarness({
+      agent: { bargeIn: { minWords, minDurationMs, backchannels: ["uh-huh", "okay"] } },
+      llm: [FakeLlm.say(LONG_REPLY), FakeLlm.say("Yes, what is it?")],
+      tts: { bytesPerChar: 160 },
+    });
+    const caller = await TwilioTestClient.connect(h.wsUrl());
+    caller.start(await h.token());
+    await until(() => h!.stt.current !== undefined, "the call to start");
+    h.stt.emit(FakeStt.final("When are you open?"));
+    await until(() => caller.playedBytes > 1600, "the reply to be playing");
+    caller.talk(true);
+    await sleep(500);
+    // Two words over 0.55 s (word timings), neither a back-channel nor the agent's own.
+    h.stt.emit(FakeStt.final("Excuse me.", { speechFinal: true }));
+    caller.talk(false);
+    await sleep(200);
+    // Still while the agent talks (else the test proves nothing).
+    expect(caller.playedBytes).toBeLessThan(LONG_REPLY.length * 160);
+    expect(caller.events("clear")).toHaveLength(interrupts ? 1 : 0);
+    if (interrupts) {
+      await until(() => h!.llm.requests.length === 2, "the interjection to become the caller's turn");
+      expect(h.sink.ofType("turn")[0]!.interrupted).toBe(true);
+    } else {
+      await until(() => h!.sink.ofType("turn").length === 1, "the reply to finish", 15_000);
+      expect(h.sink.ofType("turn")[0]!.interrupted).toBe(false);
+      expect(h.llm.requests).toHaveLength(1);
+    }
+  },
+);

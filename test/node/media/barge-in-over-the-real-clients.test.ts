@@ -54,12 +54,7 @@ test("uh-huh over the agent does not interrupt; talking over it clears, stops it
   const index = loadFixtureIndex();
   const text = (name: string) => index.fixtures.find((f) => f.name === name)!.text;
   const callId = "call_barge_real_1";
-  dg.setScript(callId, [
-    text("order-status"),
-    text("uh-huh"),
-    text("opening-hours"),
-    text("barge-in-change-address"),
-  ]);
+  dg.setScript(callId, [text("order-status"), text("uh-huh"), text("opening-hours"), text("barge-in-change-address")]);
   const caller = await SimulatedCaller.connect({
     streamUrl: tap.url,
     customParameters: { token: await h.token({ callId }) },

@@ -22,6 +22,7 @@ function agent(over: { thinkingBudgetTokens?: number; latencySensitive?: boolean
 
 const base: TurnFeatures = {
   thinking: false,
+  thinkingBudgetTokens: 0,
   complexity: "normal",
   code: false,
   latencySensitive: false,
@@ -46,6 +47,15 @@ describe("selectModel rules", () => {
     expect(choice.tier).toBe(tier);
     expect(choice.modelIds).toEqual(policy[tier]);
     expect(choice.reason.length).toBeGreaterThan(0);
+  });
+
+  it("names the fallback regions with their own profiles for the tier, else the tier's IDs", () => {
+    const regional = { ...policy, fallbackRegions: [{ region: "eu-west-1", sonnet: ["eu-sonnet"] }] };
+    expect(selectModel(regional, base).fallbackRegions).toEqual([{ region: "eu-west-1", modelIds: ["eu-sonnet"] }]);
+    expect(selectModel(regional, { ...base, code: true }).fallbackRegions).toEqual([
+      { region: "eu-west-1", modelIds: ["opus-a", "opus-b"] },
+    ]);
+    expect(selectModel(policy, base).fallbackRegions).toEqual([]);
   });
 
   it("returns the tier's IDs in policy order as a copy (fallbacks can't corrupt the policy)", () => {

@@ -32,29 +32,52 @@ import {
 type DocumentType = NonNullable<ToolUseBlock["input"]>;
 
 export interface BedrockLlmOptions {
+  /** The node's own region: requests that name none go here. */
   region: string;
-  /** Override the endpoint (an emulator, a VPC endpoint). */
+  /** Override the endpoint (an emulator, a VPC endpoint), for every region without its own below. */
   endpoint?: string;
+  /** Endpoint per region (fallback regions on emulators or VPC endpoints). */
+  endpoints?: Record<string, string>;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 export { THINKING_MAX_TOKENS, THINKING_MIN_TOKENS };
+
 /** Largest output any current Claude model on Bedrock accepts. */
 const MAX_OUTPUT_TOKENS = 64_000;
 /** Bedrock rejects a conversation that opens with the assistant; a call where the agent greets first does. */
 export const CALL_CONNECTED_NOTE = "(The call has connected.)";
 
-export function bedrockLlm(opts: BedrockLlmOptions): LlmProvider {
-  const client = new BedrockRuntimeClient({
-    region: opts.region,
-    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
-    ...(opts.credentials ? { credentials: opts.credentials } : {}),
-    // Retrying is the caller's choice (llmWithFallback): it knows whether text was already spoken.
-    maxAttempts: 1,
-  });
+export interface BedrockLlm extends LlmProvider {
+  /** Regions a client has been created for, in creation order. */
+  readonly clientRegions: readonly string[];
+}
+
+export function bedrockLlm(opts: BedrockLlmOptions): BedrockLlm {
+  // One client per region, made on first use and kept: a client holds the region's connection pool, so
+  // a fallback region costs a TLS handshake once, not on every turn.
+  const clients = new Map<string, BedrockRuntimeClient>();
+  const clientFor = (region: string): BedrockRuntimeClient => {
+    let client = clients.get(region);
+    if (!client) {
+      const endpoint = opts.endpoints?.[region] ?? opts.endpoint;
+      client = new BedrockRuntimeClient({
+        region,
+        ...(endpoint ? { endpoint } : {}),
+        ...(opts.credentials ? { credentials: opts.credentials } : {}),
+        // Retrying is the caller's choice (llmWithFallback): it knows whether text was already spoken.
+        maxAttempts: 1,
+      });
+      clients.set(region, client);
+    }
+    return client;
+  };
   return {
     name: "bedrock",
-    stream: (request) => streamTurn(client, request),
+    get clientRegions() {
+      return [...clients.keys()];
+    },
+    stream: (request) => streamTurn(clientFor(request.region ?? opts.region), request),
   };
 }
 
