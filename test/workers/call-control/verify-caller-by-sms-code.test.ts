@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { accountIdFromData, spellIdForSpeech } from "../../../shared/ids.ts";
-import { accounts, apiKeys, verifications } from "../../../workers/src/db/schema.ts";
+import { accountIdFromData, newAccountId, spellIdForSpeech } from "../../../shared/ids.ts";
+import { accounts, apiKeys, auditLog, verifications } from "../../../workers/src/db/schema.ts";
 import { mintApiKey } from "../../../workers/src/lib/api-key.ts";
 import { newResourceId } from "../../../workers/src/lib/ids.ts";
 import { auditActions, call, signUp, type Tenant, withDb } from "../helpers.ts";
@@ -146,5 +146,100 @@ describe("support-call verification", () => {
     expect(agentless.status).toBe(201);
     expect((await start(other.accountId, tenant.key)).status).toBe(404);
     expect(carriers.requests).toEqual([]);
+  });
+});
+
+/** The audit entries about one target (an account, a verification, or an ID as heard), oldest first. */
+async function auditedAbout(tenantId: string, targetId: string): Promise<string[]> {
+  const rows = await withDb((db) =>
+    db
+      .select({ action: auditLog.action })
+      .from(auditLog)
+      .where(and(eq(auditLog.tenantId, tenantId), eq(auditLog.targetId, targetId)))
+      .orderBy(auditLog.at, auditLog.id),
+  );
+  return rows.map((row) => row.action);
+}
+
+describe("every verification outcome is audited", () => {
+  it("a start refused for an ID that does not parse, kept as heard", async () => {
+    const heard = "A Y B dash nothing like an ID";
+    expect((await start(heard)).status).toBe(422);
+    expect(await auditedAbout(SUPPORT_ID, heard)).toEqual(["verification.unparseable-account-id"]);
+  });
+
+  it("a start refused for an account that does not exist", async () => {
+    const nobody = newAccountId();
+    expect((await start(nobody)).status).toBe(404);
+    expect(await auditedAbout(SUPPORT_ID, nobody)).toEqual(["verification.unknown-account"]);
+  });
+
+  it("another tenant's account is audited exactly like one that does not exist", async () => {
+    const other = await customer("+14155550173");
+    const tenant = await signUp("Curious tenant");
+    const nobody = newAccountId();
+    expect((await start(other.accountId, tenant.key)).status).toBe(404);
+    expect((await start(nobody, tenant.key)).status).toBe(404);
+    expect(await auditedAbout(tenant.accountId, other.accountId)).toEqual(["verification.unknown-account"]);
+    expect(await auditedAbout(tenant.accountId, nobody)).toEqual(["verification.unknown-account"]);
+  });
+
+  it("a start refused for an account with no phone, with no number to send from, or when the text fails", async () => {
+    const phoneless = await signUp("No phone on file");
+    expect((await start(phoneless.accountId)).status).toBe(422);
+    expect(await auditedAbout(SUPPORT_ID, phoneless.accountId)).toEqual(["verification.no-phone-on-file"]);
+
+    const owner = await customer("+14155550174");
+    const notOurs = await call<Problem>("POST", "/v1/verify", {
+      key: supportKey,
+      body: { accountId: owner.accountId, from: "+15005550123" },
+    });
+    expect(notOurs.status).toBe(422);
+    carriers.failTwilio(400, 21211, "The 'To' number is not a valid phone number.");
+    expect((await start(owner.accountId)).status).toBe(502);
+    expect(await auditedAbout(SUPPORT_ID, owner.accountId)).toEqual([
+      "verification.no-sender",
+      "verification.sms-failed",
+    ]);
+  });
+
+  it("a start, each kind of read-back, and a check of a verification that does not exist", async () => {
+    const owner = await customer("+14155550175");
+    const first = await start(owner.accountId);
+    const code = sentCode();
+    const wrong = code === "000000" ? "111111" : "000000";
+    await check(first.body.id, "banana");
+    await check(first.body.id, wrong);
+    await check(first.body.id, code);
+    await check(first.body.id, code);
+
+    const second = await start(owner.accountId);
+    for (let i = 0; i < 5; i++) await check(second.body.id, wrong);
+
+    const third = await start(owner.accountId);
+    await withDb((db) =>
+      db
+        .update(verifications)
+        .set({ expiresAt: new Date(Date.now() - 1_000) })
+        .where(and(eq(verifications.tenantId, SUPPORT_ID), eq(verifications.id, third.body.id))),
+    );
+    await check(third.body.id, sentCode());
+
+    expect(await auditedAbout(SUPPORT_ID, owner.accountId)).toEqual([
+      "verification.start",
+      "verification.unreadable",
+      "verification.incorrect",
+      "verification.verified",
+      "verification.already-verified",
+      "verification.start",
+      ...Array(4).fill("verification.incorrect"),
+      "verification.locked",
+      "verification.start",
+      "verification.expired",
+    ]);
+
+    const unknown = newResourceId("ver");
+    expect((await check(unknown, "123456")).status).toBe(404);
+    expect(await auditedAbout(SUPPORT_ID, unknown)).toEqual(["verification.not-found"]);
   });
 });

@@ -2,9 +2,8 @@
 // back). Every outcome is audited in the support tenant's log, lockout included; codes are never returned.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AccountId } from "../../../../shared/ids.ts";
-import { openDb } from "../../db/client.ts";
 import { auditLog, phoneNumbers } from "../../db/schema.ts";
 import type { AppEnv } from "../../env.ts";
 import { audit } from "../../lib/audit.ts";
@@ -52,6 +51,36 @@ const CheckSchema = z
   })
   .openapi("VerificationCheck");
 
+type Refusal = { action: string; targetType: "account" | "verification"; targetId: string };
+const refusals = new WeakMap<Context<AppEnv>, Refusal>();
+
+/** Notes a refusal for `auditRefusals` to write once the request's transaction has rolled back. */
+function noteRefusal(c: Context<AppEnv>, refusal: Refusal): void {
+  refusals.set(c, refusal);
+}
+
+/**
+ * Writes the refusal the handler noted, after `unitOfWork` has rolled the request back (it sits outside it): a
+ * refusal is exactly what an audit trail of identity checks must not lose, and an error response keeps no write
+ * made inside the transaction. Same handle as the request (the tenant's home database), no second connection.
+ * Refusals say no more than the response does (an ID another tenant owns is as unknown here as in the 404).
+ */
+const auditRefusals = (): MiddlewareHandler<AppEnv> =>
+  async function auditRefusals(c, next) {
+    await next();
+    const refusal = refusals.get(c);
+    if (!refusal) return;
+    refusals.delete(c);
+    await c.var.db.insert(auditLog).values({
+      tenantId: c.var.auth.tenantId,
+      id: newResourceId("aud"),
+      actorType: "api_key",
+      actorId: c.var.auth.keyId,
+      ...refusal,
+      requestId: c.var.requestId,
+    });
+  };
+
 const start = createRoute({
   method: "post",
   path: "/verify",
@@ -61,7 +90,7 @@ const start = createRoute({
     "Parses the account ID as heard (a wrong check character is a 422 before any lookup), then texts a 6-digit code to the " +
     "account owner's phone. The code expires in 5 minutes and allows 5 attempts.",
   security: needs("verify:write"),
-  middleware: [authorize("verify:write"), unitOfWork()] as const,
+  middleware: [authorize("verify:write"), auditRefusals(), unitOfWork()] as const,
   request: { body: jsonBody(StartSchema) },
   responses: { 201: jsonResponse(VerificationSchema, "Code sent"), ...problems(400, 401, 403, 404, 422, 429, 502) },
 });
@@ -74,7 +103,7 @@ const check = createRoute({
   description:
     "`verified`, `incorrect` (with attempts left), `unreadable` (not six digits; costs no attempt), `locked` or `expired`.",
   security: needs("verify:write"),
-  middleware: [authorize("verify:write"), unitOfWork()] as const,
+  middleware: [authorize("verify:write"), auditRefusals(), unitOfWork()] as const,
   request: {
     params: z.object({ verificationId: pathParam("verificationId", resourceId("ver")) }),
     body: jsonBody(CheckSchema),
@@ -82,27 +111,8 @@ const check = createRoute({
   responses: { 200: jsonResponse(VerificationSchema, "The outcome"), ...problems(400, 401, 403, 404, 429) },
 });
 
-/**
- * Audits a refused start. The request's transaction rolls back with the error response, so the entry is written
- * on a connection of its own: a refusal is exactly what an audit trail of identity checks must not lose.
- */
-async function auditRefusal(c: Context<AppEnv>, action: string, targetId: string): Promise<void> {
-  const { db, close } = openDb(c.env, { max: 1 });
-  try {
-    await db.insert(auditLog).values({
-      tenantId: c.var.auth.tenantId,
-      id: newResourceId("aud"),
-      actorType: "api_key",
-      actorId: c.var.auth.keyId,
-      action,
-      targetType: "account",
-      targetId,
-      requestId: c.var.requestId,
-    });
-  } finally {
-    await close().catch(() => undefined);
-  }
-}
+/** An account ID that did not parse is kept as heard (it is what was tried), within a bounded length. */
+const MAX_HEARD_IN_AUDIT = 128;
 
 function supportTenants(raw: string | undefined): Set<string> {
   return new Set(
@@ -162,11 +172,16 @@ export const verifyApi = new OpenAPIHono<AppEnv>()
       { tenantId, keyId, accountIdAsHeard: body.accountId },
     );
     if (!result.ok) {
-      // An ID that does not parse or names no account (for this tenant) is a 4xx like any bad input; a real
-      // account whose check could not start is an outcome worth keeping.
-      if (result.reason === "no-phone-on-file" || result.reason === "sms-failed") {
-        await auditRefusal(c, `verification.${result.reason}`, result.accountId);
-      }
+      // Every refusal is audited as `verification.<reason>`, including IDs that do not parse or name no account:
+      // repeated guesses at account IDs are what an audit of identity checks is for.
+      noteRefusal(c, {
+        action: `verification.${result.reason}`,
+        targetType: "account",
+        targetId:
+          result.reason === "unparseable-account-id"
+            ? body.accountId.trim().slice(0, MAX_HEARD_IN_AUDIT)
+            : result.accountId,
+      });
       switch (result.reason) {
         case "unparseable-account-id":
           throw new ProblemError("unprocessable", result.detail, {
@@ -208,7 +223,10 @@ export const verifyApi = new OpenAPIHono<AppEnv>()
       codeAsHeard: code,
       secret: c.env.VERIFY_CODE_SECRET,
     });
-    if (!result.found) throw notFound("verification", verificationId);
+    if (!result.found) {
+      noteRefusal(c, { action: "verification.not-found", targetType: "verification", targetId: verificationId });
+      throw notFound("verification", verificationId);
+    }
     await audit(c, {
       action: `verification.${result.outcome}`,
       targetType: "account",
