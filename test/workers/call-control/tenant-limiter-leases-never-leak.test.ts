@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { CallControlEnv } from "../../../workers/src/call-control-env.ts";
 import { PLANS } from "../../../workers/src/do/tenant-limiter/plans.ts";
 import { type TenantLimiter, UNREPORTED_LEASE_MS } from "../../../workers/src/do/tenant-limiter/tenant-limiter.ts";
@@ -81,6 +81,31 @@ describe("TenantLimiter", () => {
     expect(expired).toEqual(["call_silent"]);
     expect(await stub.leases()).toEqual([]);
     expect(await runInDurableObject(stub, (_i: TenantLimiter, state) => state.storage.getAlarm())).toBeNull();
+  });
+
+  it("gives a full tenant its slot back when the alarm fires after an unconfirmed lease's expiry", async () => {
+    const stub = limiter();
+    const max = PLANS.free.maxConcurrentCalls;
+    const first = await stub.admitCall({ callId: "call_never_connected", plan: "free" });
+    if (!first.ok) throw new Error("not admitted");
+    for (let i = 1; i < max; i++) await stub.admitCall({ callId: `call_live_${i}`, plan: "free" });
+    for (let i = 1; i < max; i++) await stub.confirmLease(`call_live_${i}`, "free");
+    expect(await stub.admitCall({ callId: "call_waiting", plan: "free" })).toMatchObject({ reason: "concurrency" });
+
+    // The clock moves past the unconfirmed lease's expiry and its alarm fires: nothing calls sweep() by hand.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(first.expiresAt + 1);
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+
+    // Back at the real time, when the lease would still look live had the alarm not deleted it.
+    expect(Date.now()).toBeLessThan(first.expiresAt);
+    expect((await stub.leases()).map((lease) => lease.callId)).not.toContain("call_never_connected");
+    expect(await stub.admitCall({ callId: "call_waiting", plan: "free" })).toMatchObject({ ok: true });
+    expect((await stub.leases()).map((lease) => lease.callId)).toContain("call_waiting");
   });
 
   it("keeps a confirmed lease past the short timeout, until the plan's longest call", async () => {
