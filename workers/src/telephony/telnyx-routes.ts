@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import type { CallControlEnv } from "../call-control-env.ts";
 import { withEveryDatabase } from "../residency/databases.ts";
-import { abandonInboundCall, decideInboundCall } from "./inbound.ts";
+import { abandonInboundCall, decideInboundCall, type InboundDecision } from "./inbound.ts";
 import { lookupNumber } from "./number-routes.ts";
 import { REFUSAL_REASONS, type RefusalReason, spokenRefusal } from "./refusals.ts";
 import { applyCarrierStatus } from "./status.ts";
@@ -108,7 +108,8 @@ telnyxRoutes.post("/telephony/telnyx/voice", async (c) => {
       ).catch((error: unknown) => {
         // decideInboundCall gave back any lease it took; the caller still hears why the call ends.
         console.error("telnyx call.initiated: decision failed", { callControlId, error: String(error) });
-        return { kind: "refuse", reason: "unavailable" } as const;
+        const refused: InboundDecision = { kind: "refuse", reason: "unavailable" };
+        return refused;
       });
       if (decision.kind === "replay") return c.json({ error: "replayed event" }, 403);
       if (decision.kind === "stream") {
