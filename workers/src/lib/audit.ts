@@ -2,6 +2,7 @@
 // so the entry commits or rolls back together with the change it describes.
 import type { Context } from "hono";
 import { type ActorType, auditLog } from "../db/schema.ts";
+import type { Db } from "../db/types.ts";
 import type { AppEnv } from "../env.ts";
 import { newResourceId } from "./ids.ts";
 
@@ -23,7 +24,12 @@ export function keyActor(c: Context<AppEnv>): Actor {
 }
 
 export async function audit(c: Context<AppEnv>, entry: AuditEntry, actor: Actor = keyActor(c)): Promise<void> {
-  await c.var.db.insert(auditLog).values({
+  await writeAudit(c.var.db, actor, entry, c.var.requestId);
+}
+
+/** The same entry outside a request's context (webhooks, media-node actions); `db` decides what it commits with. */
+export async function writeAudit(db: Db, actor: Actor, entry: AuditEntry, requestId?: string | null): Promise<void> {
+  await db.insert(auditLog).values({
     tenantId: actor.tenantId,
     id: newResourceId("aud"),
     actorType: actor.type,
@@ -33,6 +39,6 @@ export async function audit(c: Context<AppEnv>, entry: AuditEntry, actor: Actor 
     targetId: entry.targetId,
     beforeId: entry.beforeId ?? null,
     afterId: entry.afterId ?? null,
-    requestId: c.var.requestId,
+    requestId: requestId ?? null,
   });
 }

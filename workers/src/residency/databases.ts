@@ -5,7 +5,8 @@ import type { Jurisdiction } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
 import { allDatabases, databaseUrlFor, type ResidencyBindings } from "./residency.ts";
 
-type Bindings = ResidencyBindings & { DB_WS_PROXY?: string | undefined };
+export type DatabaseBindings = ResidencyBindings & { DB_WS_PROXY?: string | undefined };
+type Bindings = DatabaseBindings;
 
 // Which database a request's handle (or its transaction) talks to. After authorize() the request's handle is the
 // tenant's home database, not necessarily DATABASE_URL, so "reuse it if the URL matches" needs to know its URL.

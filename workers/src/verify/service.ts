@@ -6,6 +6,7 @@ import { type AccountId, parseAccountId } from "../../../shared/ids.ts";
 import { accounts, verifications } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
 import { newResourceId } from "../lib/ids.ts";
+import { type DatabaseBindings, withEveryDatabase } from "../residency/databases.ts";
 import type { TwilioCredentials } from "../telephony/twilio-rest.ts";
 import { sendTwilioSms } from "../telephony/twilio-rest.ts";
 import {
@@ -158,4 +159,33 @@ export async function checkVerification(
 export async function accountOwnerPhone(db: Db, id: AccountId): Promise<{ ownerPhone: string | null } | undefined> {
   const [row] = await db.select({ ownerPhone: accounts.ownerPhone }).from(accounts).where(eq(accounts.id, id)).limit(1);
   return row;
+}
+
+/**
+ * The accounts `tenantId` may verify, as `findAccount` for startVerification: a support line (listed in
+ * SUPPORT_TENANT_IDS) any account, in whichever jurisdiction's database it lives; any other tenant only its own,
+ * so no tenant can text codes to strangers. The same rule for the API and for an agent's tool during a call.
+ */
+export function verifiableAccounts(
+  env: DatabaseBindings & { SUPPORT_TENANT_IDS?: string | undefined },
+  db: Db,
+  tenantId: string,
+): (id: AccountId) => Promise<{ ownerPhone: string | null } | undefined> {
+  const support = new Set(
+    (env.SUPPORT_TENANT_IDS ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  const mayVerifyAnyone = support.has(tenantId);
+  return async (id) => {
+    if (!mayVerifyAnyone && id !== tenantId) return undefined;
+    return withEveryDatabase(env, db, async (dbs) => {
+      for (const each of dbs) {
+        const found = await accountOwnerPhone(each, id);
+        if (found) return found;
+      }
+      return undefined;
+    });
+  };
 }
