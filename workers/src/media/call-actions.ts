@@ -5,18 +5,17 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { AgentRuntimeConfig, BuiltinTool, ToolDefinition } from "../../../shared/agent-config.ts";
 import type { CallActionRequest, CallActionResult } from "../../../shared/call-actions.ts";
-import type { AccountId } from "../../../shared/ids.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
-import { agents, agentVersions, auditLog, phoneNumbers } from "../db/schema.ts";
+import { agents, agentVersions, phoneNumbers } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
 import type { CallSession, SessionSnapshot } from "../do/call-session/call-session.ts";
 import type { CallRecord } from "../do/call-session/records.ts";
-import { newResourceId } from "../lib/ids.ts";
+import { type AuditEntry, writeAudit } from "../lib/audit.ts";
 import { runtimeConfigFromVersion } from "../prefix/runtime-config.ts";
-import { withEveryDatabase, withJurisdictionDatabase } from "../residency/databases.ts";
-import { DEFAULT_TWILIO_API_BASE, sendTwilioSms, type TwilioCredentials } from "../telephony/twilio-rest.ts";
+import { withJurisdictionDatabase } from "../residency/databases.ts";
+import { sendTwilioSms, twilioCredentials } from "../telephony/twilio-rest.ts";
 import { CODE_TTL_MS, MAX_ATTEMPTS } from "../verify/codes.ts";
-import { accountOwnerPhone, checkVerification, startVerification } from "../verify/service.ts";
+import { checkVerification, startVerification, verifiableAccounts } from "../verify/service.ts";
 
 /** Per call: enough for a real conversation, too few to turn one call into a spam or code-guessing run. */
 export const PER_CALL_LIMITS = { send_sms: 5, start_verification: 3 } as const;
@@ -48,15 +47,6 @@ export interface ActionContext {
   snapshot: SessionSnapshot;
 }
 
-function twilioCredentials(env: CallControlEnv): TwilioCredentials | undefined {
-  if (!env.TWILIO_ACCOUNT_SID || !env.TWILIO_AUTH_TOKEN) return undefined;
-  return {
-    accountSid: env.TWILIO_ACCOUNT_SID,
-    authToken: env.TWILIO_AUTH_TOKEN,
-    apiBase: env.TWILIO_API_BASE ?? DEFAULT_TWILIO_API_BASE,
-  };
-}
-
 /** The person on the other end, and the tenant's number the call is on. */
 function parties(record: CallRecord): { caller: string; ours: string } {
   return record.direction === "inbound"
@@ -81,22 +71,9 @@ async function agentConfig(ctx: ActionContext, db: Db): Promise<AgentRuntimeConf
   return row ? runtimeConfigFromVersion(row) : undefined;
 }
 
-async function auditAction(
-  db: Db,
-  record: CallRecord,
-  entry: { action: string; targetType: string; targetId: string; afterId?: string },
-): Promise<void> {
-  await db.insert(auditLog).values({
-    tenantId: record.tenantId,
-    id: newResourceId("aud"),
-    // The platform acted on the call's behalf; the call is the actor a person can look up.
-    actorType: "system",
-    actorId: record.callId,
-    action: entry.action,
-    targetType: entry.targetType,
-    targetId: entry.targetId,
-    afterId: entry.afterId ?? null,
-  });
+async function auditAction(db: Db, record: CallRecord, entry: AuditEntry): Promise<void> {
+  // The platform acted on the call's behalf; the call is the actor a person can look up.
+  await writeAudit(db, { tenantId: record.tenantId, type: "system", id: record.callId }, entry);
 }
 
 export async function performCallAction(ctx: ActionContext, request: CallActionRequest): Promise<ActionOutcome> {
@@ -183,15 +160,6 @@ async function sms(
   }
 }
 
-function supportTenants(raw: string | undefined): Set<string> {
-  return new Set(
-    (raw ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
-}
-
 async function startCheck(
   ctx: ActionContext,
   db: Db,
@@ -205,23 +173,13 @@ async function startCheck(
   if (claim === "exhausted") {
     return refuse(429, "too-many", "This call has started as many verifications as one call may.");
   }
-  const mayVerifyAnyone = supportTenants(env.SUPPORT_TENANT_IDS).has(tenantId);
   const { ours } = parties(record);
   const now = Date.now();
   const result = await startVerification(
     {
       db,
       // Same rule as POST /v1/verify: outside support lines an account may only verify its own owner.
-      findAccount: async (id: AccountId) => {
-        if (!mayVerifyAnyone && id !== tenantId) return undefined;
-        return withEveryDatabase(env, db, async (dbs) => {
-          for (const each of dbs) {
-            const found = await accountOwnerPhone(each, id);
-            if (found) return found;
-          }
-          return undefined;
-        });
-      },
+      findAccount: verifiableAccounts(env, db, tenantId),
       twilio: twilioCredentials(env),
       smsFrom: async () => {
         // The code comes from the number the caller rang when it is a Twilio number, else the tenant's first one.

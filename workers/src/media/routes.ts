@@ -3,7 +3,7 @@
 // node-authenticated; whatever concerns one call is accepted only from the node that call was routed to.
 
 import { and, eq } from "drizzle-orm";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { CallActionRequestSchema } from "../../../shared/call-actions.ts";
 import { SessionEventSchema } from "../../../shared/session-events.ts";
@@ -36,21 +36,37 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * A media node's signed request with a JSON body: the authenticated node and the body as `schema` reads it, or the
+ * problem response to return (401 for a bad signature, 400 naming each invalid field).
+ */
+async function nodeRequest<T extends z.ZodType>(
+  c: Context<MediaEnv>,
+  schema: T,
+): Promise<{ ok: true; nodeId: string; data: z.infer<T> } | { ok: false; response: Response }> {
+  const body = await c.req.text();
+  const auth = await authenticateNode(c.req.raw, body, c.env.MEDIA_NODE_SECRETS);
+  if (!auth.ok) {
+    return {
+      ok: false,
+      response: problem(401, "unauthorized", `Media node authentication failed (${auth.reason}).`),
+    };
+  }
+  const parsed = schema.safeParse(parseJson(body));
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    return { ok: false, response: problem(400, "validation-error", detail) };
+  }
+  return { ok: true, nodeId: auth.nodeId, data: parsed.data };
+}
+
 export const mediaRoutes = new Hono<MediaEnv>();
 
 mediaRoutes.post("/media-nodes/heartbeat", async (c) => {
-  const body = await c.req.text();
-  const auth = await authenticateNode(c.req.raw, body, c.env.MEDIA_NODE_SECRETS);
-  if (!auth.ok) return problem(401, "unauthorized", `Media node authentication failed (${auth.reason}).`);
-  const parsed = heartbeatSchema.safeParse(parseJson(body));
-  if (!parsed.success)
-    return problem(
-      400,
-      "validation-error",
-      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
-    );
-  const beat = parsed.data;
-  if (beat.nodeId !== auth.nodeId) return problem(403, "forbidden", "A node may only report for itself.");
+  const request = await nodeRequest(c, heartbeatSchema);
+  if (!request.ok) return request.response;
+  const beat = request.data;
+  if (beat.nodeId !== request.nodeId) return problem(403, "forbidden", "A node may only report for itself.");
   const region = regionInfo(beat.region);
   if (!region) return problem(400, "validation-error", `Unknown region ${beat.region}.`);
   const result = await namespaceFor(c.env.MEDIA_REGION, c.env, region.jurisdiction)
@@ -60,26 +76,18 @@ mediaRoutes.post("/media-nodes/heartbeat", async (c) => {
 });
 
 mediaRoutes.post("/calls/:callId/events", async (c) => {
-  const body = await c.req.text();
-  const auth = await authenticateNode(c.req.raw, body, c.env.MEDIA_NODE_SECRETS);
-  if (!auth.ok) return problem(401, "unauthorized", `Media node authentication failed (${auth.reason}).`);
-  const parsed = SessionEventSchema.safeParse(parseJson(body));
-  if (!parsed.success)
-    return problem(
-      400,
-      "validation-error",
-      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
-    );
+  const request = await nodeRequest(c, SessionEventSchema);
+  if (!request.ok) return request.response;
+  const { nodeId, data: event } = request;
   const callId = c.req.param("callId");
-  if (parsed.data.callId !== callId)
-    return problem(400, "validation-error", "The event names another call than the URL.");
+  if (event.callId !== callId) return problem(400, "validation-error", "The event names another call than the URL.");
   const session = await locateSession(c.env, callId);
   if (!session) return problem(404, "not-found", `No call ${callId}.`);
   // Another node, even an authenticated one, must not write turns into, end, or transfer a call it is not running.
   const snapshot = await session.snapshot();
-  if (!snapshot || snapshot.record.nodeId !== auth.nodeId) return notYourCall(callId);
-  if (parsed.data.type === "call.started" && parsed.data.nodeId !== auth.nodeId) return notYourCall(callId);
-  const result = await session.ingest(parsed.data);
+  if (!snapshot || snapshot.record.nodeId !== nodeId) return notYourCall(callId);
+  if (event.type === "call.started" && event.nodeId !== nodeId) return notYourCall(callId);
+  const result = await session.ingest(event);
   if (result.ok) return c.json({ state: result.snapshot.state }, 202);
   if (result.error === "not-found") return problem(404, "not-found", `No call ${callId}.`);
   if (result.error === "illegal-transition") {
@@ -92,23 +100,16 @@ mediaRoutes.post("/calls/:callId/events", async (c) => {
 const notYourCall = (callId: string) => problem(403, "forbidden", `Call ${callId} was not routed to this media node.`);
 
 mediaRoutes.post("/calls/:callId/actions", async (c) => {
-  const body = await c.req.text();
-  const auth = await authenticateNode(c.req.raw, body, c.env.MEDIA_NODE_SECRETS);
-  if (!auth.ok) return problem(401, "unauthorized", `Media node authentication failed (${auth.reason}).`);
-  const parsed = CallActionRequestSchema.safeParse(parseJson(body));
-  if (!parsed.success)
-    return problem(
-      400,
-      "validation-error",
-      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
-    );
+  const request = await nodeRequest(c, CallActionRequestSchema);
+  if (!request.ok) return request.response;
+  const { nodeId, data: action } = request;
   const callId = c.req.param("callId");
   const session = await locateSession(c.env, callId);
   if (!session) return problem(404, "not-found", `No call ${callId}.`);
   const snapshot = await session.snapshot();
-  if (!snapshot || snapshot.record.nodeId !== auth.nodeId) return notYourCall(callId);
+  if (!snapshot || snapshot.record.nodeId !== nodeId) return notYourCall(callId);
   if (snapshot.state === "ended") return problem(409, "conflict", `Call ${callId} has ended.`);
-  const outcome = await performCallAction({ env: c.env, requestDb: c.var.db, session, snapshot }, parsed.data);
+  const outcome = await performCallAction({ env: c.env, requestDb: c.var.db, session, snapshot }, action);
   if (!outcome.ok) return problem(outcome.status, outcome.slug, outcome.detail);
   return c.json(outcome.result, 200);
 });

@@ -2,9 +2,9 @@
 // text goes out; the person's YES makes it active. STOP (and the other carrier opt-out words) revokes every
 // consent the tenant holds for that number, whatever its purpose or method.
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import { newResourceId } from "../../../shared/ids.ts";
-import { auditLog, consentRecords } from "../db/schema.ts";
+import { consentRecords } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
+import { writeAudit } from "../lib/audit.ts";
 import { smsIntent } from "./consent-check.ts";
 
 export type SmsConsentOutcome =
@@ -22,16 +22,16 @@ export async function applyConsentReply(
     const changed =
       outcome.intent === "opt-in" ? outcome.confirmed : outcome.intent === "opt-out" ? outcome.revoked : [];
     for (const consentId of changed) {
-      await tx.insert(auditLog).values({
-        tenantId: input.tenantId,
-        id: newResourceId("aud"),
-        actorType: "system",
-        actorId: null,
-        action: outcome.intent === "opt-in" ? "consent.confirm" : "consent.revoke",
-        targetType: "consent",
-        targetId: consentId,
-        requestId: input.requestId ?? null,
-      });
+      await writeAudit(
+        tx as unknown as Db,
+        { tenantId: input.tenantId, type: "system", id: null },
+        {
+          action: outcome.intent === "opt-in" ? "consent.confirm" : "consent.revoke",
+          targetType: "consent",
+          targetId: consentId,
+        },
+        input.requestId,
+      );
     }
     return outcome;
   });

@@ -13,6 +13,20 @@ export interface TwilioCredentials {
   fetch?: typeof fetch | undefined;
 }
 
+/** The edge's Twilio account from its bindings, or undefined when this deployment has none configured. */
+export function twilioCredentials(env: {
+  TWILIO_ACCOUNT_SID?: string | undefined;
+  TWILIO_AUTH_TOKEN?: string | undefined;
+  TWILIO_API_BASE?: string | undefined;
+}): TwilioCredentials | undefined {
+  if (!env.TWILIO_ACCOUNT_SID || !env.TWILIO_AUTH_TOKEN) return undefined;
+  return {
+    accountSid: env.TWILIO_ACCOUNT_SID,
+    authToken: env.TWILIO_AUTH_TOKEN,
+    apiBase: env.TWILIO_API_BASE ?? DEFAULT_TWILIO_API_BASE,
+  };
+}
+
 export class TwilioApiError extends Error {
   constructor(
     readonly status: number,

@@ -14,7 +14,7 @@ import { E164, Timestamp } from "../../lib/schemas.ts";
 import { authorize } from "../../middleware/auth.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
 import { placeOutboundCall } from "../../outbound/place-call.ts";
-import { DEFAULT_TWILIO_API_BASE } from "../../telephony/twilio-rest.ts";
+import { twilioCredentials } from "../../telephony/twilio-rest.ts";
 import { accountCallingWindow } from "../accounts/calling-hours.ts";
 import { jsonBody, jsonResponse, needs } from "../common.ts";
 
@@ -67,14 +67,7 @@ export const callControlApi = new OpenAPIHono<AppEnv>().openapi(placeCall, async
     .from(accounts)
     .where(eq(accounts.id, tenantId));
   const env = c.env;
-  const twilio =
-    env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN
-      ? {
-          accountSid: env.TWILIO_ACCOUNT_SID,
-          authToken: env.TWILIO_AUTH_TOKEN,
-          apiBase: env.TWILIO_API_BASE ?? DEFAULT_TWILIO_API_BASE,
-        }
-      : undefined;
+  const twilio = twilioCredentials(env);
   const result = await placeOutboundCall(
     { db: c.var.db, env, twilio, publicBaseUrl: env.PUBLIC_BASE_URL ?? new URL(c.req.url).origin },
     {
