@@ -187,6 +187,20 @@ describe("data residency of the tenant API", () => {
     expect(await rowsIn(EU_URL, us.tenantId)).toEqual(nothing);
   });
 
+  it("refuses a number another jurisdiction's tenant already has: one number rings one tenant", async () => {
+    const number = `+1628${unique()}`;
+    const us = await tenantWithData("us", number);
+    const eu = await tenantWithData("eu", `+4930${unique()}`);
+    const taken = await api<{ detail: string }>("POST", "/v1/phone-numbers", {
+      key: eu.key,
+      body: { e164: number, provider: "twilio" },
+    });
+    expect(taken.status).toBe(409);
+    expect(taken.body.detail).toContain("already registered");
+    expect(await rowsIn(EU_URL, eu.tenantId)).toMatchObject({ phone_numbers: 1, phone_number_routes: 1 });
+    expect(await rowsIn(env.DATABASE_URL, us.tenantId)).toMatchObject({ phone_numbers: 1, phone_number_routes: 1 });
+  });
+
   it("still answers 404 for another tenant's IDs across jurisdictions, and writes nothing", async () => {
     const eu = await tenantWithData("eu", `+4930${unique()}`);
     const us = await tenantWithData("us", `+1628${unique()}`);

@@ -11,6 +11,7 @@ import { notFound, ProblemError, problems } from "../../lib/problem.ts";
 import { E164, iso, Timestamp } from "../../lib/schemas.ts";
 import { authorize } from "../../middleware/auth.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
+import { withEveryDatabase } from "../../residency/databases.ts";
 import { jsonBody, jsonResponse, needs } from "../common.ts";
 
 const PhoneNumberSchema = z
@@ -143,6 +144,21 @@ export const phoneNumbersApi = new OpenAPIHono<AppEnv>()
     const db = c.var.db;
     const agentId = body.agentId ?? null;
     if (agentId) await assertAgent(db, tenantId, agentId);
+    // One number rings one tenant. Each jurisdiction's database keeps its own routing table, so a number already
+    // routed in another one is refused here (inbound routing asks every database and would find two owners).
+    const elsewhere = await withEveryDatabase(c.env, db, async (dbs) => {
+      for (const other of dbs) {
+        if (other === db) continue;
+        const [row] = await other
+          .select({ e164: phoneNumberRoutes.e164 })
+          .from(phoneNumberRoutes)
+          .where(eq(phoneNumberRoutes.e164, body.e164))
+          .limit(1);
+        if (row) return true;
+      }
+      return false;
+    });
+    if (elsewhere) throw new ProblemError("conflict", `${body.e164} is already registered.`);
     const id = newResourceId("num");
     const claimed = await db
       .insert(phoneNumberRoutes)
