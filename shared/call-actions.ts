@@ -52,11 +52,17 @@ export const CallActionResultSchema = z.discriminatedUnion("type", [
     accountId: z.string(),
     attemptsLeft: z.number().int().nonnegative(),
   }),
+  /**
+   * The call now belongs to the target agent's published version: the node continues it with that version (fetched
+   * by prefix hash like any call's), and the edge acts for that version from here on.
+   */
   z.object({
     type: z.literal("handoff_to_agent"),
-    status: z.literal("recorded"),
+    status: z.literal("handed-off"),
     agentId: z.string(),
     agentName: z.string(),
+    agentVersion: z.number().int().positive(),
+    prefixHash: z.string().regex(/^[0-9a-f]{64}$/),
   }),
 ]);
 export type CallActionResult = z.infer<typeof CallActionResultSchema>;

@@ -115,6 +115,12 @@ export const CallActionSchema = z.discriminatedUnion("type", [
     .object({
       type: z.literal("handoff_to_agent"),
       agentId: z.string().min(1).max(128),
+      /** The version the call continues with, and its prefix hash, as the edge answered the handoff. */
+      agentVersion: z.number().int().positive().optional(),
+      prefixHash: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/)
+        .optional(),
       context: z
         .object({
           recentHistory: z.array(historyMessage).max(100),

@@ -13,9 +13,13 @@ export interface AdmittedCall {
   prefix: PromptPrefix;
 }
 
-export type AdmissionResult =
-  | { ok: true; call: AdmittedCall }
-  | { ok: false; code: number; reason: string /** Low-cardinality label for metrics. */; kind: string };
+export type Refusal = {
+  ok: false;
+  code: number;
+  reason: string /** Low-cardinality label for metrics. */;
+  kind: string;
+};
+export type AdmissionResult = { ok: true; call: AdmittedCall } | Refusal;
 
 export interface AdmissionOptions {
   verifier: CallTokenVerifier;
@@ -66,6 +70,19 @@ export class Admission {
     if (!this.opts.ledger.consume(claims.nonce, claims.exp, now)) {
       return refuse(CloseCode.unauthorized, "call token already used", "replayed");
     }
+    const resolved = await this.resolve(claims);
+    if (!resolved.ok) return resolved;
+    return { ok: true, call: { claims, agent: resolved.agent, prefix: resolved.prefix } };
+  }
+
+  /**
+   * The runtime config and compiled prefix of the agent version `claims` name, checked against them: at admission,
+   * and when a live call is handed to another agent (the edge names its version and prefix hash, the directory
+   * serves it, the hash must match). A refusal says why, in the same terms as a refused call.
+   */
+  async resolve(
+    claims: CallTokenClaims,
+  ): Promise<{ ok: true; agent: AgentRuntimeConfig; prefix: PromptPrefix } | Refusal> {
     let agent: AgentRuntimeConfig;
     try {
       agent = await this.opts.agents.get(claims);
@@ -88,14 +105,14 @@ export class Admission {
     }
     const compiled = await prefix;
     if (compiled.hash !== claims.prefixHash) return prefixMismatch();
-    return { ok: true, call: { claims, agent, prefix: compiled } };
+    return { ok: true, agent, prefix: compiled };
   }
 }
 
-function prefixMismatch(): AdmissionResult {
+function prefixMismatch(): Refusal {
   return refuse(CloseCode.conflict, "agent prompt does not match the call token (prefix hash)", "prefix-mismatch");
 }
 
-function refuse(code: number, reason: string, kind: string): AdmissionResult {
+function refuse(code: number, reason: string, kind: string): Refusal {
   return { ok: false, code, reason, kind };
 }

@@ -52,7 +52,7 @@ export interface ToolOutcomeLike {
   spokenError?: string;
   ms: number;
 }
-/** The slice of Helper P's ToolRunner the session uses. */
+/** The slice of the ToolRunner the session uses. */
 export interface ToolRunnerLike {
   run(
     calls: ToolCallLike[],
@@ -90,7 +90,19 @@ export interface CallSessionDeps {
   nodeId: string;
   deadAirMs: number;
   lines: { filler: string; apology: string; drainGoodbye: string };
+  /**
+   * The version a handoff names, resolved and checked like an admitted call's, with its tool runner. Absent: a
+   * handoff only records its context packet and the caller stays with the agent.
+   */
+  handOff?: (claims: CallTokenClaims) => Promise<HandoffTarget | { ok: false; reason: string }>;
   onEnded?: (session: CallSession) => void;
+}
+
+export interface HandoffTarget {
+  ok: true;
+  agent: AgentRuntimeConfig;
+  prefix: PromptPrefix;
+  toolRunner: ToolRunnerLike;
 }
 
 export interface CallSessionInit {
@@ -116,7 +128,6 @@ const toEpoch = (t: number) => Math.round(performance.timeOrigin + t);
 
 export class CallSession {
   readonly callId: string;
-  readonly agent: AgentRuntimeConfig;
   readonly conversation = new Conversation();
   readonly pacer: OutboundPacer;
   readonly vad = new EnergyVad();
@@ -129,7 +140,13 @@ export class CallSession {
   readonly #deps: CallSessionDeps;
   readonly #log: Logger;
   readonly #speech: SpeechOutput;
-  readonly #bargeIn: BargeInPolicyEvaluator;
+  // The agent the call is with: the admitted one, until a handoff hands the call to another.
+  #agent: AgentRuntimeConfig;
+  #prefix: PromptPrefix;
+  #toolRunner: ToolRunnerLike;
+  #bargeIn: BargeInPolicyEvaluator;
+  /** The call keeps the voice it started with: the TTS session and the cached lines are in it. */
+  readonly #voice: string;
   #stt: SttSession | undefined;
   #sttReopens = 0;
   #turn: Turn | undefined;
@@ -153,7 +170,10 @@ export class CallSession {
     this.#init = init;
     this.#deps = deps;
     this.callId = init.claims.callId;
-    this.agent = init.agent;
+    this.#agent = init.agent;
+    this.#prefix = init.prefix;
+    this.#toolRunner = deps.toolRunner;
+    this.#voice = init.agent.voice;
     this.#log = deps.logger.child({ callId: this.callId });
     this.#bargeIn = new BargeInPolicyEvaluator(init.agent.bargeIn);
     const metrics = deps.metrics;
@@ -195,6 +215,10 @@ export class CallSession {
       },
       () => performance.now(),
     );
+  }
+
+  get agent(): AgentRuntimeConfig {
+    return this.#agent;
   }
 
   get ended(): boolean {
@@ -256,7 +280,7 @@ export class CallSession {
   }
 
   #openStt(): Promise<SttSession> {
-    const { agent } = this.#init;
+    const agent = this.#agent;
     return this.#deps.stt.open(
       {
         encoding: "mulaw",
@@ -272,10 +296,9 @@ export class CallSession {
   }
 
   #warmLines(): void {
-    const { agent } = this.#init;
     const lines = this.#deps.lines;
-    for (const text of [agent.acknowledgement, lines.filler, lines.apology, lines.drainGoodbye]) {
-      void this.#deps.audioCache.warm(this.#deps.tts, agent.voice, text);
+    for (const text of [this.#agent.acknowledgement, lines.filler, lines.apology, lines.drainGoodbye]) {
+      void this.#deps.audioCache.warm(this.#deps.tts, this.#voice, text);
     }
   }
 
@@ -324,7 +347,7 @@ export class CallSession {
   async endWithGoodbye(maxWaitMs = 8_000): Promise<void> {
     if (this.#ended) return;
     const text = this.#deps.lines.drainGoodbye;
-    const audio = this.#deps.audioCache.get(this.agent.voice, text);
+    const audio = this.#deps.audioCache.get(this.#voice, text);
     this.#interrupt(performance.now(), "drain");
     if (audio && this.#started) {
       const done = new Promise<void>((resolve) => {
@@ -559,9 +582,9 @@ export class CallSession {
     }
   }
 
-  async #reply(turn: Turn): Promise<void> {
-    const { agent, prefix, claims } = this.#init;
-    const signal = turn.abort.signal;
+  /** The model, thinking budget and output limit of this turn, for the agent the call is with. */
+  #plan(turn: Turn) {
+    const agent = this.#agent;
     const features = classifyTurn(turn.userText, agent);
     const selection = selectModel(agent.modelPolicy, features);
     turn.tier = selection.tier;
@@ -569,8 +592,14 @@ export class CallSession {
     turn.thinking = thinking;
     // The agent's budget is the ceiling; the turn thinks for what its difficulty warrants.
     const budget = features.thinkingBudgetTokens;
-    const maxTokens = thinking ? agent.maxTokens + budget : agent.maxTokens;
-    if (thinking) this.#acknowledge(turn);
+    return { selection, thinking, budget, maxTokens: thinking ? agent.maxTokens + budget : agent.maxTokens };
+  }
+
+  async #reply(turn: Turn): Promise<void> {
+    const { claims } = this.#init;
+    const signal = turn.abort.signal;
+    let plan = this.#plan(turn);
+    if (plan.thinking) this.#acknowledge(turn);
     const chunker = new ClauseChunker();
     let firstClause = true;
     let firstOfRound = true;
@@ -586,13 +615,14 @@ export class CallSession {
     for (; round < MAX_TOOL_ROUNDS; round++) {
       turn.times.llmRequestAt ??= performance.now();
       firstOfRound = true;
+      const { selection, thinking, budget, maxTokens } = plan;
       const request: LlmRequest = {
         modelId: selection.modelIds[0]!,
-        system: prefix.system,
-        tools: prefix.tools,
+        system: this.#prefix.system,
+        tools: this.#prefix.tools,
         messages: this.conversation.forRequest(),
         maxTokens,
-        metadata: { callId: this.callId, tenantId: claims.tenantId, agentId: claims.agentId },
+        metadata: { callId: this.callId, tenantId: claims.tenantId, agentId: this.#agent.agentId },
         ...(thinking ? { thinkingBudgetTokens: budget } : {}),
         signal,
       };
@@ -654,7 +684,7 @@ export class CallSession {
       if (toolUses.length === 0) break;
 
       turn.toolsStarted = true;
-      const { outcomes, actions } = await this.#deps.toolRunner.run(toolUses, {
+      const { outcomes, actions } = await this.#toolRunner.run(toolUses, {
         callId: this.callId,
         tenantId: claims.tenantId,
         history: this.conversation.forRequest(),
@@ -679,6 +709,13 @@ export class CallSession {
         }),
       );
       for (const action of actions) this.#onAction(turn, action);
+      const handoff = actions.find((a) => a.type === "handoff_to_agent");
+      if (handoff?.type === "handoff_to_agent" && handoff.agentVersion && handoff.prefixHash) {
+        // The next round is the other agent's: its prompt and tools, the same turn, no silence in between.
+        await this.#handOff(handoff.agentId, handoff.agentVersion, handoff.prefixHash, handoff.context);
+        if (signal.aborted) return;
+        plan = this.#plan(turn);
+      }
     }
     if (round >= MAX_TOOL_ROUNDS) {
       this.#log.warn("tool rounds exhausted", { rounds: round });
@@ -689,6 +726,48 @@ export class CallSession {
     if (turn.generated.join("").trim()) {
       this.#init.link.sendNotice({ type: "transcript", role: "assistant", text: turn.generated.join(" ").trim() });
     }
+  }
+
+  /**
+   * Hands the call to another agent's published version: its prompt prefix (cache point and all), tools, model
+   * policy and barge-in thresholds from the next request on. Tool calls in the history become text, because the
+   * new agent's tool list does not have the old one's; a note tells it what the edge's context packet says. The
+   * call keeps its voice. If the version cannot be had, the first agent is told to carry on.
+   */
+  async #handOff(
+    agentId: string,
+    agentVersion: number,
+    prefixHash: string,
+    context: { entities: Record<string, string>; intent: string; reason: string },
+  ): Promise<void> {
+    const target = this.#deps.handOff
+      ? await this.#deps.handOff({ ...this.#init.claims, agentId, agentVersion, prefixHash })
+      : { ok: false as const, reason: "handoffs are not available on this node" };
+    if (!target.ok) {
+      this.#log.warn("handoff failed; the agent carries on", { agentId, reason: target.reason });
+      this.conversation.appendUserText(
+        "(The handoff did not go through: the other agent is not available. Keep helping the caller yourself.)",
+      );
+      return;
+    }
+    const from = this.#agent.agentId;
+    this.#agent = target.agent;
+    this.#prefix = target.prefix;
+    this.#toolRunner = target.toolRunner;
+    this.#bargeIn = new BargeInPolicyEvaluator(target.agent.bargeIn);
+    this.#warmLines();
+    this.conversation.flattenToolUse();
+    const details = Object.entries(context.entities)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join("; ");
+    this.conversation.appendUserText(
+      `(This call was just handed to you from another agent, and the caller is on the line now. ` +
+        `What they want: ${context.intent || "see the conversation above"}.` +
+        (context.reason ? ` Why it was handed over: ${context.reason}.` : "") +
+        (details ? ` Details: ${details}.` : "") +
+        " Greet them briefly as yourself and carry on.)",
+    );
+    this.#log.info("call handed to another agent", { from, to: agentId, version: agentVersion });
   }
 
   #onAction(turn: Turn, action: CallActionEventAction): void {
@@ -707,11 +786,11 @@ export class CallSession {
   #acknowledge(turn: Turn): void {
     if (turn.acknowledged || turn.firstByteAt !== undefined) return;
     turn.acknowledged = true;
-    this.#playLine(turn, "acknowledgement", this.agent.acknowledgement);
+    this.#playLine(turn, "acknowledgement", this.#agent.acknowledgement);
   }
 
   #playLine(turn: Turn, source: AudioSource, text: string): void {
-    const audio = this.#deps.audioCache.get(this.agent.voice, text);
+    const audio = this.#deps.audioCache.get(this.#voice, text);
     turn.times.cannedAt ??= performance.now();
     if (audio) {
       this.#speech.playCanned(turn.index, source, audio, `t${turn.index}${source}${turn.fillers}`);

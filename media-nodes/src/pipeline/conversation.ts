@@ -43,6 +43,26 @@ export class Conversation {
     return this.messages.length;
   }
 
+  /**
+   * Rewrites tool calls and results as text and drops reasoning blocks, keeping every message where it was: for a
+   * model whose tool list differs from the one that made the calls (a handoff), which may not be sent tool blocks
+   * naming tools it does not have.
+   */
+  flattenToolUse(): void {
+    for (const message of this.messages) {
+      message.content = message.content.flatMap((c): ChatContent[] => {
+        if (c.type === "tool-use") return [{ type: "text", text: `[called ${c.name} ${JSON.stringify(c.input)}]` }];
+        if (c.type === "tool-result") {
+          return [{ type: "text", text: `[${c.isError ? "error" : "result"}: ${JSON.stringify(c.content)}]` }];
+        }
+        if (c.type === "text") return [c];
+        return [];
+      });
+      // Reasoning alone flattens to nothing, and an empty message is not one a model accepts.
+      if (message.content.length === 0) message.content = [{ type: "text", text: "[…]" }];
+    }
+  }
+
   /** A copy for a request (the provider adapts it to its vendor's rules, e.g. a user message first). */
   forRequest(): ChatMessage[] {
     return structuredClone(this.messages);

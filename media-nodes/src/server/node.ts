@@ -193,6 +193,10 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
         nodeId: config.nodeId,
         deadAirMs: config.deadAirMs,
         lines: config.lines,
+        handOff: async (claims) => {
+          const target = await admission.resolve(claims);
+          return target.ok ? { ...target, toolRunner: toolRunnerFor(target.agent) } : target;
+        },
         onEnded: (s) => {
           sessions.delete(s);
           if (sessions.size === 0) drainWaiter?.();

@@ -17,6 +17,9 @@ export type CallAction =
   | {
       type: "handoff_to_agent";
       agentId: string;
+      /** Present once the edge handed the call over: the session continues with this version. */
+      agentVersion?: number;
+      prefixHash?: string;
       context: { recentHistory: ChatMessage[]; entities: Record<string, string>; intent: string; reason: string };
     }
   | { type: "send_sms"; to: string; body: string };
@@ -238,19 +241,23 @@ export async function runBuiltin(name: BuiltinTool, input: unknown, ctx: Builtin
       };
       const outcome = await perform(ctx, { type: "handoff_to_agent", agentId: p.data.agentId, context });
       if (!outcome.ok) return failed(outcome, spoken);
-      const agentName = outcome.result.type === "handoff_to_agent" ? outcome.result.agentName : p.data.agentId;
+      if (outcome.result.type !== "handoff_to_agent") {
+        return failed(
+          { ok: false, problem: "bad-answer", status: 200, detail: "the edge answered another action" },
+          spoken,
+        );
+      }
+      const { agentName, agentVersion, prefixHash } = outcome.result;
       return {
         ok: true,
         result: {
-          status: "context_handed_over",
+          status: "handed_off",
           agentId: p.data.agentId,
           agentName,
           entities: context.entities,
-          note:
-            `${agentName} has the caller's details and what they need. The caller stays on this call with you: ` +
-            "tell them their details were passed on, and keep helping with what you can.",
+          note: `${agentName} takes the call from here, with the caller's details and what they need.`,
         },
-        action: { type: "handoff_to_agent", agentId: p.data.agentId, context },
+        action: { type: "handoff_to_agent", agentId: p.data.agentId, agentVersion, prefixHash, context },
       };
     }
     case "send_sms": {

@@ -11,6 +11,7 @@ import type { SessionEvent } from "../../../shared/session-events.ts";
 import { accounts, agents, agentVersions, calls } from "../../../workers/src/db/schema.ts";
 import type { CallRecord } from "../../../workers/src/do/call-session/records.ts";
 import { newResourceId } from "../../../workers/src/lib/ids.ts";
+import { compileVersion } from "../../../workers/src/prefix/runtime-config.ts";
 import { auditActions } from "../helpers.ts";
 import { type FakeCarriers, fakeCarriers } from "./fake-carriers.ts";
 import {
@@ -360,7 +361,7 @@ describe("verification during a call", () => {
 });
 
 describe("handoff_to_agent", () => {
-  it("keeps the context packet with the call for whoever takes over", async () => {
+  it("hands the call to the target's published version and keeps the context packet with the call", async () => {
     const { tenant, record, session } = await liveCall();
     const billingId = newResourceId("agt");
     const billingVersion = newResourceId("agv");
@@ -383,16 +384,24 @@ describe("handoff_to_agent", () => {
     };
     const r = await act(record.callId, { type: "handoff_to_agent", agentId: billingId, context });
     expect(r.status).toBe(200);
+    // The node continues the call with this version, fetched and checked by its prefix hash.
+    const { prefix } = await withDb(async (db) => {
+      const [row] = await db.select().from(agentVersions).where(eq(agentVersions.id, billingVersion));
+      return compileVersion(row!);
+    });
     expect(await r.json()).toEqual({
       type: "handoff_to_agent",
-      status: "recorded",
+      status: "handed-off",
       agentId: billingId,
       agentName: "Billing",
+      agentVersion: 1,
+      prefixHash: prefix.hash,
     });
     const handoffs = (await session.snapshot())?.handoffs;
     expect(handoffs).toHaveLength(1);
     expect(handoffs?.[0]).toMatchObject({
       agentId: billingId,
+      agentVersion: 1,
       context: {
         recentHistory: [
           { role: "user", text: "I was charged twice for order 48213." },
@@ -404,7 +413,12 @@ describe("handoff_to_agent", () => {
       },
     });
     expect(await auditActions(record.tenantId)).toContain("call.handoff");
-    const unknown = await act(record.callId, { type: "handoff_to_agent", agentId: "agt_nobody", context });
+    // From now on the edge acts for billing's version, which has no handoff tool of its own.
+    const again = await act(record.callId, { type: "handoff_to_agent", agentId: billingId, context });
+    expect(again.status).toBe(403);
+    expect(((await again.json()) as { detail: string }).detail).toContain("no handoff_to_agent tool");
+    const other = await liveCall();
+    const unknown = await act(other.record.callId, { type: "handoff_to_agent", agentId: "agt_nobody", context });
     expect(unknown.status).toBe(404);
   });
 });

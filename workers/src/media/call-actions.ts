@@ -2,7 +2,7 @@
 // against what the edge itself knows (the call's tenant, number and carrier, and the agent version it was routed
 // with), carried out with the edge's carrier credentials, and audited in the tenant's log. The node's word is taken
 // for nothing but the arguments the model gave.
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import type { AgentRuntimeConfig, BuiltinTool, ToolDefinition } from "../../../shared/agent-config.ts";
 import type { CallActionRequest, CallActionResult } from "../../../shared/call-actions.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
@@ -11,7 +11,7 @@ import type { Db } from "../db/types.ts";
 import type { CallSession, SessionSnapshot } from "../do/call-session/call-session.ts";
 import type { CallRecord } from "../do/call-session/records.ts";
 import { type AuditEntry, writeAudit } from "../lib/audit.ts";
-import { runtimeConfigFromVersion } from "../prefix/runtime-config.ts";
+import { compileVersion, runtimeConfigFromVersion } from "../prefix/runtime-config.ts";
 import { withJurisdictionDatabase } from "../residency/databases.ts";
 import { sendTwilioSms, twilioCredentials } from "../telephony/twilio-rest.ts";
 import { CODE_TTL_MS, MAX_ATTEMPTS } from "../verify/codes.ts";
@@ -55,7 +55,9 @@ function parties(record: CallRecord): { caller: string; ours: string } {
 }
 
 async function agentConfig(ctx: ActionContext, db: Db): Promise<AgentRuntimeConfig | undefined> {
-  const { tenantId, agentId, agentVersion } = ctx.snapshot.record;
+  const { tenantId } = ctx.snapshot.record;
+  // After a handoff the call belongs to the agent it was handed to: its tools and allow lists apply.
+  const { agentId, agentVersion } = ctx.snapshot.handoffs?.at(-1) ?? ctx.snapshot.record;
   if (!agentId || agentVersion === null) return undefined;
   const [row] = await db
     .select()
@@ -319,13 +321,22 @@ async function handoff(
   const [target] = await db
     .select({ name: agents.name, publishedVersionId: agents.publishedVersionId })
     .from(agents)
-    .where(and(eq(agents.tenantId, record.tenantId), eq(agents.id, request.agentId)))
+    .where(and(eq(agents.tenantId, record.tenantId), eq(agents.id, request.agentId), isNull(agents.deletedAt)))
     .limit(1);
   if (!target) return refuse(404, "not-found", `There is no agent ${request.agentId}.`);
   if (!target.publishedVersionId) return refuse(422, "unprocessable", `Agent ${request.agentId} is not published.`);
+  const [version] = await db
+    .select()
+    .from(agentVersions)
+    .where(and(eq(agentVersions.tenantId, record.tenantId), eq(agentVersions.id, target.publishedVersionId)))
+    .limit(1);
+  if (!version) return refuse(422, "unprocessable", `Agent ${request.agentId} is not published.`);
+  // The node fetches the version by this hash, as it does for any call, and checks what it gets against it.
+  const { prefix } = await compileVersion(version);
   const recorded = await ctx.session.recordHandoff({
     agentId: request.agentId,
     agentName: target.name,
+    agentVersion: version.version,
     at: Date.now(),
     context: { ...request.context, recentHistory: request.context.recentHistory.map(asText) },
   });
@@ -339,6 +350,13 @@ async function handoff(
   });
   return {
     ok: true,
-    result: { type: "handoff_to_agent", status: "recorded", agentId: request.agentId, agentName: target.name },
+    result: {
+      type: "handoff_to_agent",
+      status: "handed-off",
+      agentId: request.agentId,
+      agentName: target.name,
+      agentVersion: version.version,
+      prefixHash: prefix.hash,
+    },
   };
 }

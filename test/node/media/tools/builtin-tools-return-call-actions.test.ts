@@ -9,6 +9,8 @@ import { ToolRunner } from "../../../../media-nodes/src/tools/runner.ts";
 import type { ToolDefinition } from "../../../../shared/agent-config.ts";
 import type { CallActionRequest } from "../../../../shared/call-actions.ts";
 
+const BILLING_PREFIX = "b".repeat(64);
+
 const CALLER = "+447700900123";
 const DESK = "+14155550100";
 const BILLING = "+14155550111";
@@ -38,7 +40,14 @@ class RecordingEdge implements EdgeActions {
       case "handoff_to_agent":
         return {
           ok: true,
-          result: { type: "handoff_to_agent", status: "recorded", agentId: request.agentId, agentName: "Billing" },
+          result: {
+            type: "handoff_to_agent",
+            status: "handed-off",
+            agentId: request.agentId,
+            agentName: "Billing",
+            agentVersion: 3,
+            prefixHash: BILLING_PREFIX,
+          },
         };
       case "start_verification":
         return {
@@ -201,11 +210,13 @@ describe("built-in tools", () => {
       history,
     );
     expect(outcome.ok).toBe(true);
-    expect(outcome.result).toMatchObject({ agentName: "Billing", status: "context_handed_over" });
+    expect(outcome.result).toMatchObject({ agentName: "Billing", status: "handed_off" });
     expect(actions).toHaveLength(1);
     const action = actions[0]!;
     if (action.type !== "handoff_to_agent") throw new Error("expected a handoff");
-    expect(edge.requests[0]).toEqual(action);
+    expect(edge.requests[0]).toEqual({ type: "handoff_to_agent", agentId: "billing", context: action.context });
+    // The session continues the call with the version the edge handed it to.
+    expect(action).toMatchObject({ agentVersion: 3, prefixHash: BILLING_PREFIX });
     expect(action.agentId).toBe("billing");
     expect(action.context.reason).toBe("refund needed");
     expect(action.context.recentHistory).toEqual(history);

@@ -43,6 +43,8 @@ export interface ActionLogEntry {
 export interface HandoffRecord {
   agentId: string;
   agentName: string;
+  /** The published version the call continues with; the edge acts for it from here on. */
+  agentVersion: number;
   at: number;
   /** The conversation as text (tool calls named in brackets): what a person or the next agent reads. */
   context: {
