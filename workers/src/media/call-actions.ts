@@ -57,8 +57,9 @@ function parties(record: CallRecord): { caller: string; ours: string } {
 async function agentConfig(ctx: ActionContext, db: Db): Promise<AgentRuntimeConfig | undefined> {
   const { tenantId } = ctx.snapshot.record;
   // After a handoff the call belongs to the agent it was handed to: its tools and allow lists apply.
-  const { agentId, agentVersion } = ctx.snapshot.handoffs?.at(-1) ?? ctx.snapshot.record;
-  if (!agentId || agentVersion === null) return undefined;
+  const handedTo = ctx.snapshot.handoffs?.at(-1);
+  const { agentId, agentVersion } = handedTo?.agentVersion ? handedTo : ctx.snapshot.record;
+  if (!agentId || agentVersion == null) return undefined;
   const [row] = await db
     .select()
     .from(agentVersions)
