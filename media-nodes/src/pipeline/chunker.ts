@@ -57,11 +57,7 @@ function isSpace(ch: string | undefined): boolean {
   return ch !== undefined && /\s/.test(ch);
 }
 
-function countWords(text: string): number {
-  let n = 0;
-  for (const w of text.split(/\s+/)) if (/[\p{L}\p{N}]/u.test(w)) n++;
-  return n;
-}
+const WORD_CHAR = /[\p{L}\p{N}]/u;
 
 /** The token a period ends: "Dr." → "Dr", "e.g." → "e.g", "U.S." → "U.S". */
 function tokenBefore(text: string, periodIndex: number): string {
@@ -77,8 +73,24 @@ function isAbbreviation(token: string): boolean {
   return /^\p{Lu}$/u.test(token) || /^(\p{L}\.)+\p{L}$/u.test(token);
 }
 
+/**
+ * Where a scan of the buffer stopped: the next index to look at, and what it knew there. Tokens arrive a few
+ * characters at a time, so each push resumes here instead of rescanning (and re-splitting) the whole clause.
+ */
+interface ScanState {
+  i: number;
+  lastSpace: number;
+  /** Words that ended before `i` (a word: a run of non-spaces with a letter or digit in it). */
+  words: number;
+  inWord: boolean;
+  wordCounts: boolean;
+}
+
+const START: Readonly<ScanState> = { i: 0, lastSpace: -1, words: 0, inWord: false, wordCounts: false };
+
 export class ClauseChunker {
   private buffer = "";
+  private scan: ScanState = { ...START };
   private readonly minClauseWords: number;
   private readonly maxWords: number;
 
@@ -96,6 +108,7 @@ export class ClauseChunker {
       if (end === null) break;
       const piece = this.buffer.slice(0, end).trim();
       this.buffer = this.buffer.slice(end);
+      this.scan = { ...START };
       if (piece.length > 0) out.push(piece);
     }
     return out;
@@ -104,52 +117,76 @@ export class ClauseChunker {
   /** The end of the reply: whatever is left, as one last piece. */
   flush(): string[] {
     const rest = this.buffer.trim();
-    this.buffer = "";
+    this.reset();
     return rest.length > 0 ? [rest] : [];
   }
 
   /** Drops buffered text (barge-in). */
   reset(): void {
     this.buffer = "";
+    this.scan = { ...START };
   }
 
   /** Index just past the first complete clause in the buffer, or null if none is complete yet. */
   private nextBoundary(): number | null {
     const b = this.buffer;
-    let lastSpace = -1;
-    for (let i = 0; i < b.length; i++) {
+    const st = this.scan;
+    // Words before index i: those that ended, plus the one in progress if it has a letter or digit.
+    const wordsBefore = () => st.words + (st.inWord && st.wordCounts ? 1 : 0);
+    for (; st.i < b.length; st.i++) {
+      const i = st.i;
       const ch = b[i]!;
       if (isSpace(ch)) {
-        lastSpace = i;
+        if (st.inWord && st.wordCounts) st.words++;
+        st.inWord = false;
+        st.wordCounts = false;
+        st.lastSpace = i;
         continue;
       }
+      const startsWord = !st.inWord && st.lastSpace > 0 && st.lastSpace === i - 1;
+      st.inWord = true;
+      if (!st.wordCounts && WORD_CHAR.test(ch)) st.wordCounts = true;
       if (SENTENCE_END.has(ch)) {
         let j = i + 1;
         while (j < b.length && (SENTENCE_END.has(b[j]!) || CLOSERS.has(b[j]!))) j++;
         // Whether "3." is "3.5" or a sentence end is only known from the next character.
-        if (j >= b.length) return null;
+        if (j >= b.length) {
+          this.rewindTo(i);
+          return null;
+        }
         if (!isSpace(b[j])) {
-          i = j - 1;
+          st.i = j - 1;
           continue;
         }
         if (ch === "." && j === i + 1 && isAbbreviation(tokenBefore(b, i))) {
-          i = j - 1;
+          st.i = j - 1;
           continue;
         }
         return j;
       }
       if (CLAUSE_END.has(ch)) {
-        if (i + 1 >= b.length) return null;
-        if (isSpace(b[i + 1]) && countWords(b.slice(0, i)) >= this.minClauseWords) return i + 1;
+        if (i + 1 >= b.length) {
+          this.rewindTo(i);
+          return null;
+        }
+        if (isSpace(b[i + 1]) && wordsBefore() >= this.minClauseWords) return i + 1;
         continue;
       }
       if (DASHES.has(ch)) {
-        if (countWords(b.slice(0, i)) >= this.minClauseWords) return i + 1;
+        if (wordsBefore() >= this.minClauseWords) return i + 1;
         continue;
       }
       // A long unpunctuated run: cut at the last space before this word.
-      if (lastSpace > 0 && isSpace(b[i - 1]) && countWords(b.slice(0, lastSpace)) >= this.maxWords) return lastSpace;
+      if (startsWord && st.words >= this.maxWords) return st.lastSpace;
     }
     return null;
+  }
+
+  /**
+   * Leaves the scan so that the character at `i` is looked at again once more text has come: what it means
+   * depends on what follows it. The word it belongs to is still in progress, so the word state stands.
+   */
+  private rewindTo(i: number): void {
+    this.scan.i = i;
   }
 }

@@ -57,7 +57,7 @@ export class OutboundPacer implements ClockClient {
   #starvedTicks = 0;
   #overSince: number | undefined;
   #closed = false;
-  /** A frame that straddles two TTS chunks is assembled here; a frame inside one chunk goes out as a view of it. */
+  /** Every outgoing frame is assembled here (the link encodes it at once; the buffer is reused). */
   readonly #scratch = new Uint8Array(MULAW_FRAME_BYTES);
   lastFrameAt = Number.NEGATIVE_INFINITY;
   framesSent = 0;
@@ -171,10 +171,13 @@ export class OutboundPacer implements ClockClient {
   }
 
   #take(): Uint8Array {
+    const frame = this.#scratch;
     const head = this.#chunks[0];
     if (head && head.length - this.#headOffset >= MULAW_FRAME_BYTES) {
-      // The common case: the whole frame lies inside one chunk of TTS audio. Send it in place.
-      const frame = head.subarray(this.#headOffset, this.#headOffset + MULAW_FRAME_BYTES);
+      // The common case: the whole frame lies inside one chunk of TTS audio. Copied byte by byte rather than
+      // sent as a subarray view: a view is an object per frame per call, the largest allocation on this path.
+      const from = this.#headOffset;
+      for (let k = 0; k < MULAW_FRAME_BYTES; k++) frame[k] = head[from + k]!;
       this.#headOffset += MULAW_FRAME_BYTES;
       if (this.#headOffset === head.length) {
         this.#chunks.shift();
@@ -184,7 +187,6 @@ export class OutboundPacer implements ClockClient {
       this.#sent += MULAW_FRAME_BYTES;
       return frame;
     }
-    const frame = this.#scratch;
     let filled = 0;
     while (filled < MULAW_FRAME_BYTES && this.#chunks.length > 0) {
       const chunk = this.#chunks[0]!;
