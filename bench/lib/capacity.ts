@@ -64,6 +64,8 @@ export interface CapacityLevel {
   served: boolean;
   /** Served, and the system's send lateness p99 stayed within the budget. */
   sustained: boolean;
+  /** 2 when this is the second try of a level whose first try was served but not sustained. */
+  attempt: 1 | 2;
   notSustainedBecause: string[];
   errors: string[];
 }
@@ -240,7 +242,7 @@ export async function measureCapacity(
     );
     await callers.run({ url: target.streamUrl, params, turns: 1, rampMs: warmup * 10, speech });
   }
-  for (const calls of opts.levels) {
+  const measure = async (calls: number, attempt: 1 | 2): Promise<CapacityLevel> => {
     const params = await Promise.all(
       Array.from({ length: calls }, () =>
         target.callParameters(`cap_${calls}_${++callSeq}_${Date.now().toString(36)}`),
@@ -331,15 +333,25 @@ export async function measureCapacity(
       durationS: round(elapsedMs / 1000, 1),
       served,
       sustained: reasons.length === 0,
+      attempt,
       notSustainedBecause: reasons,
       errors: result.errors,
     };
     levels.push(level);
     log(
-      `  ${target.label} ${calls} calls: ${level.sustained ? "sustained" : `not sustained (${reasons.join("; ")})`}; ` +
+      `  ${target.label} ${calls} calls${attempt === 2 ? " (second try)" : ""}: ` +
+        `${level.sustained ? "sustained" : `not sustained (${reasons.join("; ")})`}; ` +
         `CPU ${level.cpuPercent}%, ${level.memoryPerCallKiB} KiB/call, send p99 ${level.sendLatenessP99Ms} ms, ` +
         `reply p50 ${level.replyLatencyP50Ms} ms, load-generator lateness p99 ${level.loadGeneratorLatenessP99Ms} ms`,
     );
+    return level;
+  };
+  for (const calls of opts.levels) {
+    let level = await measure(calls, 1);
+    // Both systems share a 2-core box with their load, and one GC pause can lift a level's p99 past the budget:
+    // a level that was served but missed it is run once more, and that second try is the verdict (both shown).
+    if (level.served && !level.sustained) level = await measure(calls, 2);
+    const reasons = level.notSustainedBecause;
     if (!level.served) {
       limitedBy =
         level.loadGeneratorLatenessP99Ms > 2 * 20
@@ -352,7 +364,9 @@ export async function measureCapacity(
   const largest = (pick: (l: CapacityLevel) => boolean) => {
     // The largest level such that it and every level below it passed: one lucky level above a failure doesn't count.
     let best: number | null = null;
-    for (const l of levels) {
+    // A level's verdict is its last try.
+    const verdicts = levels.filter((l, i) => !levels.slice(i + 1).some((later) => later.calls === l.calls));
+    for (const l of verdicts) {
       if (!pick(l)) break;
       best = l.calls;
     }
