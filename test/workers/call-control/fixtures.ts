@@ -10,6 +10,7 @@ import { openDb } from "../../../workers/src/db/client.ts";
 import { accounts, agents, agentVersions, phoneNumberRoutes, phoneNumbers } from "../../../workers/src/db/schema.ts";
 import type { Db } from "../../../workers/src/db/types.ts";
 import type { CallRecord } from "../../../workers/src/do/call-session/records.ts";
+import { call, createAgent, signUp, type Tenant } from "../helpers.ts";
 
 export const edge = env as unknown as CallControlEnv;
 
@@ -283,4 +284,33 @@ export function spokenText(xml: string): string | undefined {
   const text = /<Say[^>]*>([^<]*)<\/Say>/.exec(xml)?.[1];
   const entities: Record<string, string> = { "&apos;": "'", "&quot;": '"', "&lt;": "<", "&gt;": ">", "&amp;": "&" };
   return text?.replace(/&(apos|quot|lt|gt|amp);/g, (entity) => entities[entity] ?? entity);
+}
+
+/** A signed-up tenant whose published agent answers a fresh Twilio number (for inbound SMS and calls). */
+export async function tenantWithNumber(name: string): Promise<{ t: Tenant; number: string }> {
+  const t = await signUp(name);
+  const agent = await createAgent(t, { publish: true });
+  const number = randomNumber("+1718");
+  await call("POST", "/v1/phone-numbers", {
+    key: t.key,
+    body: { e164: number, provider: "twilio", agentId: agent.id },
+  });
+  return { t, number };
+}
+
+/** An inbound SMS as Twilio posts it to the messaging webhook. */
+export function inboundSms(
+  from: string,
+  to: string,
+  body: string,
+  sid = `SM${crypto.randomUUID().replaceAll("-", "")}`,
+) {
+  return {
+    MessageSid: sid,
+    AccountSid: testBindings.TWILIO_ACCOUNT_SID ?? "",
+    From: from,
+    To: to,
+    Body: body,
+    NumMedia: "0",
+  };
 }

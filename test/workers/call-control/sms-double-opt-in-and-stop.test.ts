@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { auditActions, call, createAgent, signUp, type Tenant } from "../helpers.ts";
+import { auditActions, call, type Tenant } from "../helpers.ts";
 import { type FakeCarriers, fakeCarriers } from "./fake-carriers.ts";
-import { randomNumber, signLikeTwilio, testBindings, twilioPost } from "./fixtures.ts";
+import { inboundSms, signLikeTwilio, tenantWithNumber, testBindings, twilioPost } from "./fixtures.ts";
 
 type Consent = { id: string; status: string; optedInAt: string | null; revokedAt: string | null };
 
@@ -11,34 +11,12 @@ beforeEach(() => {
 });
 afterEach(() => carriers.restore());
 
-async function tenantWithNumber(): Promise<{ t: Tenant; number: string }> {
-  const t = await signUp("Opt-in Co");
-  const agent = await createAgent(t, { publish: true });
-  const number = randomNumber("+1718");
-  await call("POST", "/v1/phone-numbers", {
-    key: t.key,
-    body: { e164: number, provider: "twilio", agentId: agent.id },
-  });
-  return { t, number };
-}
-
-function sms(from: string, to: string, body: string, sid = `SM${crypto.randomUUID().replaceAll("-", "")}`) {
-  return {
-    MessageSid: sid,
-    AccountSid: testBindings.TWILIO_ACCOUNT_SID ?? "",
-    From: from,
-    To: to,
-    Body: body,
-    NumMedia: "0",
-  };
-}
-
 const consentOf = async (t: Tenant, id: string) =>
   (await call<Consent>("GET", `/v1/consent/${id}`, { key: t.key })).body;
 
 describe("SMS consent", () => {
   it("starts pending and texts the person, becomes active on YES, and is revoked by STOP", async () => {
-    const { t, number } = await tenantWithNumber();
+    const { t, number } = await tenantWithNumber("Opt-in Co");
     const person = "+13055550160";
     const created = await call<Consent>("POST", "/v1/consent", {
       key: t.key,
@@ -52,13 +30,13 @@ describe("SMS consent", () => {
     expect(text?.form.get("From")).toBe(number);
     expect(text?.form.get("Body")).toMatch(/reply YES/i);
 
-    const yes = await twilioPost("/v1/telephony/twilio/sms", sms(person, number, "Yes"));
+    const yes = await twilioPost("/v1/telephony/twilio/sms", inboundSms(person, number, "Yes"));
     expect(yes.status).toBe(200);
     expect(yes.body).toContain("<Message>");
     expect(await consentOf(t, created.body.id)).toMatchObject({ status: "active" });
     expect((await consentOf(t, created.body.id)).optedInAt).not.toBeNull();
 
-    const stop = await twilioPost("/v1/telephony/twilio/sms", sms(person, number, "STOP"));
+    const stop = await twilioPost("/v1/telephony/twilio/sms", inboundSms(person, number, "STOP"));
     expect(stop.status).toBe(200);
     expect(await consentOf(t, created.body.id)).toMatchObject({ status: "revoked" });
     expect(await auditActions(t.accountId)).toEqual(
@@ -67,20 +45,20 @@ describe("SMS consent", () => {
   });
 
   it("ignores a YES from a number with nothing pending, and other words", async () => {
-    const { t, number } = await tenantWithNumber();
+    const { t, number } = await tenantWithNumber("Opt-in Co");
     const person = "+13055550161";
     const checkbox = await call<Consent>("POST", "/v1/consent", {
       key: t.key,
       body: { phoneNumber: person, type: "service", verificationMethod: "checkbox" },
     });
-    const reply = await twilioPost("/v1/telephony/twilio/sms", sms(person, number, "maybe later"));
+    const reply = await twilioPost("/v1/telephony/twilio/sms", inboundSms(person, number, "maybe later"));
     expect(reply.body).not.toContain("<Message>");
     expect(await consentOf(t, checkbox.body.id)).toMatchObject({ status: "active" });
   });
 
   it("refuses a replayed message and a bad signature with 403", async () => {
-    const { number } = await tenantWithNumber();
-    const message = sms("+13055550162", number, "STOP");
+    const { number } = await tenantWithNumber("Opt-in Co");
+    const message = inboundSms("+13055550162", number, "STOP");
     expect((await twilioPost("/v1/telephony/twilio/sms", message)).status).toBe(200);
     expect((await twilioPost("/v1/telephony/twilio/sms", message)).status).toBe(403);
     const forged = await signLikeTwilio("wrong", "https://edge.test/v1/telephony/twilio/sms", message);

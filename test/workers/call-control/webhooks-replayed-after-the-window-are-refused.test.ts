@@ -10,9 +10,11 @@ import { type FakeCarriers, fakeCarriers } from "./fake-carriers.ts";
 import {
   edge,
   heartbeat,
+  inboundSms,
   parseStreamTwiml,
   randomNumber,
   seedTenantWithNumber,
+  tenantWithNumber,
   testBindings,
   twilioPost,
   voiceParams,
@@ -124,17 +126,6 @@ describe("SMS YES replayed after the replay window", () => {
   });
   afterEach(() => carriers.restore());
 
-  async function tenantWithNumber(): Promise<{ t: Tenant; number: string }> {
-    const t = await signUp("Replay Co");
-    const agent = await createAgent(t, { publish: true });
-    const number = randomNumber("+1718");
-    await call("POST", "/v1/phone-numbers", {
-      key: t.key,
-      body: { e164: number, provider: "twilio", agentId: agent.id },
-    });
-    return { t, number };
-  }
-
   const pendingConsent = async (t: Tenant, phoneNumber: string, type: string) =>
     (
       await call<{ id: string; status: string }>("POST", "/v1/consent", {
@@ -144,17 +135,10 @@ describe("SMS YES replayed after the replay window", () => {
     ).body;
 
   it("does not confirm a consent created after the YES was sent", async () => {
-    const { t, number } = await tenantWithNumber();
+    const { t, number } = await tenantWithNumber("Replay Co");
     const person = "+13055550170";
     const first = await pendingConsent(t, person, "service");
-    const yes = {
-      MessageSid: `SM${crypto.randomUUID().replaceAll("-", "")}`,
-      AccountSid: testBindings.TWILIO_ACCOUNT_SID ?? "",
-      From: person,
-      To: number,
-      Body: "YES",
-      NumMedia: "0",
-    };
+    const yes = inboundSms(person, number, "YES");
     expect((await twilioPost(SMS, yes)).status).toBe(200);
     expect((await call<{ status: string }>("GET", `/v1/consent/${first.id}`, { key: t.key })).body.status).toBe(
       "active",
