@@ -12,6 +12,7 @@ import type { CallSession, SessionSnapshot } from "../do/call-session/call-sessi
 import type { CallRecord } from "../do/call-session/records.ts";
 import { type AuditEntry, writeAudit } from "../lib/audit.ts";
 import { compileVersion, runtimeConfigFromVersion } from "../prefix/runtime-config.ts";
+import { findAgentVersion } from "../prefix/store.ts";
 import { withJurisdictionDatabase } from "../residency/databases.ts";
 import { sendTwilioSms, twilioCredentials } from "../telephony/twilio-rest.ts";
 import { CODE_TTL_MS, MAX_ATTEMPTS } from "../verify/codes.ts";
@@ -60,17 +61,7 @@ async function agentConfig(ctx: ActionContext, db: Db): Promise<AgentRuntimeConf
   const handedTo = ctx.snapshot.handoffs?.at(-1);
   const { agentId, agentVersion } = handedTo?.agentVersion ? handedTo : ctx.snapshot.record;
   if (!agentId || agentVersion == null) return undefined;
-  const [row] = await db
-    .select()
-    .from(agentVersions)
-    .where(
-      and(
-        eq(agentVersions.tenantId, tenantId),
-        eq(agentVersions.agentId, agentId),
-        eq(agentVersions.version, agentVersion),
-      ),
-    )
-    .limit(1);
+  const row = await findAgentVersion(db, tenantId, agentId, agentVersion);
   return row ? runtimeConfigFromVersion(row) : undefined;
 }
 

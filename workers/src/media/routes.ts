@@ -2,18 +2,16 @@
 // CallSession, the built-in tools' actions, and prompt prefixes (with the agent's runtime config) by hash. All
 // node-authenticated; whatever concerns one call is accepted only from the node that call was routed to.
 
-import { and, eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { CallActionRequestSchema } from "../../../shared/call-actions.ts";
 import { SessionEventSchema } from "../../../shared/session-events.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
-import { agentVersions } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
 import { locateSession } from "../do/call-session/locate.ts";
 import { heartbeatSchema } from "../do/media-region/heartbeat.ts";
 import { compileVersion } from "../prefix/runtime-config.ts";
-import { loadStoredPrefix } from "../prefix/store.ts";
+import { findAgentVersion, loadStoredPrefix } from "../prefix/store.ts";
 import { withEveryDatabase } from "../residency/databases.ts";
 import { namespaceFor } from "../residency/residency.ts";
 import { regionInfo } from "../routing/regions.ts";
@@ -132,13 +130,7 @@ mediaRoutes.get("/media/prefixes/:hash", async (c) => {
 
   const found = await withEveryDatabase(c.env, c.var.db, async (dbs) => {
     for (const db of dbs) {
-      const [row] = await db
-        .select()
-        .from(agentVersions)
-        .where(
-          and(eq(agentVersions.tenantId, tenant), eq(agentVersions.agentId, agent), eq(agentVersions.version, version)),
-        )
-        .limit(1);
+      const row = await findAgentVersion(db, tenant, agent, version);
       if (row) return { row, stored: await loadStoredPrefix(db, tenant, hash) };
     }
     return undefined;

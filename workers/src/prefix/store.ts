@@ -13,6 +13,23 @@ export async function storePromptPrefix(db: Db, tenantId: string, prefix: Prompt
     .onConflictDoNothing({ target: [promptPrefixes.tenantId, promptPrefixes.hash] });
 }
 
+/** One version of one of the tenant's agents, by its number; undefined if there is none. */
+export async function findAgentVersion(
+  db: Db,
+  tenantId: string,
+  agentId: string,
+  version: number,
+): Promise<typeof agentVersions.$inferSelect | undefined> {
+  const [row] = await db
+    .select()
+    .from(agentVersions)
+    .where(
+      and(eq(agentVersions.tenantId, tenantId), eq(agentVersions.agentId, agentId), eq(agentVersions.version, version)),
+    )
+    .limit(1);
+  return row;
+}
+
 /** Compiles and stores the prefix of a version being published; returns its hash. */
 export async function storePublishedPrefix(db: Db, tenantId: string, versionId: string): Promise<string> {
   const [row] = await db

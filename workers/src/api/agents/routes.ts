@@ -13,7 +13,7 @@ import { afterCursor, pageOf, pageQuery, toPage } from "../../lib/pagination.ts"
 import { fieldErrors, notFound, ProblemError, problems } from "../../lib/problem.ts";
 import { authorize } from "../../middleware/auth.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
-import { storePublishedPrefix } from "../../prefix/store.ts";
+import { findAgentVersion, storePublishedPrefix } from "../../prefix/store.ts";
 import { jsonBody, jsonResponse, needs } from "../common.ts";
 import {
   type AgentConfig,
@@ -238,16 +238,7 @@ export const agentsApi = new OpenAPIHono<AppEnv>()
     const { tenantId, keyId } = c.var.auth;
     const db = c.var.db;
     const agent = await lockAgent(db, tenantId, agentId);
-    const [latest] = await db
-      .select()
-      .from(agentVersions)
-      .where(
-        and(
-          eq(agentVersions.tenantId, tenantId),
-          eq(agentVersions.agentId, agentId),
-          eq(agentVersions.version, agent.latestVersion),
-        ),
-      );
+    const latest = await findAgentVersion(db, tenantId, agentId, agent.latestVersion);
     if (!latest) throw new Error(`agent ${agentId} has no version ${agent.latestVersion}`);
 
     let current = latest;
@@ -348,16 +339,7 @@ export const agentsApi = new OpenAPIHono<AppEnv>()
     const { agentId, version } = c.req.valid("param");
     const { tenantId } = c.var.auth;
     const agent = await loadAgent(c.var.db, tenantId, agentId);
-    const [row] = await c.var.db
-      .select()
-      .from(agentVersions)
-      .where(
-        and(
-          eq(agentVersions.tenantId, tenantId),
-          eq(agentVersions.agentId, agentId),
-          eq(agentVersions.version, version),
-        ),
-      );
+    const row = await findAgentVersion(c.var.db, tenantId, agentId, version);
     if (!row) throw notFound(`version of agent ${agentId}:`, version);
     return c.json(versionOut(row, agent.publishedVersionId), 200);
   })
