@@ -1,4 +1,4 @@
-// What a media node tells the call's CallSession (on the edge) about a live call. The media node keeps
+// What a media node tells the call's CallLedger (on the edge) about a live call. The media node keeps
 // nothing durable; these events are the record. The edge validates them with these schemas (a trust
 // boundary: a compromised or buggy node must not write arbitrary shapes into Postgres) and stores them
 // through its outbox.

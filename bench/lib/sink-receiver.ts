@@ -1,4 +1,4 @@
-// Stands where the edge's CallSession endpoint would be, so a media node in another process can hand the
+// Stands where the edge's CallLedger endpoint would be, so a media node in another process can hand the
 // benchmark every turn's latency waterfall (the same events it sends the edge). It records turns and
 // answers 200; it does not check the node's signature (loopback only, benchmark use only).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";

@@ -1,5 +1,5 @@
 // One call through the real path: Twilio's signed voice webhook to the edge, its TwiML answer, the simulated
-// caller streaming to the media node it names, the live feed of the call's CallSession printed as it happens,
+// caller streaming to the media node it names, the live feed of the call's CallLedger printed as it happens,
 // and the status callback Twilio sends at the end.
 import WebSocket from "ws";
 import { type CallerStep, type CallReport, runCall, speechFor } from "../../emulators/twilio-caller/caller.ts";

@@ -145,7 +145,7 @@ describe("data residency of the tenant API", () => {
 
   it("lists and shows an EU tenant's calls from the EU database", async () => {
     const eu = await tenantWithData("eu", `+4930${unique()}`);
-    // Call control writes calls to the jurisdiction's database (the CallSession outbox); put one there directly.
+    // Call control writes calls to the jurisdiction's database (the CallLedger outbox); put one there directly.
     const callId = newResourceId("call");
     await withDatabase(EU_URL, async (db) => {
       await db.insert(calls).values({

@@ -1,13 +1,13 @@
 // The bindings call control reads. Secrets come from `.dev.vars` locally and `wrangler secret put` deployed;
 // every optional one has a documented local default where it is read.
-import type { CallSession } from "./do/call-session/call-session.ts";
+import type { CallLedger } from "./do/call-ledger/call-ledger.ts";
 import type { MediaRegion } from "./do/media-region/media-region.ts";
 import type { TenantLimiter } from "./do/tenant-limiter/tenant-limiter.ts";
 
 export interface CallControlEnv {
   TENANT_LIMITER: DurableObjectNamespace<TenantLimiter>;
   MEDIA_REGION: DurableObjectNamespace<MediaRegion>;
-  CALL_SESSION: DurableObjectNamespace<CallSession>;
+  CALL_LEDGER: DurableObjectNamespace<CallLedger>;
 
   /** Fallback database for every jurisdiction (local: the one Postgres or PGlite). */
   DATABASE_URL: string;

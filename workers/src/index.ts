@@ -3,7 +3,7 @@
 import { createApp } from "./app.ts";
 import type { Env } from "./env.ts";
 
-export { CallSession } from "./do/call-session/call-session.ts";
+export { CallLedger } from "./do/call-ledger/call-ledger.ts";
 export { MediaRegion } from "./do/media-region/media-region.ts";
 export { TenantLimiter } from "./do/tenant-limiter/tenant-limiter.ts";
 

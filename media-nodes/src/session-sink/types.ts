@@ -1,7 +1,7 @@
 import type { SessionEvent } from "../../../shared/session-events.ts";
 
 /**
- * Where a media node hands what it learns about a call (the edge's CallSession in production). The node
+ * Where a media node hands what it learns about a call (the edge's CallLedger in production). The node
  * never writes Postgres itself. publish() must not throw into the call: a sink that cannot deliver logs
  * and drops (bounded), it never stalls the voice loop.
  */

@@ -12,7 +12,7 @@ import { loadConfig } from "../../../media-nodes/src/config.ts";
 import { type RunningMediaNode, runMediaNode } from "../../../media-nodes/src/server/run.ts";
 import { type LocalEdge, startLocalEdge } from "../../../scripts/local-edge.ts";
 import { calls, callTurns } from "../../../workers/src/db/schema.ts";
-import { callIdForCarrierCall } from "../../../workers/src/do/call-session/call-id.ts";
+import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
 
 const NODE_ID = "node-e2e-1";
 const SCRIPT = ["book-appointment", "thanks-goodbye"];

@@ -9,7 +9,7 @@ import type { CallActionRequest } from "../../../shared/call-actions.ts";
 import { type AccountId, spellIdForSpeech } from "../../../shared/ids.ts";
 import type { SessionEvent } from "../../../shared/session-events.ts";
 import { accounts, agents, agentVersions, calls } from "../../../workers/src/db/schema.ts";
-import type { CallRecord } from "../../../workers/src/do/call-session/records.ts";
+import type { CallRecord } from "../../../workers/src/do/call-ledger/records.ts";
 import { newResourceId } from "../../../workers/src/lib/ids.ts";
 import { compileVersion } from "../../../workers/src/prefix/runtime-config.ts";
 import { auditActions } from "../helpers.ts";
@@ -72,7 +72,7 @@ async function liveCall(over: Partial<CallRecord> = {}) {
     nodeId: NODE,
     ...over,
   });
-  const session = edge.CALL_SESSION.getByName(record.callId);
+  const session = edge.CALL_LEDGER.getByName(record.callId);
   const opened = await session.open({ record, state: "routed", leaseHeld: false });
   expect(opened.ok).toBe(true);
   return { tenant, record, session };

@@ -9,7 +9,7 @@ import type { CallControlEnv } from "../../../workers/src/call-control-env.ts";
 import { openDb } from "../../../workers/src/db/client.ts";
 import { accounts, agents, agentVersions, phoneNumberRoutes, phoneNumbers } from "../../../workers/src/db/schema.ts";
 import type { Db } from "../../../workers/src/db/types.ts";
-import type { CallRecord } from "../../../workers/src/do/call-session/records.ts";
+import type { CallRecord } from "../../../workers/src/do/call-ledger/records.ts";
 import { call, createAgent, signUp, type Tenant } from "../helpers.ts";
 
 export const edge = env as unknown as CallControlEnv;

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { importCallTokenVerifier } from "../../../shared/call-token.ts";
 import { compilePromptPrefix } from "../../../shared/prompt-prefix.ts";
 import { calls } from "../../../workers/src/db/schema.ts";
-import { callIdForCarrierCall } from "../../../workers/src/do/call-session/call-id.ts";
+import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
 import { spokenRefusal } from "../../../workers/src/telephony/refusals.ts";
 import {
   edge,
@@ -28,7 +28,7 @@ async function verifier() {
 }
 
 async function callRow(tenantId: string, callId: string) {
-  const session = edge.CALL_SESSION.getByName(callId);
+  const session = edge.CALL_LEDGER.getByName(callId);
   await session.flushOutbox();
   return withDb(
     async (db) =>
@@ -83,7 +83,7 @@ describe("inbound voice webhook", () => {
     expect(expired).toMatchObject({ ok: false, reason: "expired" });
 
     expect(await edge.TENANT_LIMITER.getByName(tenant.tenantId).leases()).toMatchObject([{ callId, reported: false }]);
-    expect(await edge.CALL_SESSION.getByName(callId).snapshot()).toMatchObject({
+    expect(await edge.CALL_LEDGER.getByName(callId).snapshot()).toMatchObject({
       state: "routed",
       record: { region: "us-east-1" },
     });

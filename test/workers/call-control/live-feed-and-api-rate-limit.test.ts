@@ -9,7 +9,7 @@ describe("live call feed", () => {
     const owner = await signUp("Live owner");
     const other = await signUp("Live other");
     const record = callRecord(owner.accountId);
-    await edge.CALL_SESSION.getByName(record.callId).open({ record, state: "routed", leaseHeld: false });
+    await edge.CALL_LEDGER.getByName(record.callId).open({ record, state: "routed", leaseHeld: false });
     const url = `${EDGE}/v1/calls/${record.callId}/live`;
     const open = await exports.default.fetch(url, {
       headers: { upgrade: "websocket", authorization: `Bearer ${owner.key}` },

@@ -112,7 +112,7 @@ describe("session events from media nodes", () => {
     // A redelivered event is accepted and changes nothing.
     expect((await nodeRequest("POST", `/v1/calls/${callId}/events`, events[2])).status).toBe(202);
 
-    await edge.CALL_SESSION.getByName(callId).flushOutbox();
+    await edge.CALL_LEDGER.getByName(callId).flushOutbox();
     const rows = await withDb((db) =>
       db
         .select({ turnIndex: callTurns.turnIndex, speaker: callTurns.speaker, text: callTurns.text })

@@ -73,7 +73,7 @@ describe("outbound calls", () => {
     );
     expect(request?.form.getAll("StatusCallbackEvent")).toEqual(["initiated", "ringing", "answered", "completed"]);
 
-    const session = edge.CALL_SESSION.getByName(r.body.id);
+    const session = edge.CALL_LEDGER.getByName(r.body.id);
     expect(await session.snapshot()).toMatchObject({
       state: "initiated",
       record: { providerCallSid: r.body.providerCallSid },

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { callIdForCarrierCall } from "../../../workers/src/do/call-session/call-id.ts";
+import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
 import { decodeClientState } from "../../../workers/src/telephony/telnyx.ts";
 import { type FakeCarriers, fakeCarriers } from "./fake-carriers.ts";
 import { EDGE, edge, heartbeat, seedTenantWithNumber, testBindings } from "./fixtures.ts";
@@ -117,7 +117,7 @@ describe("Telnyx call control", () => {
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ action: "refuse", reason: "unavailable" });
     expect(await edge.TENANT_LIMITER.getByName(tenant.tenantId).leases()).toEqual([]);
-    expect(await edge.CALL_SESSION.getByName(callId).snapshot()).toMatchObject({
+    expect(await edge.CALL_LEDGER.getByName(callId).snapshot()).toMatchObject({
       state: "ended",
       leaseHeld: false,
       record: { status: "failed", endReason: "unavailable: carrier refused to answer" },

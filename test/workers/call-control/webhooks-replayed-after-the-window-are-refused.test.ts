@@ -3,7 +3,7 @@
 // the webhook: a voice webhook for a call that already happened, and an old YES for a consent created since.
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { callIdForCarrierCall } from "../../../workers/src/do/call-session/call-id.ts";
+import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
 import { REPLAY_WINDOW_MS, type TenantLimiter } from "../../../workers/src/do/tenant-limiter/tenant-limiter.ts";
 import { call, createAgent, signUp, type Tenant } from "../helpers.ts";
 import { type FakeCarriers, fakeCarriers } from "./fake-carriers.ts";
@@ -52,7 +52,7 @@ describe("voice webhook replayed after the replay window", () => {
     expect(replay.body).not.toContain("token");
     expect(await edge.TENANT_LIMITER.getByName(tenant.tenantId).leases()).toEqual([]);
     const callId = await callIdForCarrierCall("twilio", params.CallSid ?? "");
-    expect(await edge.CALL_SESSION.getByName(callId).snapshot()).toMatchObject({
+    expect(await edge.CALL_LEDGER.getByName(callId).snapshot()).toMatchObject({
       state: "ended",
       record: { status: "completed", endReason: "carrier-completed" },
     });

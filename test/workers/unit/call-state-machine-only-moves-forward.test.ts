@@ -4,7 +4,7 @@ import {
   canTransition,
   IllegalTransitionError,
   transition,
-} from "../../../workers/src/do/call-session/state-machine.ts";
+} from "../../../workers/src/do/call-ledger/state-machine.ts";
 
 describe("call state machine", () => {
   it("walks the happy path initiated → routed → connected → in-progress → ended", () => {

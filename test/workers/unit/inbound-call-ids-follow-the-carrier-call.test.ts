@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isResourceId } from "../../../shared/ids.ts";
-import { callIdForCarrierCall } from "../../../workers/src/do/call-session/call-id.ts";
+import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
 
 describe("inbound call IDs", () => {
   it("are ordinary call resource IDs, the same for every webhook of one carrier call", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { OUTBOX_MAX_DELAY_MS, outboxRetryDelayMs } from "../../../workers/src/do/call-session/backoff.ts";
+import { OUTBOX_MAX_DELAY_MS, outboxRetryDelayMs } from "../../../workers/src/do/call-ledger/backoff.ts";
 
 describe("outbox retry delay", () => {
   it("doubles from one second", () => {

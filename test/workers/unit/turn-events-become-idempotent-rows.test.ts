@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TurnEvent } from "../../../shared/session-events.ts";
-import { callStatusFromCarrier, turnRows } from "../../../workers/src/do/call-session/records.ts";
+import { callStatusFromCarrier, turnRows } from "../../../workers/src/do/call-ledger/records.ts";
 
 const turn = (over: Partial<TurnEvent> = {}): TurnEvent => ({
   type: "turn",

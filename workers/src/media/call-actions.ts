@@ -8,8 +8,8 @@ import type { CallActionRequest, CallActionResult } from "../../../shared/call-a
 import type { CallControlEnv } from "../call-control-env.ts";
 import { agents, agentVersions, phoneNumbers } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
-import type { CallSession, SessionSnapshot } from "../do/call-session/call-session.ts";
-import type { CallRecord } from "../do/call-session/records.ts";
+import type { CallLedger, SessionSnapshot } from "../do/call-ledger/call-ledger.ts";
+import type { CallRecord } from "../do/call-ledger/records.ts";
 import { type AuditEntry, writeAudit } from "../lib/audit.ts";
 import { compileVersion, runtimeConfigFromVersion } from "../prefix/runtime-config.ts";
 import { findAgentVersion } from "../prefix/store.ts";
@@ -44,7 +44,7 @@ const refuse = (status: number, slug: ActionProblem, detail: string): ActionOutc
 export interface ActionContext {
   env: CallControlEnv;
   requestDb: Db;
-  session: DurableObjectStub<CallSession>;
+  session: DurableObjectStub<CallLedger>;
   snapshot: SessionSnapshot;
 }
 

@@ -1,5 +1,5 @@
 // What media nodes call on the edge: heartbeats into their region's directory, session events into the call's
-// CallSession, the built-in tools' actions, and prompt prefixes (with the agent's runtime config) by hash. All
+// CallLedger, the built-in tools' actions, and prompt prefixes (with the agent's runtime config) by hash. All
 // node-authenticated; whatever concerns one call is accepted only from the node that call was routed to.
 
 import { type Context, Hono } from "hono";
@@ -8,7 +8,7 @@ import { CallActionRequestSchema } from "../../../shared/call-actions.ts";
 import { SessionEventSchema } from "../../../shared/session-events.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
 import type { Db } from "../db/types.ts";
-import { locateSession } from "../do/call-session/locate.ts";
+import { locateSession } from "../do/call-ledger/locate.ts";
 import { heartbeatSchema } from "../do/media-region/heartbeat.ts";
 import { compileVersion } from "../prefix/runtime-config.ts";
 import { findAgentVersion, loadStoredPrefix } from "../prefix/store.ts";

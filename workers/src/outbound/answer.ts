@@ -1,7 +1,7 @@
 // The callee picked up an outbound call: Twilio fetches our voice URL with `?callId=`. Only now is a media
 // node chosen and a token minted (a token minted at dial time could expire while the phone rings).
 import type { CallControlEnv } from "../call-control-env.ts";
-import { locateSession } from "../do/call-session/locate.ts";
+import { locateSession } from "../do/call-ledger/locate.ts";
 import { namespaceFor } from "../residency/residency.ts";
 import { mintCallToken } from "../routing/call-token.ts";
 import type { EdgeLocation } from "../routing/nearness.ts";

@@ -1,5 +1,5 @@
 // Placing an outbound call: every gate first (consent, calling hours, limits), then Twilio's REST API. A call
-// that fails a gate never reaches Twilio and never takes a lease; one that passes has a CallSession before
+// that fails a gate never reaches Twilio and never takes a lease; one that passes has a CallLedger before
 // Twilio is asked, so the status callback always finds it.
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { newResourceId } from "../../../shared/ids.ts";
@@ -13,8 +13,8 @@ import {
   phoneNumbers,
 } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
-import { sessionStub } from "../do/call-session/locate.ts";
-import type { CallRecord } from "../do/call-session/records.ts";
+import { sessionStub } from "../do/call-ledger/locate.ts";
+import type { CallRecord } from "../do/call-ledger/records.ts";
 import { compileVersion } from "../prefix/runtime-config.ts";
 import { namespaceFor } from "../residency/residency.ts";
 import { type CallingWindow, checkCallingHours, DEFAULT_CALLING_WINDOW } from "../telephony/calling-hours.ts";

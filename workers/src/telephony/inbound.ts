@@ -2,12 +2,12 @@
 // the tenant may take another call, where it runs, and the token that lets it in. The Twilio and Telnyx handlers
 // only translate this decision into TwiML or Call Control commands.
 //
-// Every path that took a lease either hands it to the CallSession (which gives it back when the call ends) or
+// Every path that took a lease either hands it to the CallLedger (which gives it back when the call ends) or
 // gives it back itself before answering, so a refused or failed call never holds capacity.
 import type { CallControlEnv } from "../call-control-env.ts";
-import { callIdForCarrierCall } from "../do/call-session/call-id.ts";
-import { locateSession, sessionStub } from "../do/call-session/locate.ts";
-import type { CallRecord } from "../do/call-session/records.ts";
+import { callIdForCarrierCall } from "../do/call-ledger/call-id.ts";
+import { locateSession, sessionStub } from "../do/call-ledger/locate.ts";
+import type { CallRecord } from "../do/call-ledger/records.ts";
 import { compileVersion } from "../prefix/runtime-config.ts";
 import { namespaceFor } from "../residency/residency.ts";
 import { mintCallToken } from "../routing/call-token.ts";

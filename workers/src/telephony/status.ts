@@ -1,9 +1,9 @@
 // Carrier status callbacks: the carrier's word that a call is over. They finish the call record and give the
 // tenant's lease back, whatever the media node did or did not report.
 import type { CallControlEnv } from "../call-control-env.ts";
-import { callIdForCarrierCall } from "../do/call-session/call-id.ts";
-import { locateSession } from "../do/call-session/locate.ts";
-import { callStatusFromCarrier } from "../do/call-session/records.ts";
+import { callIdForCarrierCall } from "../do/call-ledger/call-id.ts";
+import { locateSession } from "../do/call-ledger/locate.ts";
+import { callStatusFromCarrier } from "../do/call-ledger/records.ts";
 
 export type StatusOutcome = "ended" | "noted" | "unknown-call";
 

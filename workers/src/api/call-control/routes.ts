@@ -5,7 +5,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { accounts, CONSENT_TYPES } from "../../db/schema.ts";
-import { locateSession } from "../../do/call-session/locate.ts";
+import { locateSession } from "../../do/call-ledger/locate.ts";
 import type { AppEnv } from "../../env.ts";
 import { audit } from "../../lib/audit.ts";
 import { resourceId } from "../../lib/ids.ts";

@@ -1,11 +1,11 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { callTurns } from "../../../workers/src/db/schema.ts";
-import type { CallSession, LiveMessage } from "../../../workers/src/do/call-session/call-session.ts";
+import type { CallLedger, LiveMessage } from "../../../workers/src/do/call-ledger/call-ledger.ts";
 import { callRecord, edge, ended, seedTenant, started, turn, withDb } from "./fixtures.ts";
 
 /** A live-feed subscriber, connected straight to the session object. */
-async function subscribe(session: DurableObjectStub<CallSession>) {
+async function subscribe(session: DurableObjectStub<CallLedger>) {
   const response = await session.fetch("http://session/live", { headers: { Upgrade: "websocket" } });
   const socket = response.webSocket;
   if (!socket) throw new Error(`no websocket (${response.status})`);
@@ -30,10 +30,10 @@ async function subscribe(session: DurableObjectStub<CallSession>) {
   };
 }
 
-describe("CallSession", () => {
+describe("CallLedger", () => {
   it("moves routed → connected → in-progress → ended as the media node reports", async () => {
     const record = callRecord(await seedTenant());
-    const session = edge.CALL_SESSION.getByName(record.callId);
+    const session = edge.CALL_LEDGER.getByName(record.callId);
     expect(await session.open({ record, state: "routed", leaseHeld: false })).toMatchObject({ ok: true });
     expect(await session.ingest(started(record, 0))).toMatchObject({ ok: true, snapshot: { state: "connected" } });
     expect(await session.ingest(turn(record, 0, 1))).toMatchObject({ ok: true, snapshot: { state: "in-progress" } });
@@ -54,7 +54,7 @@ describe("CallSession", () => {
 
   it("refuses illegal transitions and events naming another tenant", async () => {
     const record = callRecord(await seedTenant());
-    const session = edge.CALL_SESSION.getByName(record.callId);
+    const session = edge.CALL_LEDGER.getByName(record.callId);
     await session.open({ record, state: "routed", leaseHeld: false });
     await session.ingest(started(record, 0));
     expect(await session.route({ region: "us-west-2", nodeId: "other" })).toEqual({
@@ -65,7 +65,7 @@ describe("CallSession", () => {
     });
     const forged = { ...started(record, 1), tenantId: "AYB-SOMEONE-ELSE" };
     expect(await session.ingest(forged)).toMatchObject({ ok: false, error: "mismatch" });
-    expect(await edge.CALL_SESSION.getByName("call_unknown").ingest(started(record))).toEqual({
+    expect(await edge.CALL_LEDGER.getByName("call_unknown").ingest(started(record))).toEqual({
       ok: false,
       error: "not-found",
     });
@@ -73,7 +73,7 @@ describe("CallSession", () => {
 
   it("applies a redelivered event once", async () => {
     const record = callRecord(await seedTenant());
-    const session = edge.CALL_SESSION.getByName(record.callId);
+    const session = edge.CALL_LEDGER.getByName(record.callId);
     await session.open({ record, state: "routed", leaseHeld: false });
     const live = await subscribe(session);
     await session.ingest(started(record, 0));
@@ -93,7 +93,7 @@ describe("CallSession", () => {
 
   it("keeps a turn that arrives after the carrier already ended the call", async () => {
     const record = callRecord(await seedTenant());
-    const session = edge.CALL_SESSION.getByName(record.callId);
+    const session = edge.CALL_LEDGER.getByName(record.callId);
     await session.open({ record, state: "routed", leaseHeld: false });
     await session.end({ status: "completed", reason: "carrier-completed" });
     expect(await session.ingest(turn(record, 1, 5))).toMatchObject({ ok: true, snapshot: { state: "ended" } });
@@ -109,7 +109,7 @@ describe("CallSession", () => {
     const record = callRecord(tenantId);
     const limiter = edge.TENANT_LIMITER.getByName(tenantId);
     await limiter.admitCall({ callId: record.callId, plan: "free" });
-    const session = edge.CALL_SESSION.getByName(record.callId);
+    const session = edge.CALL_LEDGER.getByName(record.callId);
     await session.open({ record, state: "routed", leaseHeld: true });
     await session.ingest(started(record, 0));
     expect(await limiter.leases()).toMatchObject([{ callId: record.callId, reported: true }]);
@@ -120,7 +120,7 @@ describe("CallSession", () => {
 
   it("streams a snapshot, then live events, to WebSocket subscribers", async () => {
     const record = callRecord(await seedTenant());
-    const session = edge.CALL_SESSION.getByName(record.callId);
+    const session = edge.CALL_LEDGER.getByName(record.callId);
     await session.open({ record, state: "routed", leaseHeld: false });
     const live = await subscribe(session);
     await live.until((m) => m.type === "snapshot");

@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { calls, callTurns } from "../../../workers/src/db/schema.ts";
-import type { CallSession } from "../../../workers/src/do/call-session/call-session.ts";
+import type { CallLedger } from "../../../workers/src/do/call-ledger/call-ledger.ts";
 import { callRecord, edge, ended, seedTenant, started, turn, withDb } from "./fixtures.ts";
 
 const UNREACHABLE = { DATABASE_URL: "postgres://postgres@127.0.0.1:1/unreachable" };
@@ -22,12 +22,12 @@ async function stored(tenantId: string, callId: string) {
   });
 }
 
-describe("CallSession outbox", () => {
+describe("CallLedger outbox", () => {
   it("loses no finished turn while Postgres is down, and writes each exactly once when it is back", async () => {
     const tenantId = await seedTenant();
     const record = callRecord(tenantId);
-    const session = edge.CALL_SESSION.getByName(record.callId);
-    await runInDurableObject(session, (instance: CallSession) => {
+    const session = edge.CALL_LEDGER.getByName(record.callId);
+    await runInDurableObject(session, (instance: CallLedger) => {
       instance.dbOverride = UNREACHABLE;
     });
 
@@ -41,11 +41,11 @@ describe("CallSession outbox", () => {
     expect((await stored(tenantId, record.callId)).call).toBeUndefined();
     const waiting = await session.snapshot();
     expect(waiting?.pending).toBeGreaterThan(0);
-    const retryAt = await runInDurableObject(session, (_i: CallSession, state) => state.storage.getAlarm());
+    const retryAt = await runInDurableObject(session, (_i: CallLedger, state) => state.storage.getAlarm());
     expect(retryAt).not.toBeNull();
 
     // Restored: the next alarm writes the call and all its turns.
-    const items = await runInDurableObject(session, (instance: CallSession, state) => {
+    const items = await runInDurableObject(session, (instance: CallLedger, state) => {
       instance.dbOverride = undefined;
       return state.storage.sql.exec<{ payload: string }>("SELECT payload FROM outbox ORDER BY seq").toArray();
     });
@@ -66,7 +66,7 @@ describe("CallSession outbox", () => {
     ]);
 
     // A retry of items that had in fact committed (an ambiguous failure) is written again and changes nothing.
-    const replayed = await runInDurableObject(session, async (instance: CallSession, state) => {
+    const replayed = await runInDurableObject(session, async (instance: CallLedger, state) => {
       for (const { payload } of items) state.storage.sql.exec("INSERT INTO outbox (payload) VALUES (?)", payload);
       return instance.flushOutbox();
     });

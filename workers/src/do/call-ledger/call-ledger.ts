@@ -1,4 +1,4 @@
-// One CallSession per call (named by call ID): the call's state machine, the place media nodes report to,
+// One CallLedger per call (named by call ID): the call's state machine, the place media nodes report to,
 // the live feed for console subscribers, and the durable outbox between the call and Postgres.
 //
 // The outbox is the reason this object exists. Everything the edge learns about a call (its record, each
@@ -92,7 +92,7 @@ export type LiveMessage =
 /** Longest an action log gets; older entries stay in the audit log and the call's events. */
 const MAX_ACTION_LOG = 50;
 
-export class CallSession extends Server<CallControlEnv> {
+export class CallLedger extends Server<CallControlEnv> {
   // Subscribers may stay connected for a whole call; hibernation lets the object sleep between events.
   static override options = { hibernate: true };
 
@@ -384,7 +384,7 @@ export class CallSession extends Server<CallControlEnv> {
       }
     }
     // The caller stays with the agent; the node is not told (the model already spoke), so say it loudly here.
-    console.warn("call-session: transfer failed", { call: this.name, detail });
+    console.warn("call-ledger: transfer failed", { call: this.name, detail });
     const latest = this.#load() ?? stored;
     latest.transfer = { ...transfer, status: "failed", detail };
     this.#save(latest);
@@ -462,7 +462,7 @@ export class CallSession extends Server<CallControlEnv> {
         );
       }
       await this.ctx.storage.setAlarm(retryAt);
-      console.warn("call-session: outbox flush failed, will retry", { call: this.name, failures, error });
+      console.warn("call-ledger: outbox flush failed, will retry", { call: this.name, failures, error });
     } finally {
       // Closing a pool whose connection never came up can itself reject; that is not news.
       await close().catch(() => undefined);
@@ -484,7 +484,7 @@ export class CallSession extends Server<CallControlEnv> {
       await this.#limiter(record).confirmLease(record.callId, record.plan);
     } catch (error) {
       // The lease then expires on its short timer; the call itself goes on.
-      console.warn("call-session: could not confirm lease", { call: this.name, error: String(error) });
+      console.warn("call-ledger: could not confirm lease", { call: this.name, error: String(error) });
     }
   }
 
@@ -497,7 +497,7 @@ export class CallSession extends Server<CallControlEnv> {
       this.#save(stored);
     } catch (error) {
       // Still held: the alarm tries again, and the limiter's own expiry is the last resort.
-      console.warn("call-session: could not release lease, will retry", { call: this.name, error: String(error) });
+      console.warn("call-ledger: could not release lease, will retry", { call: this.name, error: String(error) });
       const current = await this.ctx.storage.getAlarm();
       if (current === null) await this.ctx.storage.setAlarm(Date.now() + 5_000);
     }

@@ -1,24 +1,24 @@
-// Finding a call's CallSession from anything that names the call. Without Durable Object jurisdictions (local
+// Finding a call's CallLedger from anything that names the call. Without Durable Object jurisdictions (local
 // workerd) there is one namespace; with them, a session lives in its tenant's jurisdiction and a caller that
 // knows only the call ID asks each jurisdiction in turn.
 import type { CallControlEnv } from "../../call-control-env.ts";
 import type { Jurisdiction } from "../../db/schema.ts";
 import { durableObjectJurisdiction, namespaceFor } from "../../residency/residency.ts";
-import type { CallSession } from "./call-session.ts";
+import type { CallLedger } from "./call-ledger.ts";
 
 export function sessionStub(
   env: CallControlEnv,
   callId: string,
   jurisdiction: Jurisdiction,
-): DurableObjectStub<CallSession> {
-  return namespaceFor(env.CALL_SESSION, env, jurisdiction).getByName(callId);
+): DurableObjectStub<CallLedger> {
+  return namespaceFor(env.CALL_LEDGER, env, jurisdiction).getByName(callId);
 }
 
 /** The stub of an existing session, or undefined when no jurisdiction holds one for this call. */
 export async function locateSession(
   env: CallControlEnv,
   callId: string,
-): Promise<DurableObjectStub<CallSession> | undefined> {
+): Promise<DurableObjectStub<CallLedger> | undefined> {
   const jurisdictions: Jurisdiction[] = durableObjectJurisdiction(env, "eu") ? ["eu", "us"] : ["us"];
   for (const jurisdiction of jurisdictions) {
     const stub = sessionStub(env, callId, jurisdiction);

@@ -1,6 +1,6 @@
 // Inbound calls get a call ID derived from the carrier's own call identifier. Every webhook about the call
 // (a retried voice webhook, the status callback, which carries only the CallSid) then names the same
-// CallSession without a lookup table, and the ID still looks like every other `call_` resource ID.
+// CallLedger without a lookup table, and the ID still looks like every other `call_` resource ID.
 import { ID_ALPHABET, type ResourceId } from "../../../../shared/ids.ts";
 
 const ALPHABET = ID_ALPHABET.toLowerCase();

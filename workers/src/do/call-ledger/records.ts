@@ -1,4 +1,4 @@
-// What a CallSession writes to Postgres, as plain rows: the call record (a full snapshot each time, so the
+// What a CallLedger writes to Postgres, as plain rows: the call record (a full snapshot each time, so the
 // newest write is always the whole truth) and the turns, numbered deterministically from the media node's
 // turn index so a redelivered turn lands on the same row.
 import type { TurnEvent } from "../../../../shared/session-events.ts";
