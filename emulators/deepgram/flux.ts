@@ -34,6 +34,10 @@ const SHORT_LINE_S = 1.0;
 const SHORT_BURST_S = 0.8;
 const LONG_SPEECH_S = 1.5;
 const CONTAINER_PROBE_LIMIT = 64 * 1024;
+// A line counts as said in full once this fraction of its expected length was spoken.
+const LATE_FRACTION = 0.9;
+// A gap shorter than this after a line that ended early is a gap inside it, not the start of the next.
+const SAME_LINE_GAP_S = 0.2;
 // A pause in a barely begun default line is judged after this much silence (longer than a caller's comma pause).
 const DEFAULT_DECISION_S = 0.4;
 
@@ -114,6 +118,8 @@ interface SpokenLine {
   turnFrom: number;
   /** Clause marks before this token were paused at already. */
   clausePassed: number;
+  /** The line was taken as finished at a pause before its expected length was spoken. */
+  endedEarly: boolean;
 }
 
 interface Turn {
@@ -345,6 +351,7 @@ export class FluxSession implements StreamHandle {
   }
 
   private onset(start: number, now: number): void {
+    const gapS = start - this.lastVoicedEnd;
     this.inSpeech = true;
     this.segStart = start;
     this.lastVoicedEnd = now;
@@ -356,8 +363,11 @@ export class FluxSession implements StreamHandle {
       this.sendTurn("TurnResumed", 0.05);
     }
     const spoken = this.spoken;
+    // A line taken as finished before its expected length, resumed after a gap too short to end a sentence, is the
+    // same line going on (a gap inside "forty-eight thousand … thirteen"), not the caller's next line.
+    const sameLine = spoken?.endedEarly === true && gapS < SAME_LINE_GAP_S;
     if (!spoken) this.spoken = this.newLine();
-    else if (spoken.said >= spoken.line.length) {
+    else if (spoken.said >= spoken.line.length && !sameLine) {
       // The caller goes on after a finished line inside the same turn: the next line continues the turn.
       this.turn.earlier.push(...spoken.words.slice(spoken.turnFrom, spoken.said));
       this.spoken = this.newLine();
@@ -402,6 +412,7 @@ export class FluxSession implements StreamHandle {
       return;
     }
     const end = line.partEnd();
+    spoken.endedEarly = end >= line.length && line.partSpoken(speechS) < LATE_FRACTION;
     this.revealTo(spoken, end);
     line.commit(end, speechS);
     this.pause =
@@ -449,16 +460,20 @@ export class FluxSession implements StreamHandle {
       segments: 0,
       turnFrom: 0,
       clausePassed: 0,
+      endedEarly: false,
     };
   }
 
   /** The default script is a guess, so the audio may overrule it (the same rules as /v1/listen). */
   private adjustDefaultLine(spoken: SpokenLine, speechS: number, atPause: boolean): void {
     const line = spoken.line;
-    if (line.source !== "default" || line.committed > 0 || spoken.said > 0) return;
+    if (line.source !== "default" || line.committed > 0) return;
     if (atPause && spoken.segments === 1 && speechS < SHORT_BURST_S && line.partExpectedS() > SHORT_LINE_S) {
       this.defaultIndex--;
       line.retarget(this.shortLines[this.shortIndex++ % this.shortLines.length] ?? "Okay.");
+      // Words shown from the long line were a guess the burst overrules.
+      spoken.words.length = 0;
+      spoken.said = 0;
       return;
     }
     if (line.expectedS <= SHORT_LINE_S && speechS > LONG_SPEECH_S) {
@@ -467,6 +482,8 @@ export class FluxSession implements StreamHandle {
         this.defaultIndex++;
         if (expectedSeconds(tokenize(next, this.format)) > SHORT_LINE_S) {
           line.retarget(next);
+          spoken.words.length = 0;
+          spoken.said = 0;
           return;
         }
       }
