@@ -5,6 +5,31 @@
 // complete (the recogniser's endpointing decides). Measured on test/fixtures/turn-completeness.jsonl (see
 // docs/media-node.md for the figure). Pure and allocation-light: it runs on every final.
 
+import {
+  COMPLETE_ALONE,
+  CONDITIONAL,
+  COPULA_CONTRACTIONS,
+  COPULAS,
+  DIGIT_LENGTHS,
+  DIGIT_WORDS,
+  DIRECTIONS,
+  FILLERS,
+  FUNCTION_WORDS,
+  ID_NOUNS,
+  MODALS,
+  MONTHS,
+  NO_ENDS_AFTER,
+  OBJECT_PRONOUN_AFTER_VERB,
+  PRONOUN_SUBJECTS,
+  QUESTION_OPENERS,
+  REPORTING,
+  SUBJECT_PRONOUNS,
+  THAT_OPENS_CLAUSE,
+  THINKING_ENDINGS,
+  TRANSITIVE,
+  WH_WORDS,
+} from "./english-lexicon.ts";
+
 export type IncompleteReason =
   | "empty"
   | "trailing-punctuation"
@@ -24,301 +49,6 @@ export interface Completeness {
 
 const COMPLETE: Completeness = { complete: true, reason: null };
 const incomplete = (reason: IncompleteReason): Completeness => ({ complete: false, reason });
-
-// Words no English utterance ends on: articles, possessives, prepositions, conjunctions, and the like.
-const FUNCTION_WORDS = new Set([
-  "a",
-  "an",
-  "the",
-  "my",
-  "your",
-  "our",
-  "their",
-  "his",
-  "its",
-  "to",
-  "of",
-  "for",
-  "with",
-  "from",
-  "at",
-  "in",
-  "on",
-  "into",
-  "onto",
-  "by",
-  "about",
-  "between",
-  "than",
-  "through",
-  "during",
-  "since",
-  "without",
-  "under",
-  "after",
-  "before",
-  "until",
-  "and",
-  "or",
-  "but",
-  "nor",
-  "because",
-  "if",
-  "whether",
-  "although",
-  "though",
-  "unless",
-  "while",
-  "when",
-  "where",
-  "which",
-  "who",
-  "whose",
-  "that",
-  "either",
-  "neither",
-  "both",
-  "such",
-  "as",
-  "like",
-  "very",
-  "really",
-  "more",
-  "less",
-  "most",
-  "least",
-  "just",
-  "also",
-  "then",
-  "plus",
-  "minus",
-  "around",
-  "approximately",
-  "roughly",
-  "maybe",
-  "probably",
-  "basically",
-  "actually",
-  "next",
-  "extension",
-  "dot",
-  "dash",
-  "hyphen",
-  "underscore",
-  "slash",
-  "code",
-  "area",
-  "any",
-  "some",
-  "every",
-  "each",
-  "no",
-  "not",
-  "only",
-  "first",
-  "second",
-  "last",
-  "kind",
-  "sort",
-  "up",
-]);
-
-// Words that end a complete utterance even though they are on the list above, when the text is only them or they
-// follow these words ("Thank you very much", "Go ahead and", no).
-const COMPLETE_ALONE = new Set(["no", "maybe", "probably", "actually", "really", "both", "neither", "either", "up"]);
-// "no" ends an answer after these ("oh no", "I said no").
-const NO_ENDS_AFTER = new Set([
-  "oh",
-  "uh",
-  "ah",
-  "um",
-  "said",
-  "say",
-  "saying",
-  "definitely",
-  "probably",
-  "so",
-  "thanks",
-]);
-// "that" as an object ("catch that", "repeat that") ends a sentence; after these it opens a clause.
-const THAT_OPENS_CLAUSE = new Set([
-  "so",
-  "such",
-  "sure",
-  "think",
-  "know",
-  "said",
-  "says",
-  "hope",
-  "believe",
-  "mean",
-  "saying",
-  "than",
-  "now",
-  "is",
-  "was",
-  "make",
-]);
-const MODALS = new Set([
-  "can",
-  "could",
-  "would",
-  "will",
-  "should",
-  "do",
-  "does",
-  "did",
-  "may",
-  "might",
-  "shall",
-  "must",
-]);
-const CONDITIONAL = new Set(["if", "whether", "wondering", "when", "unless"]);
-// Contractions of a pronoun and "is": "It's", "that's" at the end wait for what it is.
-const COPULA_CONTRACTIONS = new Set([
-  "it's",
-  "that's",
-  "there's",
-  "here's",
-  "he's",
-  "she's",
-  "what's",
-  "who's",
-  "this's",
-]);
-const MONTHS = new Set([
-  "january",
-  "february",
-  "march",
-  "april",
-  "may",
-  "june",
-  "july",
-  "august",
-  "september",
-  "october",
-  "november",
-  "december",
-]);
-// Verbs that report or wonder: a complement follows ("the technician said", "it keeps saying").
-const REPORTING = new Set([
-  "say",
-  "said",
-  "says",
-  "saying",
-  "told",
-  "telling",
-  "wondering",
-  "asked",
-  "asking",
-  "mentioned",
-]);
-
-const FILLERS = new Set(["um", "uh", "er", "erm", "hmm", "hm", "ah", "mm", "uhm", "umm", "uhh"]);
-
-/** Phrases after which a caller is still thinking or asks the agent to wait. */
-const THINKING_ENDINGS = [
-  "let me think",
-  "let me see",
-  "you know",
-  "i mean",
-  "so basically",
-  "what happened was",
-  "the thing is",
-  "here's the thing",
-  "hold on",
-  "one second",
-  "one sec",
-  "just a sec",
-  "just a second",
-  "give me a second",
-  "give me a moment",
-  "give me a minute",
-  "let me check",
-  "let me look",
-  "let me get my card",
-  "wait",
-  "so",
-  "well",
-  "okay so",
-  "okay and",
-  "right so",
-  "one more thing",
-  "oh and",
-];
-
-const SUBJECT_PRONOUNS = new Set(["i", "we", "they", "he", "she"]);
-// Subjects after which a copula completes a sentence ("yes it is", "here it is", "that's what it is").
-const PRONOUN_SUBJECTS = new Set(["i", "we", "they", "he", "she", "it", "you", "that", "there", "here", "so"]);
-const COPULAS = new Set(["is", "are", "was", "were", "am", "be", "being", "been", "'s", "'re", "'m"]);
-const WH_WORDS = new Set([
-  "what",
-  "where",
-  "who",
-  "which",
-  "how",
-  "whatever",
-  "wherever",
-  "whoever",
-  "all",
-  "everything",
-]);
-
-// Verbs that need an object when they end a statement ("I want", "can you send me").
-// Nouns that are also verbs ("order", "email", "book") are left out: "for the same order" is whole.
-const TRANSITIVE = new Set([
-  "want",
-  "need",
-  "like",
-  "get",
-  "send",
-  "tell",
-  "give",
-  "show",
-  "bring",
-  "make",
-  "grab",
-  "find",
-  "have",
-]);
-const OBJECT_PRONOUN_AFTER_VERB = new Set(["me", "us", "him", "her", "them"]);
-
-// What a digit string must reach to be a whole number of its kind, by a word earlier in the text.
-const DIGIT_LENGTHS: [RegExp, number][] = [
-  [/\b(ends in|ending in|last four|last 4)\b/, 4],
-  [/\b(card|credit|debit|visa|mastercard)\b/, 15],
-  [/\b(phone|cell|mobile|telephone|call me|reach me|callback|area code|plus|(my|your|the|a|same) number)\b/, 10],
-  [/\b(zip|postcode|postal)\b/, 5],
-  [/\b(pin)\b/, 4],
-  [/\b(routing)\b/, 9],
-  [/\b(social|ssn)\b/, 9],
-];
-
-// Nouns that wait for the identifier after them ("it's apartment", "extension").
-const ID_NOUNS = new Set([
-  "apartment",
-  "apt",
-  "suite",
-  "unit",
-  "room",
-  "extension",
-  "ext",
-  "floor",
-  "flight",
-  "gate",
-  "option",
-  "ticket",
-  "number",
-  "code",
-  "pin",
-  "zip",
-]);
-// An inverted question opener: without its question mark the recogniser has not heard the question end.
-const QUESTION_OPENERS =
-  /^(is|are|was|were|do|does|did|can|could|would|will|should|shall|may|might|have|has|had)\s+(i|you|we|they|he|she|it|there|this|that|the|my|your|our|a|an|anyone|someone|somebody)\b/;
-const DIRECTIONS = new Set(["north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"]);
-
-const DIGIT_WORDS = new Set(["zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]);
 
 function words(text: string): string[] {
   return text
