@@ -14,28 +14,20 @@ import {
   decodeClientState,
   encodeClientState,
   hangup,
+  sendTelnyxCommand,
   speak,
   statusForHangupCause,
   TELNYX_SIGNATURE_HEADER,
   TELNYX_TIMESTAMP_HEADER,
-  type TelnyxCommand,
   telnyxWebhookSchema,
   verifyTelnyxSignature,
 } from "./telnyx.ts";
 import type { TelephonyEnv } from "./twilio-routes.ts";
 import { edgeLocation } from "./webhook-request.ts";
 
-export const DEFAULT_TELNYX_API_BASE = "https://api.telnyx.com";
+export { DEFAULT_TELNYX_API_BASE } from "./telnyx.ts";
 
-async function send(env: CallControlEnv, command: TelnyxCommand): Promise<void> {
-  const base = (env.TELNYX_API_BASE ?? DEFAULT_TELNYX_API_BASE).replace(/\/$/, "");
-  const response = await fetch(`${base}${command.path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${env.TELNYX_API_KEY ?? ""}`, "content-type": "application/json" },
-    body: JSON.stringify(command.body),
-  });
-  if (!response.ok) throw new Error(`Telnyx answered ${response.status} to ${command.path}`);
-}
+const send = sendTelnyxCommand;
 
 /**
  * Answers a call only to speak its refusal (`call.answered` then speaks, `call.speak.ended` hangs up). If even

@@ -157,3 +157,19 @@ export function speak(callControlId: string, text: string, clientState: string):
 export function hangup(callControlId: string): TelnyxCommand {
   return { path: `/v2/calls/${encodeURIComponent(callControlId)}/actions/hangup`, body: {} };
 }
+
+export const DEFAULT_TELNYX_API_BASE = "https://api.telnyx.com";
+
+/** Sends one Call Control command with the account's API key; throws when Telnyx does not accept it. */
+export async function sendTelnyxCommand(
+  env: { TELNYX_API_BASE?: string | undefined; TELNYX_API_KEY?: string | undefined },
+  command: TelnyxCommand,
+): Promise<void> {
+  const base = (env.TELNYX_API_BASE ?? DEFAULT_TELNYX_API_BASE).replace(/\/$/, "");
+  const response = await fetch(`${base}${command.path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.TELNYX_API_KEY ?? ""}`, "content-type": "application/json" },
+    body: JSON.stringify(command.body),
+  });
+  if (!response.ok) throw new Error(`Telnyx answered ${response.status} to ${command.path}`);
+}
