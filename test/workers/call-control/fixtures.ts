@@ -329,3 +329,24 @@ export function inboundSms(
     NumMedia: "0",
   };
 }
+
+/** POSTs a Telnyx Call Control webhook event, signed with the test key as Telnyx signs (`timestamp|body`). */
+export async function telnyxPost(event: Record<string, unknown>): Promise<Response> {
+  const raw = testBindings.TEST_TELNYX_PRIVATE_KEY ?? "";
+  const bytes = Uint8Array.from(atob(raw.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
+  const key = await crypto.subtle.importKey("pkcs8", bytes, { name: "Ed25519" }, false, ["sign"]);
+  const body = JSON.stringify({ data: { record_type: "event", ...event } });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signed = new Uint8Array(
+    await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(`${timestamp}|${body}`)),
+  );
+  return exports.default.fetch(`${EDGE}/v1/telephony/telnyx/voice`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "telnyx-timestamp": timestamp,
+      "telnyx-signature-ed25519": btoa(String.fromCharCode(...signed)),
+    },
+    body,
+  });
+}

@@ -34,7 +34,9 @@ export type StreamEndDecision =
   /** The call is over (or not ours): end it quietly. */
   | { kind: "hangup" }
   /** Live, but there is nowhere to move it: the call was ended as media_node_lost; say sorry and hang up. */
-  | { kind: "give-up"; callId: string };
+  | { kind: "give-up"; callId: string }
+  /** This exact signed request was already handled. */
+  | { kind: "replay" };
 
 export async function decideAfterStreamEnd(
   env: CallControlEnv,
@@ -45,6 +47,8 @@ export async function decideAfterStreamEnd(
     callId?: string | undefined;
     cf?: EdgeLocation | undefined;
     graceMs?: number | undefined;
+    /** Identifies the carrier's request where it can (Telnyx event IDs); seen before → a replay, nothing moves. */
+    replayKey?: string | undefined;
   },
 ): Promise<StreamEndDecision> {
   const callId = input.callId ?? (await callIdForCarrierCall(input.provider, input.carrierCallId));
@@ -54,6 +58,12 @@ export async function decideAfterStreamEnd(
   if (snapshot.record.providerCallSid !== input.carrierCallId || snapshot.record.provider !== input.provider) {
     console.warn("stream end: the carrier's call is not this call's", { callId });
     return { kind: "hangup" };
+  }
+  if (input.replayKey !== undefined) {
+    const limiter = namespaceFor(env.TENANT_LIMITER, env, snapshot.record.jurisdiction).getByName(
+      snapshot.record.tenantId,
+    );
+    if (!(await limiter.firstSighting(input.replayKey))) return { kind: "replay" };
   }
   const deadline = Date.now() + (input.graceMs ?? STREAM_END_GRACE_MS);
   while (snapshot.state !== "ended" && Date.now() < deadline) {

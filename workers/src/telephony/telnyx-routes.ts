@@ -7,6 +7,7 @@ import { withEveryDatabase } from "../residency/databases.ts";
 import { abandonInboundCall, decideInboundCall, type InboundDecision } from "./inbound.ts";
 import { lookupNumber } from "./number-routes.ts";
 import { REFUSAL_REASONS, type RefusalReason, spokenRefusal } from "./refusals.ts";
+import { decideAfterStreamEnd } from "./resume.ts";
 import { applyCarrierStatus } from "./status.ts";
 import {
   answerForRefusal,
@@ -16,6 +17,7 @@ import {
   hangup,
   sendTelnyxCommand,
   speak,
+  startStream,
   statusForHangupCause,
   TELNYX_SIGNATURE_HEADER,
   TELNYX_TIMESTAMP_HEADER,
@@ -129,6 +131,28 @@ telnyxRoutes.post("/telephony/telnyx/voice", async (c) => {
     }
     if (type === "call.speak.ended" && isRefusal(state.refusal)) {
       await send(c.env, hangup(callControlId));
+      return c.json({ action: "hangup" });
+    }
+    if (type === "streaming.stopped" || type === "streaming.failed") {
+      // The stream to the media node ended. Over → make sure the call is hung up; live → the node was lost, and the
+      // call streams to another one, which resumes the conversation from its checkpoint.
+      const decision = await decideAfterStreamEnd(c.env, {
+        provider: "telnyx",
+        carrierCallId: callControlId,
+        callId: state.callId,
+        replayKey: `telnyx-event:${eventId}`,
+      });
+      if (decision.kind === "replay") return c.json({ error: "replayed event" }, 403);
+      if (decision.kind === "stream") {
+        const clientState = encodeClientState({ callId: decision.callId, token: decision.token });
+        await send(c.env, startStream(callControlId, { url: decision.streamUrl, clientState }));
+        return c.json({ action: "resume", callId: decision.callId, nodeId: decision.nodeId });
+      }
+      // The call is over on our side (normally, or lost with nowhere to go): the carrier's call must end too.
+      await send(c.env, hangup(callControlId)).catch((error: unknown) =>
+        // Usually the call is already gone; Telnyx says so with an error.
+        console.warn("telnyx hangup after stream end failed", { callControlId, error: String(error) }),
+      );
       return c.json({ action: "hangup" });
     }
     if (type === "call.hangup") {

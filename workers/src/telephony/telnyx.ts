@@ -154,6 +154,23 @@ export function speak(callControlId: string, text: string, clientState: string):
   };
 }
 
+/**
+ * Streams an answered call to another media node (the first one was lost): the same stream settings as the answer,
+ * the new node's URL, and the resume token in `client_state`, which Telnyx repeats in the new stream's `start`.
+ */
+export function startStream(callControlId: string, stream: { url: string; clientState: string }): TelnyxCommand {
+  return {
+    path: `/v2/calls/${encodeURIComponent(callControlId)}/actions/streaming_start`,
+    body: {
+      stream_url: stream.url,
+      stream_track: "inbound_track",
+      stream_bidirectional_mode: "rtp",
+      stream_bidirectional_codec: "PCMU",
+      client_state: stream.clientState,
+    },
+  };
+}
+
 export function hangup(callControlId: string): TelnyxCommand {
   return { path: `/v2/calls/${encodeURIComponent(callControlId)}/actions/hangup`, body: {} };
 }

@@ -139,7 +139,7 @@ twilioRoutes.post("/telephony/twilio/redirect", async (c) => {
       callId,
       cf: edgeLocation(c.req.raw),
     });
-    if (decision.kind === "hangup") return xml(hangUpTwiml());
+    if (decision.kind === "hangup" || decision.kind === "replay") return xml(hangUpTwiml());
     if (decision.kind === "give-up") return xml(sayAndHangUpTwiml(LOST_CALL_SPEECH));
     return xml(
       connectStreamTwiml({
