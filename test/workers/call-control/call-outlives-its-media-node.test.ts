@@ -158,6 +158,10 @@ describe("a call whose media stream ends", () => {
     expect(await replay.text()).toMatch(/already claimed/);
 
     expect((await events({ ...turn(record, 2, 0), userText: "Is it shipped?" }, other)).status).toBe(202);
+    // A resumed node that numbered its turns from 0 again would overwrite what the caller heard: refused.
+    const rewrite = await events({ ...turn(record, 1, 1), userText: "something else" }, other);
+    expect(rewrite.status).toBe(409);
+    expect(await rewrite.text()).toMatch(/before the resume/);
     const snapshot = await call.ledger.snapshot();
     expect(snapshot).toMatchObject({ state: "in-progress", record: { nodeId: other }, resumes: 1 });
     expect(snapshot?.actions?.at(-1)).toMatchObject({ type: "resume", ok: true });

@@ -82,6 +82,8 @@ export interface SessionSnapshot {
   pendingResume?: PendingResume | undefined;
   /** Facts from the caller's words, the latest set the node reported with a checkpoint. */
   entities?: Record<string, string> | undefined;
+  /** After a resume: turns below this index belong to the lost node and are never rewritten by the new one. */
+  turnFloor?: number | undefined;
 }
 
 /** A call moved to another node: which resume, the nonce of the token minted for it, and whether it was claimed. */
@@ -136,7 +138,6 @@ export class CallLedger extends Server<CallControlEnv> {
       CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT);
-      CREATE TABLE IF NOT EXISTS events_seen (seq INTEGER PRIMARY KEY);
       CREATE TABLE IF NOT EXISTS events_applied (epoch INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (epoch, seq));
     `);
     ctx.storage.sql.exec(HEARD_TABLE);
@@ -203,6 +204,7 @@ export class CallLedger extends Server<CallControlEnv> {
     const resume = (stored.resumes ?? 0) + 1;
     const fromNodeId = stored.record.nodeId;
     stored.resumes = resume;
+    stored.turnFloor = this.#heard.nextTurnIndex();
     stored.pendingResume = { resume, nonce: input.nonce, nodeId: input.nodeId, fromNodeId, at: Date.now() };
     stored.record = { ...stored.record, region: input.region, nodeId: input.nodeId };
     this.#save(stored);
@@ -290,6 +292,14 @@ export class CallLedger extends Server<CallControlEnv> {
       (event.tenantId !== stored.record.tenantId || (stored.record.agentId !== null && !agents.includes(event.agentId)))
     ) {
       return { ok: false, error: "mismatch", message: "call.started names another tenant or agent" };
+    }
+    const index = "index" in event ? event.index : null;
+    if (index !== null && index < (stored.turnFloor ?? 0)) {
+      return {
+        ok: false,
+        error: "mismatch",
+        message: `turn ${index} was before the resume; number turns from ${stored.turnFloor}`,
+      };
     }
     // Each node numbers its events from 0, so a resumed call's events are told apart by the resume they belong to.
     const fresh =

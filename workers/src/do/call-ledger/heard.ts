@@ -70,6 +70,12 @@ export class HeardStore {
     };
   }
 
+  /** The first turn index no stored piece uses. */
+  nextTurnIndex(): number {
+    const max = this.sql.exec<{ m: number | null }>("SELECT max(turn_index) AS m FROM heard").one().m;
+    return max === null ? 0 : max + 1;
+  }
+
   #row(index: number, speaker: Speaker): HeardRow | undefined {
     return this.sql
       .exec<HeardRow>(
