@@ -34,7 +34,7 @@ export interface AdmissionOptions {
   ledger: NonceLedger;
   agents: AgentDirectory;
   region: string;
-  /** Where resume tokens get their checkpoint (the edge). Without it this node refuses resume tokens. */
+  /** Where resume tokens get their checkpoint (the edge). Without it a resume token starts a new conversation. */
   checkpoints?: CheckpointSource;
   now?: () => number;
 }
@@ -83,16 +83,18 @@ export class Admission {
     const resolved = await this.resolve(claims);
     if (!resolved.ok) return resolved;
     const call: AdmittedCall = { claims, agent: resolved.agent, prefix: resolved.prefix };
-    if (claims.resume === undefined) return { ok: true, call };
-    const resumed = await this.#checkpoint(claims);
+    // A node with no edge to ask (local runs with an agents file) takes a moved call as a new conversation: the
+    // caller hears a greeting again rather than being bounced from node to node.
+    if (claims.resume === undefined || !this.opts.checkpoints) return { ok: true, call };
+    const resumed = await this.#checkpoint(claims, this.opts.checkpoints);
     return resumed.ok ? { ok: true, call: { ...call, resume: resumed.checkpoint } } : resumed;
   }
 
   /** The checkpoint of a resumed call, checked against the token it was claimed with. */
-  async #checkpoint(claims: CallTokenClaims): Promise<{ ok: true; checkpoint: CallCheckpoint } | Refusal> {
-    const source = this.opts.checkpoints;
-    if (!source)
-      return refuse(CloseCode.unavailable, "this node cannot resume calls (no checkpoint source)", "no-resume");
+  async #checkpoint(
+    claims: CallTokenClaims,
+    source: CheckpointSource,
+  ): Promise<{ ok: true; checkpoint: CallCheckpoint } | Refusal> {
     let checkpoint: CallCheckpoint;
     try {
       checkpoint = await source.claim(claims);

@@ -117,7 +117,7 @@ describe("admitting a resume token", () => {
     expect(edge.claims).toBe(1);
   });
 
-  it("refuses a checkpoint for another agent version, an unreachable edge, and a node that cannot resume", async () => {
+  it("refuses a checkpoint for another agent version, and a call when the edge cannot be reached", async () => {
     const { token, callId } = await movedCall("node-b");
     const entry = edge.resumes.get(callId);
     if (entry) entry.checkpoint = { ...entry.checkpoint, agentVersion: 2 };
@@ -135,13 +135,14 @@ describe("admitting a resume token", () => {
       kind: "resume-unavailable",
     });
     edge = await startFakeEdge(SECRETS);
+  });
 
-    const third = await movedCall("node-b");
-    expect(await (await admissionFor("node-b", false)).admit(third.token, stream)).toMatchObject({
-      ok: false,
-      code: CloseCode.unavailable,
-      kind: "no-resume",
-    });
+  it("starts a new conversation on a node with no edge to claim the checkpoint from", async () => {
+    const { token } = await movedCall("node-b");
+    const admitted = await (await admissionFor("node-b", false)).admit(token, stream);
+    expect(admitted).toMatchObject({ ok: true, call: { claims: { resume: 1 } } });
+    if (admitted.ok) expect(admitted.call.resume).toBeUndefined();
+    expect(edge.claims).toBe(0);
   });
 
   it("leaves an ordinary token alone (no checkpoint asked for)", async () => {
