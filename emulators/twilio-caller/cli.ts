@@ -387,6 +387,8 @@ function summarize(outcomes: CallOutcome[], p: Plan) {
     bargeInsWithoutClear: turns.filter((t) => t.bargedIn && t.clearAfterMs === null).length,
     turnsWithoutReply: turns.filter((t) => t.timedOut).length,
     lateFrames: reports.reduce((a, r) => a + r.lateFrames, 0),
+    /** Calls that followed the TwiML to a new stream mid-call (a resumed call). */
+    movedCalls: reports.filter((r) => r.streams.length > 1).length,
   };
 }
 
@@ -409,6 +411,10 @@ function printSummary(outcomes: CallOutcome[], p: Plan): void {
           `  ${String(i + 1).padStart(2)}. "${said}"\n      first audio ${ms(t.firstAgentAudioMs)}, reply ${ms(t.agentAudioMs)}${extra}${t.timedOut ? ", NO REPLY" : ""}`,
         );
       });
+      // The call was moved to another stream (its media node was lost and the platform resumed it elsewhere).
+      for (const stream of o.report.streams.slice(1)) {
+        out.push(`  ↪ stream ${stream.streamSid} from ${ms(stream.openedAt)} (${stream.url})`);
+      }
     }
   }
   const failures = outcomes.flatMap((o) =>
