@@ -8,13 +8,15 @@
 import { type Connection, Server } from "partyserver";
 import { newResourceId } from "../../../../shared/ids.ts";
 import type { SessionEvent } from "../../../../shared/session-events.ts";
+import type { AnalysisEnv, AnalysisMessage } from "../../analysis/env.ts";
 import type { CallControlEnv } from "../../call-control-env.ts";
+import { callUsageRows, turnUsageRows, type UsageRow } from "../../cost/meters.ts";
 import { type DbBindings, openDb } from "../../db/client.ts";
 import type { CallStatus } from "../../db/schema.ts";
 import { databaseUrlFor, namespaceFor } from "../../residency/residency.ts";
 import { DEFAULT_TWILIO_API_BASE, redirectTwilioCall } from "../../telephony/twilio-rest.ts";
 import { outboxRetryDelayMs } from "./backoff.ts";
-import { upsertCall, upsertTurn } from "./persist.ts";
+import { upsertCall, upsertTurn, upsertUsage } from "./persist.ts";
 import { type CallRecord, type TurnRow, turnRows } from "./records.ts";
 import { type CallState, canTransition } from "./state-machine.ts";
 
@@ -79,7 +81,13 @@ export type SessionResult =
   | { ok: false; error: "not-live"; state: CallState };
 
 type Stored = Omit<SessionSnapshot, "pending">;
-type OutboxItem = { kind: "call"; record: CallRecord } | { kind: "turn"; row: TurnRow };
+type OutboxItem =
+  | { kind: "call"; record: CallRecord }
+  | { kind: "turn"; row: TurnRow }
+  /** A turn's meters (cost per call): written after the turn's rows, keyed by the turn so a retry overwrites. */
+  | { kind: "usage"; tenantId: string; callId: string; rows: UsageRow[] }
+  /** Sent to the analysis queue once the ended call and its turns are in Postgres (the outbox is ordered). */
+  | { kind: "analysis"; message: AnalysisMessage };
 type OutboxRow = { seq: number; payload: string; attempts: number };
 
 /** A live feed message; the first a subscriber gets is `snapshot`. */
@@ -92,7 +100,7 @@ export type LiveMessage =
 /** Longest an action log gets; older entries stay in the audit log and the call's events. */
 const MAX_ACTION_LOG = 50;
 
-export class CallLedger extends Server<CallControlEnv> {
+export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
   // Subscribers may stay connected for a whole call; hibernation lets the object sleep between events.
   static override options = { hibernate: true };
 
@@ -100,7 +108,7 @@ export class CallLedger extends Server<CallControlEnv> {
   dbOverride: Partial<DbBindings> | undefined;
   #flushing: Promise<{ written: number; remaining: number }> | undefined;
 
-  constructor(ctx: DurableObjectState, env: CallControlEnv) {
+  constructor(ctx: DurableObjectState, env: CallControlEnv & AnalysisEnv) {
     super(ctx, env);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS outbox (
@@ -182,6 +190,10 @@ export class CallLedger extends Server<CallControlEnv> {
       endReason: input.reason,
     }));
     await this.#releaseLease();
+    if (result.ok) {
+      const { tenantId, callId, jurisdiction } = result.snapshot.record;
+      await this.#enqueue([{ kind: "analysis", message: { tenantId, callId, jurisdiction } }]);
+    }
     return result;
   }
 
@@ -222,7 +234,10 @@ export class CallLedger extends Server<CallControlEnv> {
       }
       case "turn": {
         const rows = turnRows(event, stored.record.tenantId, () => newResourceId("turn"));
-        await this.#enqueue(rows.map((row) => ({ kind: "turn", row })));
+        await this.#enqueue([
+          ...rows.map((row): OutboxItem => ({ kind: "turn", row })),
+          { kind: "usage", tenantId: stored.record.tenantId, callId: event.callId, rows: turnUsageRows(event) },
+        ]);
         this.#broadcast({ type: "event", event });
         const moved = stored.state === "connected" ? await this.#move("in-progress") : undefined;
         // The turn that asked for a transfer has played out (or was cut off): the caller heard the agent's
@@ -440,8 +455,7 @@ export class CallLedger extends Server<CallControlEnv> {
     try {
       for (const row of rows) {
         const item = JSON.parse(row.payload) as OutboxItem;
-        const write = item.kind === "call" ? upsertCall(db, item.record) : upsertTurn(db, item.row);
-        await withTimeout(write, FLUSH_TIMEOUT_MS);
+        await withTimeout(this.#write(db, item), FLUSH_TIMEOUT_MS);
         this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
         written++;
       }
@@ -471,6 +485,24 @@ export class CallLedger extends Server<CallControlEnv> {
     // Items enqueued while this flush ran: go again at once (or at the retry time set above).
     if (remaining > 0 && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
     return { written, remaining };
+  }
+
+  async #write(db: Parameters<typeof upsertCall>[0], item: OutboxItem): Promise<void> {
+    switch (item.kind) {
+      case "call":
+        await upsertCall(db, item.record);
+        // An ended call's connected time: carrier minutes, STT seconds, media-node time (cost per call).
+        await upsertUsage(db, item.record.tenantId, item.record.callId, callUsageRows(item.record));
+        return;
+      case "turn":
+        return upsertTurn(db, item.row);
+      case "usage":
+        return upsertUsage(db, item.tenantId, item.callId, item.rows);
+      case "analysis":
+        // No queue bound (a deployment without analysis): nothing to send.
+        await this.env.ANALYSIS_QUEUE?.send(item.message);
+        return;
+    }
   }
 
   #limiter(record: CallRecord) {
