@@ -78,7 +78,7 @@ function round12(n: number): number {
 }
 
 /**
- * Media-node compute per call-minute: one vCPU-hour (AWS c7g.large on-demand in us-east-1, $0.0725 an hour for
+ * Media-node compute per call-second: one vCPU-hour (AWS c7g.large on-demand in us-east-1, $0.0725 an hour for
  * 2 vCPUs) shared by the 150 concurrent calls a core sustains in `npm run bench` (docs/benchmarks.md).
  */
 const VCPU_HOUR_USD = 0.0725 / 2;
@@ -151,10 +151,10 @@ export const BUILTIN_PRICE_TABLE: PriceTable = {
       asOf: READ,
     },
     {
-      meter: "platform.minutes",
+      meter: "platform.seconds",
       variant: "media-node",
-      unit: "minute",
-      usdPerUnit: round12(VCPU_HOUR_USD / CALLS_PER_CORE / 60),
+      unit: "second",
+      usdPerUnit: round12(VCPU_HOUR_USD / CALLS_PER_CORE / 3600),
       source:
         "aws.amazon.com/ec2/pricing/on-demand: c7g.large $0.0725/h (2 vCPU), shared by 150 calls per core (docs/benchmarks.md)",
       asOf: READ,
