@@ -2,6 +2,7 @@
 // outbox writes the meters to Postgres, and the API prices them. Usage rolls up per UTC day and agent, and another
 // tenant's calls never enter it.
 import { describe, expect, it } from "vitest";
+import type { CallStartedEvent } from "../../shared/session-events.ts";
 import { callUsage } from "../../workers/src/db/schema.ts";
 import type { CallRecord } from "../../workers/src/do/call-ledger/records.ts";
 import { callRecord, edge, started, turn } from "./call-control/fixtures.ts";
@@ -28,7 +29,8 @@ describe("cost per call", () => {
     const record: CallRecord = callRecord(t.accountId, { agentId: agent.id });
     const ledger = edge.CALL_LEDGER.getByName(record.callId);
     await ledger.open({ record, state: "routed", leaseHeld: false });
-    await ledger.ingest({ ...started(record, 0), agentId: agent.id, at: Date.now() - 125_000 });
+    // Answered 125 s ago: the call's connected time is what the carrier, STT and media node bill.
+    await ledger.ingest({ ...(started(record, 0) as CallStartedEvent), at: Date.now() - 125_000 });
     await ledger.ingest(turn(record, 0, 1, { userText: "", generatedText: "Hello, Acme here.", modelIds: [] }));
     const speculative = {
       modelId: HAIKU_US,
