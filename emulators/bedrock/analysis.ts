@@ -90,6 +90,7 @@ function findValue(name: string, schema: PropertySchema, callerText: string, all
     const m = /\b(?:my name is|this is|i'm|i am)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)/.exec(callerText);
     return m?.[1];
   }
+  if (/order|invoice|ticket|booking|reference/.test(n)) return /\b(\d{3,12})\b/.exec(callerText)?.[1];
   if (/phone|number|callback|tel|mobile/.test(n)) {
     const m = /\+?\d[\d\s().-]{5,}\d/.exec(callerText);
     if (!m) return undefined;
