@@ -59,11 +59,16 @@ export async function consumeAnalysisBatch(batch: MessageBatch<unknown>, env: En
   }
 }
 
-function bedrockFor(env: Env) {
+/** An EU tenant's transcript is analysed in an EU region, as its calls are answered there. */
+export function analysisRegion(env: Env, jurisdiction: AnalysisMessage["jurisdiction"]): string {
+  return jurisdiction === "eu" ? (env.BEDROCK_REGION_EU ?? "eu-central-1") : (env.BEDROCK_REGION ?? "us-east-1");
+}
+
+function bedrockFor(env: Env, jurisdiction: AnalysisMessage["jurisdiction"]) {
   const endpoint = env.BEDROCK_ENDPOINT;
   if (!endpoint && !(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY)) return undefined;
   return bedrockConverse({
-    region: env.BEDROCK_REGION ?? "us-east-1",
+    region: analysisRegion(env, jurisdiction),
     endpoint,
     // An endpoint without credentials is the local emulator, which checks the signature's scope, not its key.
     accessKeyId: env.AWS_ACCESS_KEY_ID ?? "local",
@@ -92,7 +97,13 @@ export async function analyzeAndStore(env: Env, msg: AnalysisMessage, lastAttemp
     if (!config) return { kind: "skipped", reason: "the agent version has no analysis settings" };
     const transcript = await transcriptOf(db, msg.tenantId, msg.callId);
 
-    const converse = bedrockFor(env);
+    // Redelivered after it was stored (at-least-once): a second analysis would only spend tokens again.
+    const [done] = await db
+      .select({ status: callAnalyses.status })
+      .from(callAnalyses)
+      .where(and(eq(callAnalyses.tenantId, msg.tenantId), eq(callAnalyses.callId, msg.callId)));
+    if (done?.status === "completed") return { kind: "skipped", reason: "already analyzed" };
+    const converse = bedrockFor(env, msg.jurisdiction);
     let outcome: Exclude<AnalysisOutcome, { kind: "skipped" }>;
     if (!converse) {
       outcome = { kind: "failed", error: "Bedrock is not configured on the edge (BEDROCK_ENDPOINT or AWS keys)" };

@@ -8,8 +8,10 @@ export interface AnalysisMessage {
 export interface AnalysisEnv {
   /** Producer: the CallLedger sends one message per ended call. Consumer: this Worker's `queue()` handler. */
   ANALYSIS_QUEUE?: Queue<AnalysisMessage> | undefined;
-  /** Bedrock region the edge asks for analyses (default us-east-1). */
+  /** Bedrock region the edge asks for US tenants' analyses (default us-east-1). */
   BEDROCK_REGION?: string | undefined;
+  /** Bedrock region for EU tenants' analyses (default eu-central-1): transcripts stay in the EU. */
+  BEDROCK_REGION_EU?: string | undefined;
   /** Override Bedrock's endpoint (the emulator, a VPC endpoint); default https://bedrock-runtime.<region>.amazonaws.com. */
   BEDROCK_ENDPOINT?: string | undefined;
   /** Credentials of an IAM user allowed bedrock:InvokeModel (secrets). */
