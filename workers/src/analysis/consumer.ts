@@ -96,6 +96,8 @@ export async function analyzeAndStore(env: Env, msg: AnalysisMessage, lastAttemp
     const config = AgentRuntimeConfigSchema.shape.analysis.parse(row.version.settings.analysis);
     if (!config) return { kind: "skipped", reason: "the agent version has no analysis settings" };
     const transcript = await transcriptOf(db, msg.tenantId, msg.callId);
+    // A call nobody spoke on (unanswered, refused, hung up during the greeting) has nothing to analyse.
+    if (!transcript.some((l) => l.speaker === "caller")) return { kind: "skipped", reason: "the caller never spoke" };
 
     // Redelivered after it was stored (at-least-once): a second analysis would only spend tokens again.
     const [done] = await db
