@@ -167,8 +167,8 @@ export const AgentRuntimeConfigSchema = z
     acknowledgement: z.string().min(1).max(200).default("Let me check that for you."),
     /** Keyterms sent to speech recognition to bias it towards the tenant's vocabulary. */
     keyterms: z.array(z.string().min(1).max(100)).max(100).default([]),
-    /** Post-call analysis; absent: none. */
-    analysis: PostCallAnalysisSchema.optional(),
+    /** Post-call analysis; absent or null: none (null turns it off in a PATCH). */
+    analysis: PostCallAnalysisSchema.nullable().optional(),
   })
   .strict();
 export type AgentRuntimeConfig = z.infer<typeof AgentRuntimeConfigSchema>;

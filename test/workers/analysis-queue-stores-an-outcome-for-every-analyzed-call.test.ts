@@ -59,7 +59,7 @@ describe("the analysis queue", () => {
     expect(await analysisOf(t.key, callId)).toBeNull();
   });
 
-  it("refuses an agent whose data schema is not an object schema", async () => {
+  it("refuses an agent whose data schema is not an object schema, and turns analysis off with null", async () => {
     const t = await signUp("Bad schema");
     const r = await call<{ errors: { pointer: string }[] }>("POST", "/v1/agents", {
       key: t.key,
@@ -70,5 +70,13 @@ describe("the analysis queue", () => {
     });
     expect(r.status).toBe(400);
     expect(r.body.errors.map((e) => e.pointer)).toEqual(["/config/analysis/dataSchema"]);
+
+    const agent = await createAgent(t, { config: { systemPrompt: "You answer the phone.", analysis } });
+    const off = await call<{ config: { analysis: unknown } }>("PATCH", `/v1/agents/${agent.id}`, {
+      key: t.key,
+      body: { config: { analysis: null } },
+    });
+    expect(off.status).toBe(200);
+    expect(off.body.config.analysis).toBeNull();
   });
 });
