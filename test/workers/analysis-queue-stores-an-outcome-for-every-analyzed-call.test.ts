@@ -32,7 +32,21 @@ describe("the analysis queue", () => {
     await ledger.open({ record, state: "routed", leaseHeld: false });
     await ledger.ingest(started(record, 0));
     await ledger.ingest(turn(record, 1, 1));
-    await ledger.end({ status: "completed", reason: "carrier-completed" });
+    // The carrier's status callback first: the node's last turn may still come, so the analysis only waits.
+    const byCarrier = await ledger.end({ status: "completed", reason: "carrier-completed" });
+    expect(byCarrier).toMatchObject({ ok: true, snapshot: { analysisQueued: "delayed" } });
+    // The node's own end, after its last turn: queued at once, behind the transcript in the outbox.
+    await ledger.ingest(turn(record, 2, 2));
+    const byNode = await ledger.ingest({
+      type: "call.ended",
+      callId: record.callId,
+      seq: 3,
+      reason: "caller-hung-up",
+      durationMs: 5_000,
+      turns: 2,
+      at: Date.now(),
+    });
+    expect(byNode).toMatchObject({ ok: true, snapshot: { analysisQueued: "now" } });
     await ledger.flushOutbox();
     let stored: Analysis = null;
     for (let i = 0; i < 50 && !stored; i++) {

@@ -69,6 +69,8 @@ export interface SessionSnapshot {
   verificationId?: string | undefined;
   handoffs?: HandoffRecord[] | undefined;
   actions?: ActionLogEntry[] | undefined;
+  /** Whether the post-call analysis was queued, and how (see #queueAnalysis). */
+  analysisQueued?: "now" | "delayed" | undefined;
   /** Per action type, how many this call has used (for the per-call caps). */
   actionCounts?: Record<string, number> | undefined;
 }
@@ -87,7 +89,7 @@ type OutboxItem =
   /** A turn's meters (cost per call): written after the turn's rows, keyed by the turn so a retry overwrites. */
   | { kind: "usage"; tenantId: string; callId: string; rows: UsageRow[] }
   /** Sent to the analysis queue once the ended call and its turns are in Postgres (the outbox is ordered). */
-  | { kind: "analysis"; message: AnalysisMessage };
+  | { kind: "analysis"; message: AnalysisMessage; delaySeconds?: number };
 type OutboxRow = { seq: number; payload: string; attempts: number };
 
 /** A live feed message; the first a subscriber gets is `snapshot`. */
@@ -96,6 +98,9 @@ export type LiveMessage =
   | { type: "state"; state: CallState; at: number; reason?: string | undefined }
   | { type: "event"; event: SessionEvent }
   | { type: "action"; entry: ActionLogEntry };
+
+/** How long a call ended by the carrier waits for the media node's last turn before it is analysed anyway. */
+const ANALYSIS_GRACE_SECONDS = 30;
 
 /** Longest an action log gets; older entries stay in the audit log and the call's events. */
 const MAX_ACTION_LOG = 50;
@@ -172,6 +177,11 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
    * (the status callback and the media node's `call.ended` both arrive, in either order); the first reason wins.
    */
   async end(input: { status: CallStatus; reason: string }): Promise<SessionResult> {
+    return this.#end(input, "edge");
+  }
+
+  /** `by`: the media node's own `call.ended` (after its last turn), or anything else (carrier, edge). */
+  async #end(input: { status: CallStatus; reason: string }, by: "node" | "edge"): Promise<SessionResult> {
     const stored = this.#load();
     if (!stored) return { ok: false, error: "not-found" };
     if (stored.state === "ended") {
@@ -181,7 +191,8 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
         this.#save(stored);
         await this.#enqueue([{ kind: "call", record: stored.record }]);
       }
-      return { ok: true, snapshot: this.#snapshot(stored) };
+      if (by === "node") await this.#queueAnalysis(0);
+      return { ok: true, snapshot: this.#snapshot(this.#load() ?? stored) };
     }
     const result = await this.#move("ended", input.reason, (record) => ({
       ...record,
@@ -190,11 +201,28 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
       endReason: input.reason,
     }));
     await this.#releaseLease();
-    if (result.ok) {
-      const { tenantId, callId, jurisdiction } = result.snapshot.record;
-      await this.#enqueue([{ kind: "analysis", message: { tenantId, callId, jurisdiction } }]);
-    }
-    return result;
+    // The node reports the end after its last turn, so the transcript is complete once the outbox gets there. Ended
+    // by the carrier or the edge, the node's last turn may still be on its way: the analysis waits for the node's
+    // `call.ended` (which queues it at once) or, if that never comes, for the grace period.
+    if (!result.ok) return result;
+    await this.#queueAnalysis(by === "node" ? 0 : ANALYSIS_GRACE_SECONDS);
+    const latest = this.#load();
+    return latest ? { ok: true, snapshot: this.#snapshot(latest) } : result;
+  }
+
+  /**
+   * Puts the call's analysis behind everything already in the outbox, once per kind: `now` when the media node
+   * reported the end after its last turn, `delayed` as the fallback when something else ended the call.
+   */
+  async #queueAnalysis(delaySeconds: number): Promise<void> {
+    const stored = this.#load();
+    if (!stored) return;
+    const kind = delaySeconds === 0 ? "now" : "delayed";
+    if (stored.analysisQueued === "now" || stored.analysisQueued === kind) return;
+    stored.analysisQueued = kind;
+    this.#save(stored);
+    const { tenantId, callId, jurisdiction } = stored.record;
+    await this.#enqueue([{ kind: "analysis", message: { tenantId, callId, jurisdiction }, delaySeconds }]);
   }
 
   /**
@@ -264,7 +292,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
         this.#broadcast({ type: "event", event });
         const status: CallStatus =
           event.reason === "caller-hung-up" || event.reason === "agent-ended" ? "completed" : "failed";
-        return this.end({ status, reason: event.reason });
+        return this.#end({ status, reason: event.reason }, "node");
       }
     }
   }
@@ -500,7 +528,10 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
         return upsertUsage(db, item.tenantId, item.callId, item.rows);
       case "analysis":
         // No queue bound (a deployment without analysis): nothing to send.
-        await this.env.ANALYSIS_QUEUE?.send(item.message);
+        await this.env.ANALYSIS_QUEUE?.send(
+          item.message,
+          item.delaySeconds ? { delaySeconds: item.delaySeconds } : undefined,
+        );
         return;
     }
   }
