@@ -98,6 +98,7 @@ async function main(): Promise<number> {
       out(
         `  saved in Postgres: GET /v1/calls/${call.callId} → ${saved.status}, ${saved.turns} turn rows (caller and agent)`,
       );
+      for (const line of await afterTheCall(p.edgeUrl, t.apiKey, call.callId)) out(`  ${line}`);
       out(style.dim(`  (${((performance.now() - startedAt) / 1000).toFixed(1)} s since npm start)`));
     } catch (err) {
       process.stderr.write(
@@ -130,6 +131,39 @@ async function waitForTurns(edgeUrl: string, apiKey: string, callId: string) {
     await new Promise((r) => setTimeout(r, 300));
   }
   return last;
+}
+
+/** The call's post-call analysis (from the queue consumer, a moment after the end) and its priced cost. */
+async function afterTheCall(edgeUrl: string, apiKey: string, callId: string): Promise<string[]> {
+  type Body = {
+    analysis: {
+      status: string;
+      summary: string | null;
+      success: { pass: boolean } | null;
+      error: string | null;
+    } | null;
+    cost: { total: number; breakdown: { category: string; costUsd: number }[] };
+  };
+  const api = client(edgeUrl);
+  const deadline = Date.now() + 15_000;
+  let body: Body | undefined;
+  while (Date.now() < deadline) {
+    const answer = await api.call("GET", `/v1/calls/${callId}`, apiKey);
+    if (answer.status === 200) body = answer.body as Body;
+    if (body?.analysis) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (!body) return [];
+  const byCategory = new Map<string, number>();
+  for (const l of body.cost.breakdown) byCategory.set(l.category, (byCategory.get(l.category) ?? 0) + l.costUsd);
+  const top = [...byCategory.entries()].sort((a, b) => b[1] - a[1])[0];
+  const a = body.analysis;
+  return [
+    a?.status === "completed"
+      ? `analysis: ${a.success ? (a.success.pass ? "success" : "not a success") : "no rubric"}; ${a.summary ?? ""}`
+      : `analysis: ${a ? `failed (${a.error ?? "unknown"})` : "not there yet"}`,
+    `cost on list prices: $${body.cost.total.toFixed(4)}${top ? ` (most of it ${top[0]})` : ""}, see docs/cost.md`,
+  ];
 }
 
 function oneLine(err: unknown): string {

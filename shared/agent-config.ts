@@ -146,6 +146,28 @@ export const TurnTakingSchema = z
     path: ["eagerEotThreshold"],
   });
 export type TurnTaking = z.infer<typeof TurnTakingSchema>;
+/**
+ * What happens after a call: a summary, a pass/fail against the agent's own rubric, and data extracted against
+ * the agent's JSON Schema. Runs off the call path on the cheapest tier of the agent's model policy. Absent: no
+ * analysis (and no analysis tokens billed).
+ */
+export const PostCallAnalysisSchema = z
+  .object({
+    /** What the summary should cover; the platform's default asks for two or three plain sentences. */
+    summaryInstructions: z.string().min(1).max(4_000).optional(),
+    /** The agent's own definition of a successful call. Absent: no success evaluation. */
+    successRubric: z.string().min(1).max(4_000).optional(),
+    /**
+     * JSON Schema (an object schema) the extracted data must satisfy, e.g. `{ appointment_date, customer_name,
+     * callback_number }`. The model's extraction is validated against it before it is stored; one that fails is
+     * refused and the reasons are kept instead.
+     */
+    dataSchema: JsonSchemaObject.refine((s) => s.type === "object" && typeof s.properties === "object", {
+      message: 'the data schema is a JSON Schema object: { "type": "object", "properties": { … } }',
+    }).optional(),
+  })
+  .strict();
+export type PostCallAnalysis = z.infer<typeof PostCallAnalysisSchema>;
 
 export const AgentRuntimeConfigSchema = z
   .object({
@@ -175,6 +197,8 @@ export const AgentRuntimeConfigSchema = z
     /** Deepgram Flux (turns judged by the recogniser; the default) or Nova-3 (endpointing; more languages). */
     recognizer: z.enum(RECOGNIZERS).default("flux"),
     turnTaking: TurnTakingSchema.prefault({}),
+    /** Post-call analysis; absent or null: none (null turns it off in a PATCH). */
+    analysis: PostCallAnalysisSchema.nullable().optional(),
   })
   .strict();
 export type AgentRuntimeConfig = z.infer<typeof AgentRuntimeConfigSchema>;

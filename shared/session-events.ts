@@ -58,6 +58,19 @@ export const TurnWaterfallSchema = z
   .strict();
 export type TurnWaterfall = z.infer<typeof TurnWaterfallSchema>;
 
+/** One model's token usage within a turn, as the model's own metadata event reported it. */
+export const LlmUsageEntrySchema = z
+  .object({
+    modelId: z.string().min(1).max(256),
+    speculative: z.boolean().default(false),
+    inputTokens: z.number().int().nonnegative(),
+    outputTokens: z.number().int().nonnegative(),
+    cacheReadInputTokens: z.number().int().nonnegative(),
+    cacheWriteInputTokens: z.number().int().nonnegative(),
+  })
+  .strict();
+export type LlmUsageEntry = z.infer<typeof LlmUsageEntrySchema>;
+
 export const TurnEventSchema = z
   .object({
     type: z.literal("turn"),
@@ -96,6 +109,14 @@ export const TurnEventSchema = z
         cacheWriteInputTokens: z.number().int().nonnegative(),
       })
       .strict(),
+    /**
+     * The same usage per model request, for pricing: one entry per model (and per kind: a speculative request
+     * started before the caller finished, whether or not its reply was used). Optional while nodes that only
+     * report `usage` exist; the edge then bills `usage` to the turn's first model, as not speculative.
+     */
+    llmUsage: z.array(LlmUsageEntrySchema).max(64).optional(),
+    /** Characters sent to speech synthesis this turn (what TTS bills); absent: the edge counts `generatedText`. */
+    ttsCharacters: z.number().int().nonnegative().optional(),
     waterfall: TurnWaterfallSchema,
     at: epochMs,
   })

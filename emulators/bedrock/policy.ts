@@ -2,6 +2,7 @@
 // and answers the way a phone agent on Claude would: short spoken sentences, a tool call when a tool
 // fits (two in one message when the caller asks two things), and an answer quoting the tool's result
 // once it comes back. Same request in, same words out, so tests and benchmarks can rely on the shape.
+import { ANALYSIS_TOOL, analysisInput } from "./analysis.ts";
 import type { Message, ToolSpec, ValidatedRequest } from "./request.ts";
 
 export type StopReason =
@@ -411,6 +412,12 @@ export function planReply(req: ValidatedRequest): PlannedReply {
   const t = normalize(userText);
   const entities = entitiesOf(userText);
   const said = `The caller said: "${quote(userText)}".`;
+
+  if (toolChoice.kind === "tool" && toolChoice.name === ANALYSIS_TOOL) {
+    const tool = tools.find((x) => x.name === ANALYSIS_TOOL);
+    const input = tool ? analysisInput(tool, req.system, messages) : {};
+    return withThinking(req, { text: "", toolUses: [{ name: ANALYSIS_TOOL, input }], stopReason: null }, said);
+  }
 
   if (toolChoice.kind === "tool") {
     const tool = tools.find((x) => x.name === toolChoice.name);

@@ -97,6 +97,19 @@ export function demoAgentConfig(toolsUrl: string) {
       "When the caller has what they need, thank them and say goodbye.",
     ].join("\n"),
     firstMessage: "Thanks for calling Acme Bikes! How can I help you today?",
+    // After each call: a summary, pass/fail against the shop's own rubric, and what to follow up on.
+    analysis: {
+      successRubric: 'The call succeeds when every question was answered and the caller said "bye".',
+      dataSchema: {
+        type: "object",
+        properties: {
+          order_number: { type: "string", pattern: "^[0-9]{4,10}$" },
+          appointment_date: { type: "string" },
+          customer_name: { type: "string" },
+        },
+        additionalProperties: false,
+      },
+    },
     tools: [
       {
         name: "lookup_order",

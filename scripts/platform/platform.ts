@@ -221,6 +221,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
         secrets,
         twilioToken: twilio.token,
         childEnv,
+        analysisBedrock: plan.mediaNodeEnv,
       }),
     );
     const media = track(
@@ -371,6 +372,8 @@ function startEdge(o: {
   secrets: LocalSecrets;
   twilioToken: string;
   childEnv: Record<string, string | undefined>;
+  /** The media node's Bedrock settings: the edge runs post-call analyses against the same Bedrock. */
+  analysisBedrock: Record<string, string>;
 }): Child {
   const vars: Record<string, string> = {
     DATABASE_URL: o.databaseUrl,
@@ -380,6 +383,13 @@ function startEdge(o: {
     CALL_TOKEN_KID: o.secrets.callToken.kid,
     MEDIA_NODE_SECRETS: JSON.stringify({ [LOCAL_NODE_ID]: o.secrets.nodeSecret }),
   };
+  const bedrock = o.analysisBedrock;
+  if (bedrock.BEDROCK_ENDPOINT) vars.BEDROCK_ENDPOINT = bedrock.BEDROCK_ENDPOINT;
+  if (bedrock.AWS_REGION) vars.BEDROCK_REGION = bedrock.AWS_REGION;
+  for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] as const) {
+    const v = bedrock[name];
+    if (v) vars[name] = v;
+  }
   // The wrangler script itself, not `npx wrangler`: no npm wrapper between us and the signals.
   return spawnChild(
     "edge",

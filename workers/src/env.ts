@@ -1,20 +1,22 @@
 // Bindings of the edge Worker (wrangler.toml, .dev.vars, `wrangler secret put`) and the per-request context
 // every route sees. Call control's bindings (Durable Objects, carrier and media-node secrets) are listed in
 // call-control-env.ts.
+import type { AnalysisEnv } from "./analysis/env.ts";
 import type { CallControlEnv } from "./call-control-env.ts";
 import type { Jurisdiction } from "./db/schema.ts";
 import type { Db } from "./db/types.ts";
 import type { AccountId } from "./lib/ids.ts";
 
-export type Env = CallControlEnv & {
-  /**
-   * postgres:// URL. Production: the Neon pooled URL (a secret). Locally: set by `npm start` / the test runner.
-   * The database of every jurisdiction without its own DATABASE_URL_US / DATABASE_URL_EU (call-control-env.ts).
-   */
-  DATABASE_URL: string;
-  /** Local only: `host:port` of the loopback WebSocket→TCP database proxy. */
-  DB_WS_PROXY?: string;
-};
+export type Env = CallControlEnv &
+  AnalysisEnv & {
+    /**
+     * postgres:// URL. Production: the Neon pooled URL (a secret). Locally: set by `npm start` / the test runner.
+     * The database of every jurisdiction without its own DATABASE_URL_US / DATABASE_URL_EU (call-control-env.ts).
+     */
+    DATABASE_URL: string;
+    /** Local only: `host:port` of the loopback WebSocket→TCP database proxy. */
+    DB_WS_PROXY?: string;
+  };
 
 /** Who is calling, set by the `authorize()` middleware on every authenticated route. */
 export type AuthContext = {

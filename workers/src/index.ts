@@ -1,5 +1,6 @@
 // Entry module of the edge Worker (wrangler.toml `main`). Durable Object classes must be exported from here;
 // they live in ./do/.
+import { consumeAnalysisBatch } from "./analysis/consumer.ts";
 import { createApp } from "./app.ts";
 import type { Env } from "./env.ts";
 
@@ -11,4 +12,6 @@ const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+  // Post-call analysis (wrangler.toml: the ANALYSIS_QUEUE consumer).
+  queue: (batch, env) => consumeAnalysisBatch(batch, env),
 } satisfies ExportedHandler<Env>;

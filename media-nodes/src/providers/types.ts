@@ -163,6 +163,8 @@ export interface LlmRequest {
   thinkingBudgetTokens?: number;
   /** Opaque string tags the vendor logs with the request (Bedrock `requestMetadata`), e.g. the call ID. */
   metadata?: Record<string, string>;
+  /** Started before the caller finished (on a likely end of turn); its usage is metered apart. */
+  speculative?: boolean;
   signal?: AbortSignal;
 }
 
@@ -188,7 +190,11 @@ export type LlmEvent =
   | { type: "tool-use-start"; id: string; name: string }
   | { type: "tool-use"; id: string; name: string; input: unknown }
   | { type: "stop"; reason: LlmStopReason }
-  | { type: "usage"; usage: LlmUsage; latencyMs?: number };
+  /**
+   * The request's token usage, from the model's own metadata. `modelId` is the model that answered and
+   * `speculative` echoes the request's flag, so a meter can price and separate it without knowing the request.
+   */
+  | { type: "usage"; usage: LlmUsage; latencyMs?: number; modelId?: string; speculative?: boolean };
 
 /** Errors a provider throws carry a kind so the caller can pick retry, fallback or give up. */
 export type LlmErrorKind = "throttled" | "unavailable" | "invalid-request" | "aborted" | "other";

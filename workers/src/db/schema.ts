@@ -319,6 +319,63 @@ export const callTurns = pgTable(
   ],
 );
 
+export const ANALYSIS_STATUSES = ["completed", "failed"] as const;
+export type AnalysisStatus = (typeof ANALYSIS_STATUSES)[number];
+
+// Post-call analysis (issue 13): one row per call, written by the analysis queue consumer. `data` is stored only
+// when it satisfied the agent's schema; otherwise it stays null and `data_errors` says why it was refused.
+export const callAnalyses = pgTable(
+  "call_analyses",
+  {
+    tenantId: text("tenant_id").notNull(),
+    callId: text("call_id").notNull(),
+    status: text("status").notNull().$type<AnalysisStatus>(),
+    summary: text("summary"),
+    successPass: boolean("success_pass"),
+    successReason: text("success_reason"),
+    data: jsonb("data").$type<Record<string, unknown>>(),
+    dataErrors: jsonb("data_errors").$type<string[]>(),
+    error: text("error"),
+    modelId: text("model_id"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.callId] }),
+    foreignKey({
+      name: "call_analyses_call_fk",
+      columns: [t.tenantId, t.callId],
+      foreignColumns: [calls.tenantId, calls.id],
+    }),
+    check("call_analyses_status_check", sql`${t.status} in ('completed', 'failed')`),
+  ],
+);
+
+// What a call used, for pricing (workers/src/cost/). One row per (call, source, meter, variant, speculative), where
+// the source is what reported it (`call`, `turn:<n>`, `analysis`): a redelivered report overwrites its own row
+// instead of adding to it, so at-least-once delivery never double-bills. Quantities are in the meter's unit
+// (minutes, seconds, tokens, characters); the variant is the model ID for token meters, else the product
+// (`twilio/inbound`, `deepgram/nova-3`).
+export const callUsage = pgTable(
+  "call_usage",
+  {
+    tenantId: text("tenant_id").notNull(),
+    callId: text("call_id").notNull(),
+    source: text("source").notNull(),
+    meter: text("meter").notNull(),
+    variant: text("variant").notNull(),
+    speculative: boolean("speculative").notNull().default(false),
+    quantity: integer("quantity").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.callId, t.source, t.meter, t.variant, t.speculative] }),
+    foreignKey({
+      name: "call_usage_call_fk",
+      columns: [t.tenantId, t.callId],
+      foreignColumns: [calls.tenantId, calls.id],
+    }),
+  ],
+);
+
 export const CONSENT_TYPES = ["marketing", "service", "emergency"] as const;
 export type ConsentType = (typeof CONSENT_TYPES)[number];
 export const CONSENT_METHODS = ["checkbox", "sms", "voice"] as const;
@@ -463,6 +520,8 @@ export const tenantOwnedTables = {
   phoneNumbers,
   calls,
   callTurns,
+  callAnalyses,
+  callUsage,
   consentRecords,
   auditLog,
   idempotencyKeys,

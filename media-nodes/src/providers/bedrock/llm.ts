@@ -318,6 +318,8 @@ async function* streamTurn(client: BedrockRuntimeClient, request: LlmRequest): A
             cacheWriteInputTokens: u?.cacheWriteInputTokens ?? 0,
           },
           ...(ev.metadata.metrics?.latencyMs !== undefined ? { latencyMs: ev.metadata.metrics.latencyMs } : {}),
+          modelId: request.modelId,
+          speculative: request.speculative === true,
         };
       } else {
         const exception =

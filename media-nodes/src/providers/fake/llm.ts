@@ -68,7 +68,10 @@ export class FakeLlm implements LlmProvider {
         // Like the real provider, every tool call is announced before its input is complete.
         if (!started.has(event.id)) yield { type: "tool-use-start", id: event.id, name: event.name };
       }
-      yield event;
+      // Like the real provider, usage names the model that answered and echoes the request's speculative flag.
+      yield event.type === "usage"
+        ? { ...event, modelId: request.modelId, speculative: request.speculative === true }
+        : event;
     }
     if (signal?.aborted) throw new LlmError("aborted", "request aborted");
     // Real providers always end with stop then usage; the fake does too so pipelines can rely on it.
@@ -77,6 +80,8 @@ export class FakeLlm implements LlmProvider {
       yield {
         type: "usage",
         usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0 },
+        modelId: request.modelId,
+        speculative: request.speculative === true,
       };
     }
   }

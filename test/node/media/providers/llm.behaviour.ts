@@ -92,6 +92,18 @@ export function runLlmBehaviour(
       if (usage?.type === "usage") expect(usage.usage.outputTokens).toBeGreaterThan(0);
     });
 
+    it("reports usage with the model that answered and whether the request was speculative", async () => {
+      const llm = await makeProvider("answer");
+      const plain = (await collect(llm.stream(request([user("Hello, is this Acme Supplies?")])))).at(-1);
+      expect(plain).toMatchObject({ type: "usage", modelId, speculative: false });
+      const early = await makeProvider("answer");
+      const speculative = (
+        await collect(early.stream(request([user("Hello, is this Acme Supplies?")], { speculative: true })))
+      ).at(-1);
+      // Metered apart from the answered turn's tokens (cost per call), whether or not its reply is used.
+      expect(speculative).toMatchObject({ type: "usage", modelId, speculative: true });
+    });
+
     it("asks for the order tool with the caller's number as parsed input, and answers from its result", async () => {
       const llm = await makeProvider("order-tool");
       const history = [user("Can you tell me where my order 48213 is?")];

@@ -2,7 +2,19 @@
 // (POST /v1/calls) arrives with that issue too.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
-import { CALL_DIRECTIONS, CALL_STATUSES, calls, callTurns, SPEAKERS, TELEPHONY_PROVIDERS } from "../../db/schema.ts";
+import { PRICE_UNITS, priceTableFrom } from "../../cost/prices.ts";
+import { COST_CATEGORIES } from "../../cost/pricing.ts";
+import { callCost } from "../../cost/read.ts";
+import {
+  ANALYSIS_STATUSES,
+  CALL_DIRECTIONS,
+  CALL_STATUSES,
+  callAnalyses,
+  calls,
+  callTurns,
+  SPEAKERS,
+  TELEPHONY_PROVIDERS,
+} from "../../db/schema.ts";
 import type { AppEnv } from "../../env.ts";
 import { pathParam, resourceId } from "../../lib/ids.ts";
 import { afterCursor, pageOf, pageQuery, toPage } from "../../lib/pagination.ts";
@@ -69,7 +81,56 @@ const TurnSchema = z
   .openapi("CallTurn");
 type TurnOut = z.infer<typeof TurnSchema>;
 
-const CallWithTurnsSchema = CallSchema.extend({ turns: z.array(TurnSchema) }).openapi("CallWithTurns");
+const CallAnalysisSchema = z
+  .object({
+    status: z.enum(ANALYSIS_STATUSES).openapi({ description: "failed: see error; nothing else was stored." }),
+    summary: z.string().nullable(),
+    success: z
+      .object({ pass: z.boolean(), reason: z.string() })
+      .nullable()
+      .openapi({ description: "Against the agent's success rubric; null when it has none." }),
+    data: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: "Extracted against the agent's data schema; null when refused (see dataErrors)." }),
+    dataErrors: z
+      .array(z.string())
+      .nullable()
+      .openapi({ description: "Why the model's extraction did not satisfy the schema and was not stored." }),
+    error: z.string().nullable(),
+    modelId: z.string().nullable(),
+    createdAt: Timestamp,
+  })
+  .openapi("CallAnalysis");
+
+const CostLineSchema = z
+  .object({
+    category: z.enum(COST_CATEGORIES),
+    meter: z.string().openapi({ example: "llm.input_tokens" }),
+    variant: z.string().openapi({ description: "Model ID for token meters, else the product (twilio/inbound)." }),
+    speculative: z.boolean().openapi({ description: "Model requests started before the caller finished." }),
+    quantity: z.number().int(),
+    unit: z.enum(PRICE_UNITS).nullable(),
+    unitPriceUsd: z.number().nullable().openapi({ description: "null: the price table has no price for it." }),
+    costUsd: z.number().openapi({ description: "quantity × unit price, to a millionth of a dollar." }),
+    source: z.string().nullable().openapi({ description: "Where the price was read." }),
+  })
+  .openapi("CostLine");
+
+const CallCostSchema = z
+  .object({
+    total: z.number().openapi({ description: "The sum of the breakdown's lines." }),
+    currency: z.literal("USD"),
+    pricesAsOf: z.string().openapi({ description: "Date of the price table used (list prices unless overridden)." }),
+    breakdown: z.array(CostLineSchema),
+  })
+  .openapi("CallCost");
+
+const CallWithTurnsSchema = CallSchema.extend({
+  turns: z.array(TurnSchema),
+  analysis: CallAnalysisSchema.nullable().openapi({ description: "Post-call analysis; null until it has run." }),
+  cost: CallCostSchema,
+}).openapi("CallWithTurns");
 
 const qp = <T extends z.ZodType>(name: string, schema: T, description: string) =>
   schema.openapi({ param: { name, in: "query" }, description });
@@ -198,5 +259,37 @@ export const callsApi = new OpenAPIHono<AppEnv>()
       .where(and(eq(callTurns.tenantId, tenantId), eq(callTurns.callId, callId)))
       // Within an exchange the caller spoke first.
       .orderBy(asc(callTurns.turnIndex), sql`${callTurns.speaker} = 'agent'`);
-    return c.json({ ...callOut(call), turns: turns.map(turnOut) }, 200);
+    const [analysis] = await c.var.db
+      .select()
+      .from(callAnalyses)
+      .where(and(eq(callAnalyses.tenantId, tenantId), eq(callAnalyses.callId, callId)));
+    const cost = await callCost(
+      c.var.db,
+      tenantId,
+      callId,
+      priceTableFrom(c.env.PRICE_TABLE_JSON, (m) => console.error(m)),
+    );
+    return c.json(
+      {
+        ...callOut(call),
+        turns: turns.map(turnOut),
+        analysis: analysis
+          ? {
+              status: analysis.status,
+              summary: analysis.summary,
+              success:
+                analysis.successPass === null
+                  ? null
+                  : { pass: analysis.successPass, reason: analysis.successReason ?? "" },
+              data: analysis.data,
+              dataErrors: analysis.dataErrors,
+              error: analysis.error,
+              modelId: analysis.modelId,
+              createdAt: iso(analysis.createdAt),
+            }
+          : null,
+        cost,
+      },
+      200,
+    );
   });

@@ -9,7 +9,9 @@ import { type Connection, Server } from "partyserver";
 import type { CallCheckpoint } from "../../../../shared/call-checkpoint.ts";
 import { newResourceId } from "../../../../shared/ids.ts";
 import type { SessionEvent } from "../../../../shared/session-events.ts";
+import type { AnalysisEnv, AnalysisMessage } from "../../analysis/env.ts";
 import type { CallControlEnv } from "../../call-control-env.ts";
+import { callUsageRows, turnUsageRows, type UsageRow } from "../../cost/meters.ts";
 import { type DbBindings, openDb } from "../../db/client.ts";
 import type { CallStatus } from "../../db/schema.ts";
 import { databaseUrlFor, namespaceFor } from "../../residency/residency.ts";
@@ -19,7 +21,7 @@ import { outboxRetryDelayMs } from "./backoff.ts";
 import { HEARD_TABLE, HeardStore } from "./heard.ts";
 import { judgeLiveness, LIVENESS_CHECK_MS, MEDIA_NODE_LOST } from "./liveness.ts";
 import { hangUpLostCall } from "./lost-call.ts";
-import { upsertCall, upsertTurn } from "./persist.ts";
+import { upsertCall, upsertTurn, upsertUsage } from "./persist.ts";
 import { type CallRecord, checkpointRow, type TurnRow, turnRows } from "./records.ts";
 import { type CallState, canTransition } from "./state-machine.ts";
 
@@ -74,6 +76,8 @@ export interface SessionSnapshot {
   verificationId?: string | undefined;
   handoffs?: HandoffRecord[] | undefined;
   actions?: ActionLogEntry[] | undefined;
+  /** Whether the post-call analysis was queued, and how (see #queueAnalysis). */
+  analysisQueued?: "now" | "delayed" | undefined;
   /** Per action type, how many this call has used (for the per-call caps). */
   actionCounts?: Record<string, number> | undefined;
   /** How many times the call was moved to another node after losing its own (0 or absent: never). */
@@ -109,7 +113,13 @@ export type SessionResult =
   | { ok: false; error: "not-your-call" };
 
 type Stored = Omit<SessionSnapshot, "pending">;
-type OutboxItem = { kind: "call"; record: CallRecord } | { kind: "turn"; row: TurnRow };
+type OutboxItem =
+  | { kind: "call"; record: CallRecord }
+  | { kind: "turn"; row: TurnRow }
+  /** A turn's meters (cost per call): written after the turn's rows, keyed by the turn so a retry overwrites. */
+  | { kind: "usage"; tenantId: string; callId: string; rows: UsageRow[] }
+  /** Sent to the analysis queue once the ended call and its turns are in Postgres (the outbox is ordered). */
+  | { kind: "analysis"; message: AnalysisMessage; delaySeconds?: number };
 type OutboxRow = { seq: number; payload: string; attempts: number };
 
 /** A live feed message; the first a subscriber gets is `snapshot`. */
@@ -121,10 +131,13 @@ export type LiveMessage =
 
 const turnId = () => newResourceId("turn");
 
+/** How long a call ended by the carrier waits for the media node's last turn before it is analysed anyway. */
+const ANALYSIS_GRACE_SECONDS = 30;
+
 /** Longest an action log gets; older entries stay in the audit log and the call's events. */
 const MAX_ACTION_LOG = 50;
 
-export class CallLedger extends Server<CallControlEnv> {
+export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
   // Subscribers may stay connected for a whole call; hibernation lets the object sleep between events.
   static override options = { hibernate: true };
 
@@ -132,7 +145,7 @@ export class CallLedger extends Server<CallControlEnv> {
   dbOverride: Partial<DbBindings> | undefined;
   #flushing: Promise<{ written: number; remaining: number }> | undefined;
 
-  constructor(ctx: DurableObjectState, env: CallControlEnv) {
+  constructor(ctx: DurableObjectState, env: CallControlEnv & AnalysisEnv) {
     super(ctx, env);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS outbox (
@@ -254,6 +267,11 @@ export class CallLedger extends Server<CallControlEnv> {
    * (the status callback and the media node's `call.ended` both arrive, in either order); the first reason wins.
    */
   async end(input: { status: CallStatus; reason: string }): Promise<SessionResult> {
+    return this.#end(input, "edge");
+  }
+
+  /** `by`: the media node's own `call.ended` (after its last turn), or anything else (carrier, edge). */
+  async #end(input: { status: CallStatus; reason: string }, by: "node" | "edge"): Promise<SessionResult> {
     const stored = this.#load();
     if (!stored) return { ok: false, error: "not-found" };
     if (stored.state === "ended") {
@@ -263,7 +281,8 @@ export class CallLedger extends Server<CallControlEnv> {
         this.#save(stored);
         await this.#enqueue([{ kind: "call", record: stored.record }]);
       }
-      return { ok: true, snapshot: this.#snapshot(stored) };
+      if (by === "node") await this.#queueAnalysis(0);
+      return { ok: true, snapshot: this.#snapshot(this.#load() ?? stored) };
     }
     const result = await this.#move("ended", input.reason, (record) => ({
       ...record,
@@ -272,7 +291,28 @@ export class CallLedger extends Server<CallControlEnv> {
       endReason: input.reason,
     }));
     await this.#releaseLease();
-    return result;
+    // The node reports the end after its last turn, so the transcript is complete once the outbox gets there. Ended
+    // by the carrier or the edge, the node's last turn may still be on its way: the analysis waits for the node's
+    // `call.ended` (which queues it at once) or, if that never comes, for the grace period.
+    if (!result.ok) return result;
+    await this.#queueAnalysis(by === "node" ? 0 : ANALYSIS_GRACE_SECONDS);
+    const latest = this.#load();
+    return latest ? { ok: true, snapshot: this.#snapshot(latest) } : result;
+  }
+
+  /**
+   * Puts the call's analysis behind everything already in the outbox, once per kind: `now` when the media node
+   * reported the end after its last turn, `delayed` as the fallback when something else ended the call.
+   */
+  async #queueAnalysis(delaySeconds: number): Promise<void> {
+    const stored = this.#load();
+    if (!stored) return;
+    const kind = delaySeconds === 0 ? "now" : "delayed";
+    if (stored.analysisQueued === "now" || stored.analysisQueued === kind) return;
+    stored.analysisQueued = kind;
+    this.#save(stored);
+    const { tenantId, callId, jurisdiction } = stored.record;
+    await this.#enqueue([{ kind: "analysis", message: { tenantId, callId, jurisdiction }, delaySeconds }]);
   }
 
   /**
@@ -344,7 +384,10 @@ export class CallLedger extends Server<CallControlEnv> {
       case "turn": {
         this.#heard.applyTurn(event);
         const rows = turnRows(event, stored.record.tenantId, turnId);
-        await this.#enqueue(rows.map((row) => ({ kind: "turn", row })));
+        await this.#enqueue([
+          ...rows.map((row): OutboxItem => ({ kind: "turn", row })),
+          { kind: "usage", tenantId: stored.record.tenantId, callId: event.callId, rows: turnUsageRows(event) },
+        ]);
         this.#broadcast({ type: "event", event });
         const moved = stored.state === "connected" ? await this.#move("in-progress") : undefined;
         // The turn that asked for a transfer has played out (or was cut off): the caller heard the agent's
@@ -371,7 +414,7 @@ export class CallLedger extends Server<CallControlEnv> {
         this.#broadcast({ type: "event", event });
         const status: CallStatus =
           event.reason === "caller-hung-up" || event.reason === "agent-ended" ? "completed" : "failed";
-        return this.end({ status, reason: event.reason });
+        return this.#end({ status, reason: event.reason }, "node");
       }
     }
   }
@@ -648,8 +691,7 @@ export class CallLedger extends Server<CallControlEnv> {
     try {
       for (const row of rows) {
         const item = JSON.parse(row.payload) as OutboxItem;
-        const write = item.kind === "call" ? upsertCall(db, item.record) : upsertTurn(db, item.row);
-        await withTimeout(write, FLUSH_TIMEOUT_MS);
+        await withTimeout(this.#write(db, item), FLUSH_TIMEOUT_MS);
         this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
         written++;
       }
@@ -679,6 +721,27 @@ export class CallLedger extends Server<CallControlEnv> {
     // Items enqueued while this flush ran: go again at once (or at the retry time set above).
     if (remaining > 0 && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
     return { written, remaining };
+  }
+
+  async #write(db: Parameters<typeof upsertCall>[0], item: OutboxItem): Promise<void> {
+    switch (item.kind) {
+      case "call":
+        await upsertCall(db, item.record);
+        // An ended call's connected time: carrier minutes, STT seconds, media-node time (cost per call).
+        await upsertUsage(db, item.record.tenantId, item.record.callId, callUsageRows(item.record));
+        return;
+      case "turn":
+        return upsertTurn(db, item.row);
+      case "usage":
+        return upsertUsage(db, item.tenantId, item.callId, item.rows);
+      case "analysis":
+        // No queue bound (a deployment without analysis): nothing to send.
+        await this.env.ANALYSIS_QUEUE?.send(
+          item.message,
+          item.delaySeconds ? { delaySeconds: item.delaySeconds } : undefined,
+        );
+        return;
+    }
   }
 
   #limiter(record: CallRecord) {

@@ -1,7 +1,8 @@
 // The outbox's two writes. Both are idempotent upserts, so an item retried after a timeout that actually
 // committed changes nothing: calls by (tenant_id, id), turns by (tenant_id, call_id, turn_index, speaker).
 import { sql } from "drizzle-orm";
-import { calls, callTurns } from "../../db/schema.ts";
+import type { UsageRow } from "../../cost/meters.ts";
+import { calls, callTurns, callUsage } from "../../db/schema.ts";
 import type { Db } from "../../db/types.ts";
 import type { CallRecord, TurnRow } from "./records.ts";
 
@@ -73,6 +74,33 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
         cacheWriteTokens: sql`excluded.cache_write_tokens`,
         modelId: sql`excluded.model_id`,
       },
+    });
+}
+
+/**
+ * A report's meter rows for one call. Each row is keyed by the source that reported it, so a report delivered
+ * twice sets the same quantities again instead of adding them twice.
+ */
+export async function upsertUsage(
+  db: Pick<Db, "insert">,
+  tenantId: string,
+  callId: string,
+  rows: readonly UsageRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insert(callUsage)
+    .values(rows.map((r) => ({ tenantId, callId, ...r })))
+    .onConflictDoUpdate({
+      target: [
+        callUsage.tenantId,
+        callUsage.callId,
+        callUsage.source,
+        callUsage.meter,
+        callUsage.variant,
+        callUsage.speculative,
+      ],
+      set: { quantity: sql`excluded.quantity` },
     });
 }
 
