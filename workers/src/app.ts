@@ -9,7 +9,12 @@ import { callsApi } from "./api/calls/routes.ts";
 import { consentApi } from "./api/consent/routes.ts";
 import { renderReference } from "./api/docs/render.ts";
 import { phoneNumbersApi } from "./api/phone-numbers/routes.ts";
+import { sessionsApi } from "./api/sessions/routes.ts";
+import { usersApi } from "./api/users/routes.ts";
 import { verifyApi } from "./api/verify/routes.ts";
+import { webCallPreflight } from "./api/web-calls/publishable-key-auth.ts";
+import { webCallsApi } from "./api/web-calls/routes.ts";
+import { consoleRoutes } from "./console/routes.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./lib/errors.ts";
 import { type FieldError, fieldErrors, ProblemError } from "./lib/problem.ts";
@@ -63,7 +68,9 @@ export function createApp() {
     reference ??= renderReference(JSON.parse(JSON.stringify(app.getOpenAPI31Document(DOCUMENT))));
     return c.html(reference);
   });
-  app.get("/", (c) => c.json({ name: "aybiza-edge", docs: DOCS_PATH, openapi: OPENAPI_PATH }));
+  app.get("/", (c) => c.json({ name: "aybiza-edge", docs: DOCS_PATH, openapi: OPENAPI_PATH, console: "/console" }));
+  // The console: pages rendered from the API's own answers (it calls this app, never the database).
+  app.route("/console", consoleRoutes((request, c) => app.fetch(request, c.env, c.executionCtx)));
 
   app.use("/v1/*", bodyLimit());
   app.use("/v1/*", database());
@@ -77,6 +84,10 @@ export function createApp() {
   app.route("/v1", liveRoutes);
   app.route("/v1", consentApi);
   app.route("/v1", verifyApi);
+  app.route("/v1", sessionsApi);
+  app.route("/v1", usersApi);
+  app.options("/v1/web-calls", webCallPreflight);
+  app.route("/v1", webCallsApi);
   // Not tenant API (not in the OpenAPI document): carrier webhooks, signed by the carrier, and media-node calls,
   // signed per node.
   app.route("/v1", twilioRoutes);

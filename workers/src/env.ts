@@ -2,7 +2,7 @@
 // every route sees. Call control's bindings (Durable Objects, carrier and media-node secrets) are listed in
 // call-control-env.ts.
 import type { CallControlEnv } from "./call-control-env.ts";
-import type { Jurisdiction } from "./db/schema.ts";
+import type { Jurisdiction, UserRole } from "./db/schema.ts";
 import type { Db } from "./db/types.ts";
 import type { AccountId } from "./lib/ids.ts";
 
@@ -19,7 +19,11 @@ export type Env = CallControlEnv & {
 /** Who is calling, set by the `authorize()` middleware on every authenticated route. */
 export type AuthContext = {
   tenantId: AccountId;
-  keyId: string;
+  /** The API key, or null when a console user signed in with a session. */
+  keyId: string | null;
+  /** The console user and their role, or null for an API key. */
+  userId: string | null;
+  role: UserRole | null;
   scopes: readonly string[];
   /** The tenant's plan and home jurisdiction (its limits, its database and regions). */
   plan: string;
