@@ -56,6 +56,15 @@ const DOCUMENT = {
   servers: [{ url: "/" }],
 };
 
+/** The request's ExecutionContext, when it has one (hono throws on access otherwise, e.g. in app.request()). */
+function executionContextOf(c: { executionCtx: ExecutionContext }): ExecutionContext | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", requestId());
@@ -70,7 +79,10 @@ export function createApp() {
   });
   app.get("/", (c) => c.json({ name: "aybiza-edge", docs: DOCS_PATH, openapi: OPENAPI_PATH, console: "/console" }));
   // The console: pages rendered from the API's own answers (it calls this app, never the database).
-  app.route("/console", consoleRoutes((request, c) => app.fetch(request, c.env, c.executionCtx)));
+  app.route(
+    "/console",
+    consoleRoutes((request, c) => app.fetch(request, c.env, executionContextOf(c))),
+  );
 
   app.use("/v1/*", bodyLimit());
   app.use("/v1/*", database());

@@ -19,14 +19,9 @@ import { mintPublishableKey, publishableGrant, webCallAuth } from "./publishable
 const WebCallCreate = z
   .strictObject({
     agentId: resourceId("agt"),
-    version: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .openapi({
-        description: "A version to try (drafts too); default the published one. Not with a publishable key.",
-      }),
+    version: z.number().int().positive().optional().openapi({
+      description: "A version to try (drafts too); default the published one. Not with a publishable key.",
+    }),
   })
   .openapi("WebCallCreate");
 
