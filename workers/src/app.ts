@@ -112,6 +112,15 @@ export function createApp() {
     description: "An API key: `Authorization: Bearer sk_…`. Operations list the scope they need.",
   });
 
+  app.openAPIRegistry.registerComponent("securitySchemes", "sessionCookie", {
+    type: "apiKey",
+    in: "cookie",
+    name: "aybiza_session",
+    description:
+      "A console session (POST /v1/sessions). With it, every operation accepts the user's role's scopes; writes also " +
+      "need `x-csrf-token` (GET /v1/sessions/current) and no foreign Origin.",
+  });
+
   app.notFound((c) => errorResponse(new ProblemError("not-found", `No route ${c.req.method} ${c.req.path}.`), c));
   app.onError((err, c) => errorResponse(err, c));
   return app;

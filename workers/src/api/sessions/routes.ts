@@ -55,6 +55,7 @@ const currentSession = createRoute({
   path: "/sessions/current",
   tags: ["Console sessions"],
   summary: "The signed-in user, their account and the CSRF token",
+  security: [{ sessionCookie: [] }],
   middleware: [authorize()] as const,
   responses: { 200: jsonResponse(CurrentSessionSchema, "The session"), ...problems(401) },
 });
@@ -65,6 +66,7 @@ const revokeSession = createRoute({
   tags: ["Console sessions"],
   summary: "Sign out",
   description: "Revokes the session row (the cookie stops working everywhere at once) and clears the cookie.",
+  security: [{ sessionCookie: [] }],
   middleware: [authorize(), unitOfWork()] as const,
   responses: { 204: { description: "Signed out" }, ...problems(401, 403) },
 });
