@@ -14,7 +14,7 @@ const b64u = (bytes: Uint8Array) =>
     .replace(/\+/g, "-")
     .replace(/\//g, "_")
     .replace(/=+$/, "");
-function fromB64u(text: string): Uint8Array | null {
+function fromB64u(text: string): Uint8Array<ArrayBuffer> | null {
   try {
     const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
     return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
@@ -23,7 +23,7 @@ function fromB64u(text: string): Uint8Array | null {
   }
 }
 
-async function derive(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
+async function derive(password: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<Uint8Array> {
   const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(password), "PBKDF2", false, [
     "deriveBits",
   ]);

@@ -1,0 +1,217 @@
+// The tenant console in Debian's Chromium against the whole platform (wrangler dev, media node, emulators): sign
+// in, build and publish an agent, attach a number, sign out; refusals that write nothing (wrong password, expired
+// session, a form without its CSRF token, another tenant's IDs); a whole browser call whose fake microphone speaks
+// an espeak-ng line, with the transcript in the page, the call page updating live and the waterfall afterwards;
+// and a screenshot of every page at desktop and phone width. One platform and one browser for the whole file.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type Platform, startPlatform } from "../../../scripts/platform/platform.ts";
+import { client } from "../../../scripts/platform/seed.ts";
+import { freePorts, offlineEnv, tempDataDir } from "../platform/support.ts";
+import { callerWav, desktopContext, launch, phoneContext, recordOrigins, shoot } from "./browser.ts";
+
+let platform: Platform;
+let browser: Browser;
+let desk: BrowserContext;
+let origins: Set<string>;
+
+const CALLER_LINE = "Hello, I would like to know when your shop is open on Saturday.";
+
+beforeAll(async () => {
+  const wavDir = mkdtempSync(path.join(tmpdir(), "aybiza-console-"));
+  const [p, b] = await Promise.all([
+    startPlatform({ dataDir: tempDataDir(), ports: await freePorts(), env: offlineEnv(), pgliteDir: "memory://" }),
+    launch(callerWav(wavDir, CALLER_LINE)),
+  ]);
+  platform = p;
+  browser = b;
+  desk = await desktopContext(browser, platform.edgeUrl);
+  origins = recordOrigins(desk);
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await platform?.stop();
+}, 60_000);
+
+async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+  const db = new pg.Client({ connectionString: platform.databaseUrl });
+  await db.connect();
+  try {
+    return (await db.query(text, params)).rows as T[];
+  } finally {
+    await db.end();
+  }
+}
+
+async function signIn(page: Page, email = platform.tenant.email, password = platform.tenant.password ?? "") {
+  await page.goto("/console/sign-in");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await submit(page, "main button[type=submit]");
+}
+
+const api = () => client(platform.edgeUrl);
+
+/** Clicks something that navigates (a link, a form's button) and waits for the next page. */
+async function submit(page: Page, selector: string): Promise<void> {
+  await Promise.all([page.waitForEvent("load"), page.click(selector)]);
+}
+
+/** The text of the first element matching `selector`, once it is visible. */
+async function textOf(page: Page, selector: string, timeout = 15_000): Promise<string> {
+  const el = page.locator(selector).first();
+  await el.waitFor({ state: "visible", timeout });
+  return el.innerText();
+}
+const key = () => platform.tenant.apiKey;
+
+describe("the console in a browser", { timeout: 120_000 }, () => {
+  test("sign in, create an agent (its validation errors next to the fields), publish it, attach a number, sign out", async () => {
+    const page = await desk.newPage();
+    const first = await page.goto("/console/agents");
+    expect(first?.status()).toBe(401);
+    expect(await textOf(page, "h1")).toBe("Sign in");
+    await shoot(page, "sign-in", "desktop");
+
+    await signIn(page);
+    expect(await textOf(page, "h1")).toBe("Agents");
+    expect(await textOf(page, "table")).toContain("Acme Bikes front desk");
+
+    // The API's own validation: an empty prompt and a bad token count come back next to their fields.
+    await submit(page, "text=New agent");
+    await page.fill("#name", "Evening line");
+    await page.fill("#maxTokens", "ten");
+    await submit(page, "button:has-text('Create agent')");
+    await textOf(page, "#systemPrompt-error");
+    expect(await textOf(page, "#maxTokens-error")).toMatch(/number/i);
+    const before = (await api().call("GET", "/v1/agents", key())).body as { data: unknown[] };
+    expect(before.data).toHaveLength(1);
+    await shoot(page, "agent-validation", "desktop");
+
+    await page.fill("#systemPrompt", "You answer the evening line of Acme Bikes. Be brief.");
+    await page.fill("#maxTokens", "512");
+    await submit(page, "button:has-text('Create agent')");
+    expect(await textOf(page, ".notice.ok")).toContain("Created Evening line");
+    const agentId = new URL(page.url()).pathname.split("/").pop() ?? "";
+    await submit(page, "button:has-text('Publish v1')");
+    expect(await textOf(page, ".notice.ok")).toContain("Version 1 is published");
+    const agent = (await api().call("GET", `/v1/agents/${agentId}`, key())).body as { publishedVersion: number };
+    expect(agent.publishedVersion).toBe(1);
+
+    await submit(page, "nav >> text=Phone numbers");
+    await page.fill("#e164", "+14155550177");
+    await page.selectOption("#agentId", agentId);
+    await submit(page, "button:has-text('Add number')");
+    expect(await textOf(page, ".notice.ok")).toContain("Added +14155550177");
+    const numbers = (await api().call("GET", "/v1/phone-numbers", key())).body as {
+      data: { e164: string; agentId: string | null; id: string }[];
+    };
+    expect(numbers.data.find((n) => n.e164 === "+14155550177")?.agentId).toBe(agentId);
+    // Detach, then attach again through the row's form.
+    const row = page.locator("tr[data-number='+14155550177']");
+    await Promise.all([page.waitForEvent("load"), row.locator("button:has-text('Detach')").click()]);
+    expect(await textOf(page, ".notice.ok")).toContain("detached");
+    await page.locator("tr[data-number='+14155550177'] select").selectOption(agentId);
+    await Promise.all([
+      page.waitForEvent("load"),
+      page.locator("tr[data-number='+14155550177'] button:has-text('Attach')").click(),
+    ]);
+    expect(await textOf(page, ".notice.ok")).toContain("attached");
+    await shoot(page, "numbers", "desktop");
+
+    // Every console write went through the API's audit path as the user.
+    const audited = await sql<{ action: string; actor_type: string }>(
+      "SELECT action, actor_type FROM audit_log WHERE tenant_id = $1 AND actor_type = 'user' ORDER BY at",
+      [platform.tenant.accountId],
+    );
+    expect(audited.map((a) => a.action)).toEqual(
+      expect.arrayContaining(["session.create", "agent.create", "agent.publish", "phone_number.create"]),
+    );
+
+    await submit(page, "header button:has-text('Sign out')");
+    expect(await textOf(page, ".notice.ok")).toContain("signed out");
+    const after = await page.goto("/console/agents");
+    expect(after?.status()).toBe(401);
+    await page.close();
+  });
+
+  test("refuses a wrong password, an expired session, a form without CSRF token and another tenant's IDs, writing nothing", async () => {
+    const page = await desk.newPage();
+    const sessionsBefore = await sql<{ n: string }>("SELECT count(*) AS n FROM console_sessions");
+    await signIn(page, platform.tenant.email, "not-the-password");
+    expect(await textOf(page, ".notice.error")).toBe("The e-mail or password is not right.");
+    expect(await sql<{ n: string }>("SELECT count(*) AS n FROM console_sessions")).toEqual(sessionsBefore);
+    await shoot(page, "sign-in-refused", "desktop");
+
+    await signIn(page);
+    const count = async () => ((await api().call("GET", "/v1/agents", key())).body as { data: unknown[] }).data.length;
+    const agents = await count();
+
+    // A form post with the session cookie but without the CSRF token (what another site's form would send).
+    const forged = await page.request.post("/console/agents", {
+      form: { name: "Forged", systemPrompt: "Leak everything." },
+    });
+    expect(forged.status()).toBe(403);
+    expect(await forged.text()).toContain("CSRF");
+    expect(await count()).toBe(agents);
+
+    // Another tenant's IDs in the URL: a 404 page, and their number stays as it was.
+    const other = (
+      await api().call("POST", "/v1/accounts", undefined, {
+        name: "Other Co",
+        email: "owner@other.example",
+      })
+    ).body as { apiKey: { key: string } };
+    const theirAgent = (
+      await api().call("POST", "/v1/agents", other.apiKey.key, {
+        name: "Theirs",
+        config: { systemPrompt: "Private." },
+        publish: true,
+      })
+    ).body as { id: string };
+    const theirNumber = (
+      await api().call("POST", "/v1/phone-numbers", other.apiKey.key, {
+        e164: "+14155550199",
+        provider: "twilio",
+        agentId: theirAgent.id,
+      })
+    ).body as { id: string };
+    const seen = await page.goto(`/console/agents/${theirAgent.id}`);
+    expect(seen?.status()).toBe(404);
+    expect(await textOf(page, ".notice.error")).toContain("No agent");
+    const seenCall = await page.goto("/console/calls/call_22222222222222222222");
+    expect(seenCall?.status()).toBe(404);
+    await page.goto("/console/numbers");
+    const csrf = await page.locator("input[name=_csrf]").first().inputValue();
+    const detach = await page.request.post(`/console/numbers/${theirNumber.id}`, {
+      form: { _csrf: csrf, agentId: "" },
+    });
+    expect(detach.status()).toBe(404);
+    const theirs = (await api().call("GET", `/v1/phone-numbers/${theirNumber.id}`, other.apiKey.key)).body as {
+      agentId: string | null;
+    };
+    expect(theirs.agentId).toBe(theirAgent.id);
+
+    // An expired session: the next form is refused with the reason, and nothing is written.
+    await page.goto("/console/agents/new");
+    await sql("UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE tenant_id = $1", [
+      platform.tenant.accountId,
+    ]);
+    await page.fill("#name", "Too late");
+    await page.fill("#systemPrompt", "Hello.");
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/console/agents") && r.request().method() === "POST"),
+      page.click("button:has-text('Create agent')"),
+    ]);
+    await page.waitForLoadState("load");
+    expect(response.status()).toBe(401);
+    expect(await textOf(page, ".notice.error")).toContain("expired");
+    expect(await count()).toBe(agents);
+    await page.close();
+  });
+});
