@@ -214,4 +214,137 @@ describe("the console in a browser", { timeout: 120_000 }, () => {
     expect(await count()).toBe(agents);
     await page.close();
   });
+
+  test("a whole browser call: the agent answers the fake microphone, the transcript shows, the call page updates live and keeps the waterfall", async () => {
+    const page = await desk.newPage();
+    await signIn(page);
+    const agentId = platform.tenant.agentId;
+    await page.goto(`/console/agents/${agentId}`);
+    await page.click("[data-talk-start]");
+    // The greeting, then the agent's answer to the line the microphone speaks.
+    await textOf(page, "[data-talk-transcript] li.agent", 30_000);
+    const callId = await page.locator("[data-talk]").getAttribute("data-call-id");
+    expect(callId).toMatch(/^call_/);
+    await textOf(page, "[data-talk-status]");
+    expect(await page.innerText("[data-talk-status]")).toContain("Live");
+
+    // The call's page, opened while the call runs, grows as the conversation goes on.
+    const live = await desk.newPage();
+    await live.goto(`/console/calls/${callId}`);
+    expect(await live.getAttribute("[data-live-call]", "data-live")).toBe("yes");
+    const turnsAtLoad = await live.locator("[data-transcript] li").count();
+    await live.waitForFunction((n) => document.querySelectorAll("[data-transcript] li").length > n, turnsAtLoad, {
+      timeout: 45_000,
+    });
+    await live.locator("[data-transcript] li.caller").first().waitFor({ timeout: 45_000 });
+    await page.locator("[data-talk-transcript] li.caller").first().waitFor({ timeout: 45_000 });
+    await shoot(page, "talk-to-agent", "desktop");
+    await shoot(live, "call-live", "desktop");
+
+    // Hang up: the call ends, the live page reloads into the stored record with each turn's waterfall.
+    await page.click("[data-talk-stop]");
+    await page.waitForFunction(() => document.querySelector("[data-talk]")?.getAttribute("data-ended") === "yes");
+    await live.waitForFunction(
+      () => !document.querySelector("[data-call-status]")?.textContent?.match(/progress|ringing/),
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
+    await live.waitForLoadState("load");
+    await live.locator("[data-testid=waterfall]").first().waitFor({ timeout: 15_000 });
+    const stored = (await api().call("GET", `/v1/calls/${callId}`, key())).body as {
+      direction: string;
+      status: string;
+      turns: { speaker: string; text: string; latency: { firstAudioMs: number | null } | null }[];
+    };
+    expect(stored.direction).toBe("web");
+    expect(stored.status).toBe("completed");
+    expect(stored.turns.some((t) => t.speaker === "caller" && t.text.length > 0)).toBe(true);
+    expect(stored.turns.some((t) => t.speaker === "agent" && (t.latency?.firstAudioMs ?? 0) > 0)).toBe(true);
+    await shoot(live, "call", "desktop");
+
+    // Listed among the calls, as a web call.
+    await page.goto("/console/calls?direction=web");
+    expect(await page.locator(`tr[data-call-id='${callId}']`).count()).toBe(1);
+    await shoot(page, "calls", "desktop");
+    await page.close();
+    await live.close();
+  });
+
+  test("consent and API keys from their pages; every page works at phone width and loads nothing from elsewhere", async () => {
+    const page = await desk.newPage();
+    await signIn(page);
+
+    // Consent: a bad number is refused next to its field; then record and revoke.
+    await page.goto("/console/consent");
+    await page.fill("#phoneNumber", "12");
+    await submit(page, "button:has-text('Record consent')");
+    expect(await textOf(page, "#phoneNumber-error")).toMatch(/E\.164|phone/i);
+    await page.fill("#phoneNumber", "+14155550123");
+    await page.selectOption("#verificationMethod", "voice");
+    await submit(page, "button:has-text('Record consent')");
+    expect(await textOf(page, ".notice.ok")).toContain("+14155550123");
+    await submit(page, "button:has-text('Revoke')");
+    expect(await textOf(page, ".notice.ok")).toContain("Revoked consent");
+    expect(await page.locator("td .pill.bad").count()).toBe(1);
+    await shoot(page, "consent", "desktop");
+
+    // API keys: the secret is shown once, works, and stops working when revoked.
+    await page.goto("/console/keys");
+    await page.fill("#key-name", "CRM sync");
+    await page.check("input[name=scopes][value='agents:read']");
+    await submit(page, "button:has-text('Create key')");
+    const secret = await textOf(page, "[data-testid=new-secret]");
+    expect(secret).toMatch(/^sk_AYB-/);
+    await shoot(page, "keys", "desktop");
+    expect((await api().call("GET", "/v1/agents", secret)).status).toBe(200);
+    await page.goto("/console/keys");
+    expect(await page.content()).not.toContain(secret);
+    await submit(page, "tr:has-text('CRM sync') button:has-text('Revoke')");
+    expect(await textOf(page, ".notice.ok")).toContain("Revoked CRM sync");
+    expect((await api().call("GET", "/v1/agents", secret)).status).toBe(401);
+
+    // The owner adds a user, who can sign in.
+    await page.goto("/console/account");
+    await page.fill("#u-email", "mechanic@acme-bikes.example");
+    await page.fill("#u-password", "spokes-and-chains");
+    await submit(page, "button:has-text('Add user')");
+    expect(await textOf(page, ".notice.ok")).toContain("can now sign in");
+    await shoot(page, "team", "desktop");
+
+    const phone = await phoneContext(browser, platform.edgeUrl);
+    const phoneOrigins = recordOrigins(phone);
+    const small = await phone.newPage();
+    await signIn(small, "mechanic@acme-bikes.example", "spokes-and-chains");
+    const calls = (await api().call("GET", "/v1/calls?limit=1", key())).body as { data: { id: string }[] };
+    const pages = {
+      agents: "/console/agents",
+      agent: `/console/agents/${platform.tenant.agentId}`,
+      numbers: "/console/numbers",
+      calls: "/console/calls",
+      call: `/console/calls/${calls.data[0]?.id}`,
+      consent: "/console/consent",
+      usage: "/console/usage",
+    };
+    for (const [name, url] of Object.entries(pages)) {
+      for (const [p, width] of [
+        [small, "phone"],
+        [page, "desktop"],
+      ] as const) {
+        await p.goto(url);
+        await p.waitForLoadState("networkidle");
+        const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect.soft(overflow, `${name} at ${width} width scrolls sideways`).toBeLessThanOrEqual(0);
+        if (width === "phone" || !["numbers", "calls", "consent"].includes(name)) await shoot(p, name, width);
+      }
+    }
+    // A member cannot manage keys: the page says so instead of showing them.
+    const refused = await small.goto("/console/keys");
+    expect(refused?.status()).toBe(403);
+
+    for (const seen of [origins, phoneOrigins]) expect([...seen]).toEqual([platform.edgeUrl]);
+    await phone.close();
+    await page.close();
+  });
 });
