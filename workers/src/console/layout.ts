@@ -17,6 +17,7 @@ export type Section = (typeof NAV)[number][0] | "account";
 
 const CSS = `
 *{box-sizing:border-box}
+[hidden]{display:none!important}
 body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1c2230;background:#f5f6f8}
 a{color:#2350c8}
 header{background:#16203a;color:#fff;padding:.6rem 1rem;display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;align-items:center}
@@ -66,6 +67,7 @@ button.danger{background:#b3261e}
 .talk{display:flex;flex-wrap:wrap;gap:.6rem;align-items:center}
 .level{height:8px;width:120px;background:#eceef3;border-radius:4px;overflow:hidden}
 .level i{display:block;height:100%;width:0;background:#2fa76b}
+figure{margin:0 0 1rem}
 .chart svg{width:100%;height:auto;max-height:240px}
 .pager{display:flex;gap:.6rem;margin-top:.8rem}
 @media (max-width:640px){
