@@ -11,12 +11,12 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SHOTS_DIR = path.join(REPO_ROOT, "test-results/console");
 const DOC_SHOTS_DIR = path.join(REPO_ROOT, "docs/console");
 
-/** The caller's line as a WAV Chromium can loop: espeak-ng, 48 kHz mono, 3 s of silence after it. */
+/** The caller's line as a WAV Chromium can loop: espeak-ng, 48 kHz mono, 6 s of silence after it (room for the agent to answer before the line repeats). */
 export function callerWav(dir: string, text: string): string {
   const raw = path.join(dir, "caller-raw.wav");
   const out = path.join(dir, "caller.wav");
   execFileSync("espeak-ng", ["-w", raw, text]);
-  execFileSync("sox", [raw, "-r", "48000", "-c", "1", out, "pad", "0", "3"]);
+  execFileSync("sox", [raw, "-r", "48000", "-c", "1", out, "pad", "0", "6"]);
   return out;
 }
 
@@ -48,14 +48,42 @@ export async function phoneContext(browser: Browser, baseURL: string): Promise<B
   });
 }
 
-/** A full-page screenshot as a test artifact; the desktop ones also go to docs/ when CONSOLE_DOC_SHOTS=1. */
+/** The shots docs/console.md shows (regenerate with CONSOLE_DOC_SHOTS=1); the rest stay test artifacts. */
+const DOC_SHOTS = new Set([
+  "sign-in-desktop",
+  "agents-desktop",
+  "agent-validation-desktop",
+  "talk-to-agent-desktop",
+  "call-live-desktop",
+  "call-desktop",
+  "calls-desktop",
+  "numbers-desktop",
+  "consent-desktop",
+  "keys-desktop",
+  "team-desktop",
+  "usage-charts-desktop",
+  "agent-phone",
+  "call-phone",
+]);
+/** Docs' copies stop at this height, to keep the committed images small. */
+const DOC_MAX_HEIGHT = 1100;
+
+/** A full-page screenshot as a test artifact (and, with CONSOLE_DOC_SHOTS=1, the docs' copy). */
 export async function shoot(page: Page, name: string, width: "desktop" | "phone"): Promise<string> {
   mkdirSync(SHOTS_DIR, { recursive: true });
   const file = path.join(SHOTS_DIR, `${name}-${width}.png`);
   await page.screenshot({ path: file, fullPage: true });
-  if (process.env.CONSOLE_DOC_SHOTS === "1") {
+  if (process.env.CONSOLE_DOC_SHOTS === "1" && DOC_SHOTS.has(`${name}-${width}`)) {
     mkdirSync(DOC_SHOTS_DIR, { recursive: true });
-    await page.screenshot({ path: path.join(DOC_SHOTS_DIR, `${name}-${width}.png`), fullPage: true });
+    const size = await page.evaluate(() => ({
+      width: window.innerWidth,
+      height: document.documentElement.scrollHeight,
+    }));
+    await page.screenshot({
+      path: path.join(DOC_SHOTS_DIR, `${name}-${width}.png`),
+      fullPage: true,
+      clip: { x: 0, y: 0, width: size.width, height: Math.min(size.height, DOC_MAX_HEIGHT) },
+    });
   }
   return file;
 }
