@@ -72,7 +72,7 @@ async function submit(page: Page, selector: string): Promise<void> {
 async function textOf(page: Page, selector: string, timeout = 15_000): Promise<string> {
   const el = page.locator(selector).first();
   await el.waitFor({ state: "visible", timeout });
-  return el.innerText();
+  return ((await el.textContent()) ?? "").trim();
 }
 const key = () => platform.tenant.apiKey;
 
@@ -232,7 +232,7 @@ describe("the console in a browser", { timeout: 120_000 }, () => {
     const callId = await page.locator("[data-talk]").getAttribute("data-call-id");
     expect(callId).toMatch(/^call_/);
     await textOf(page, "[data-talk-status]");
-    expect(await page.innerText("[data-talk-status]")).toContain("Live");
+    expect(await textOf(page, "[data-talk-status]")).toContain("Live");
 
     // The call's page, opened while the call runs, grows as the conversation goes on.
     const live = await desk.newPage();
@@ -430,8 +430,8 @@ describe("the console in a browser", { timeout: 120_000 }, () => {
       expect(await page.locator("[data-chart=Minutes] rect").count()).toBe(5);
       // p50 and p95 lines for each agent.
       expect(await page.locator("[data-chart=Latency] polyline").count()).toBe(4);
-      expect(await page.innerText("[data-total=calls]")).toBe("48");
-      expect(await page.innerText("tbody")).toContain("Evening line");
+      expect(await textOf(page, "[data-total=calls]")).toBe("48");
+      expect(await textOf(page, "tbody")).toContain("Evening line");
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow).toBeLessThanOrEqual(0);
       await shoot(page, "usage-charts", width);
@@ -447,7 +447,7 @@ describe("the console in a browser", { timeout: 120_000 }, () => {
     const res = await page.goto("/console/usage");
     expect(res?.status()).toBe(200);
     expect(await page.locator("[data-chart]").count()).toBe(3);
-    expect(Number(await page.innerText("[data-total=calls]"))).toBeGreaterThan(0);
+    expect(Number(await textOf(page, "[data-total=calls]"))).toBeGreaterThan(0);
     await page.close();
   });
 });
