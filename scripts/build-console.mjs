@@ -4,7 +4,7 @@
 //   console.js            the console pages' script (ES module)
 //   capture-worklet.js    the microphone AudioWorklet (16 kHz PCM16)
 //   aybiza-web-call.js    for tenants' own sites: defines window.AybizaWebCall (docs/console.md)
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -16,6 +16,14 @@ const out = path.join(ASSETS_DIR, "console/assets");
 
 export async function buildConsole() {
   mkdirSync(out, { recursive: true });
+  // A tenant's page loads the embed script and adds the worklet from our origin; AudioWorklet modules are fetched
+  // with CORS, so these two files say any origin may read them (they are public code, no credentials involved).
+  writeFileSync(
+    path.join(ASSETS_DIR, "_headers"),
+    ["/console/assets/aybiza-web-call.js", "/console/assets/capture-worklet.js"]
+      .map((file) => `${file}\n  Access-Control-Allow-Origin: *\n`)
+      .join(""),
+  );
   const common = { bundle: true, minify: true, target: "es2022", legalComments: "none", logLevel: "warning" };
   await Promise.all([
     build({

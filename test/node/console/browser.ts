@@ -11,12 +11,12 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SHOTS_DIR = path.join(REPO_ROOT, "test-results/console");
 const DOC_SHOTS_DIR = path.join(REPO_ROOT, "docs/console");
 
-/** The caller's line as a WAV Chromium can loop: espeak-ng, 48 kHz mono, 6 s of silence after it (room for the agent to answer before the line repeats). */
+/** The caller's line as a WAV Chromium can loop: espeak-ng, 48 kHz mono, 4 s of silence before it (the greeting plays first) and 6 s after (room for the answer before the line repeats). */
 export function callerWav(dir: string, text: string): string {
   const raw = path.join(dir, "caller-raw.wav");
   const out = path.join(dir, "caller.wav");
   execFileSync("espeak-ng", ["-w", raw, text]);
-  execFileSync("sox", [raw, "-r", "48000", "-c", "1", out, "pad", "0", "6"]);
+  execFileSync("sox", [raw, "-r", "48000", "-c", "1", out, "pad", "4", "6"]);
   return out;
 }
 

@@ -4,6 +4,8 @@
 // an espeak-ng line, with the transcript in the page, the call page updating live and the waterfall afterwards;
 // and a screenshot of every page at desktop and phone width. One platform and one browser for the whole file.
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { html } from "hono/html";
@@ -43,6 +45,36 @@ afterAll(async () => {
   await browser?.close();
   await platform?.stop();
 }, 60_000);
+
+/** A page on a loopback origin of its own, standing in for a tenant's website. */
+async function servePage(body: (origin: string) => string): Promise<{ origin: string; close(): Promise<void> }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(body(origin));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { origin, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** What docs/console.md tells a tenant to put in its page. */
+function embedPage(edgeUrl: string, _origin: string): string {
+  return `<!doctype html><meta charset="utf-8"><title>Shop</title>
+<script src="${edgeUrl}/console/assets/aybiza-web-call.js"></script>
+<ul id="t"></ul>
+<script>
+  window.startIt = async (publishableKey, agentId) => {
+    window.call = await AybizaWebCall.startCall({
+      edgeUrl: ${JSON.stringify(edgeUrl)}, publishableKey, agentId,
+      events: { onTranscript: (role, text) => {
+        const li = document.createElement("li"); li.className = role; li.textContent = text;
+        document.getElementById("t").append(li);
+      } },
+    });
+    return window.call.ticket.callId;
+  };
+</script>`;
+}
 
 async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
   const db = new pg.Client({ connectionString: platform.databaseUrl });
@@ -449,5 +481,48 @@ describe("the console in a browser", { timeout: 120_000 }, () => {
     expect(await page.locator("[data-chart]").count()).toBe(3);
     expect(Number(await textOf(page, "[data-total=calls]"))).toBeGreaterThan(0);
     await page.close();
+  });
+
+  test("a tenant's own site embeds a call with a publishable key; a site not on the key's list is refused", async () => {
+    const shop = await servePage((origin) => embedPage(platform.edgeUrl, origin));
+    const elsewhere = await servePage((origin) => embedPage(platform.edgeUrl, origin));
+    try {
+      const created = await api().call("POST", "/v1/publishable-keys", key(), {
+        agentId: platform.tenant.agentId,
+        allowedOrigins: [shop.origin],
+      });
+      expect(created.status).toBe(201);
+      const pk = (created.body as { key: string }).key;
+      const context = await browser.newContext({ permissions: ["microphone"] });
+      const page = await context.newPage();
+      await page.goto(shop.origin);
+      const callId = await page.evaluate(
+        ([pkey, agentId]) =>
+          (window as unknown as { startIt(k: string, a: string): Promise<string> }).startIt(pkey, agentId),
+        [pk, platform.tenant.agentId] as const,
+      );
+      expect(callId).toMatch(/^call_/);
+      await page.locator("#t li.assistant").first().waitFor({ timeout: 45_000 });
+      await page.evaluate(() => (window as unknown as { call: { hangUp(): void } }).call.hangUp());
+
+      const other = await context.newPage();
+      await other.goto(elsewhere.origin);
+      const refused = await other.evaluate(
+        ([pkey, agentId]) =>
+          (window as unknown as { startIt(k: string, a: string): Promise<string> }).startIt(pkey, agentId).then(
+            () => "started",
+            (e: Error) => e.message,
+          ),
+        [pk, platform.tenant.agentId] as const,
+      );
+      expect(refused).toBe(`This publishable key does not allow calls from ${elsewhere.origin}.`);
+      await context.close();
+
+      const stored = (await api().call("GET", `/v1/calls/${callId}`, key())).body as { direction: string; to: string };
+      expect(stored).toMatchObject({ direction: "web", to: `site:${shop.origin}` });
+    } finally {
+      await shop.close();
+      await elsewhere.close();
+    }
   });
 });

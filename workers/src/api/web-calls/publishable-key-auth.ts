@@ -34,10 +34,13 @@ export const webCallAuth = (): MiddlewareHandler<AppEnv> =>
   async function webCallAuth(c, next) {
     const m = /^Bearer[ ]+(pk_\S+)[ ]*$/i.exec(c.req.header("authorization") ?? "");
     if (!m?.[1]) return authorize("calls:write")(c, next);
+    // Refusals carry CORS headers too, so the page can read why (a bare CORS failure says nothing).
+    const origin = c.req.header("origin");
+    const headers: Record<string, string> = origin ? { "access-control-allow-origin": origin, vary: "origin" } : {};
     const presented = PK_PATTERN.exec(m[1]);
     const tenantId = presented?.[1];
     if (!presented || !tenantId || !isAccountId(tenantId)) {
-      throw new ProblemError("unauthorized", "The publishable key is not valid.");
+      throw new ProblemError("unauthorized", "The publishable key is not valid.", { headers });
     }
     const rows = await Promise.all(
       allDatabases(c.env).map(async ({ url }) => {
@@ -52,12 +55,14 @@ export const webCallAuth = (): MiddlewareHandler<AppEnv> =>
       }),
     );
     const found = rows.find((r) => r !== undefined);
-    if (!found || found.key.revokedAt) throw new ProblemError("unauthorized", "The publishable key is not valid.");
-    const origin = c.req.header("origin");
+    if (!found || found.key.revokedAt) {
+      throw new ProblemError("unauthorized", "The publishable key is not valid.", { headers });
+    }
     if (!origin || !found.key.allowedOrigins.includes(origin)) {
       throw new ProblemError(
         "insufficient-scope",
-        `This publishable key only works on ${found.key.allowedOrigins.join(", ")}; this page is ${origin ?? "of no origin"}.`,
+        `This publishable key does not allow calls from ${origin ?? "a page without an origin"}.`,
+        { headers },
       );
     }
     useHomeDatabase(c, found.jurisdiction);
@@ -66,7 +71,7 @@ export const webCallAuth = (): MiddlewareHandler<AppEnv> =>
       .takeApiToken(found.plan);
     if (!bucket.ok) {
       throw new ProblemError("rate-limited", "Too many requests for this account; retry later.", {
-        headers: { "retry-after": String(Math.max(1, Math.ceil(bucket.retryAfterMs / 1000))) },
+        headers: { ...headers, "retry-after": String(Math.max(1, Math.ceil(bucket.retryAfterMs / 1000))) },
       });
     }
     c.set("auth", {
