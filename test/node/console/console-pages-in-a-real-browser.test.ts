@@ -294,12 +294,18 @@ describe("the console in a browser", { timeout: 120_000 }, () => {
     const stored = (await api().call("GET", `/v1/calls/${callId}`, key())).body as {
       direction: string;
       status: string;
-      turns: { speaker: string; text: string; latency: { firstAudioMs: number | null } | null }[];
+      turns: {
+        speaker: string;
+        text: string;
+        latency: { firstAudioMs: number | null; llmRequestAt: string | null } | null;
+      }[];
     };
     expect(stored.direction).toBe("web");
     expect(stored.status).toBe("completed");
     expect(stored.turns.some((t) => t.speaker === "caller" && t.text.length > 0)).toBe(true);
     expect(stored.turns.some((t) => t.speaker === "agent" && (t.latency?.firstAudioMs ?? 0) > 0)).toBe(true);
+    // Turn detection has its own segment: when the model was asked is stored with the turn.
+    expect(stored.turns.some((t) => t.latency?.llmRequestAt)).toBe(true);
     await shoot(live, "call", "desktop");
 
     // Listed among the calls, as a web call.
