@@ -178,6 +178,25 @@ describe("the console in a browser", { timeout: 120_000 }, () => {
     await page.close();
   });
 
+  test("sign-up creates the owner, shows the first API key once and signs them in", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${platform.edgeUrl}/console/sign-up`);
+    await page.fill("#name", "Velo Repairs");
+    await page.fill("#email", "owner@velo.example");
+    await page.fill("#password", "short");
+    await submit(page, "main button[type=submit]");
+    expect(await textOf(page, ".field-error")).toMatch(/10 characters/);
+    await page.fill("#password", "a long enough password");
+    await submit(page, "main button[type=submit]");
+    const secret = await textOf(page, "[data-testid=new-secret]");
+    expect(secret).toMatch(/^sk_AYB-/);
+    expect((await api().call("GET", "/v1/agents", secret)).status).toBe(200);
+    await submit(page, "text=Go to the console");
+    expect(await textOf(page, "header .who")).toContain("owner@velo.example");
+    await context.close();
+  });
+
   test("refuses a wrong password, an expired session, a form without CSRF token and another tenant's IDs, writing nothing", async () => {
     const page = await desk.newPage();
     const sessionsBefore = await sql<{ n: string }>("SELECT count(*) AS n FROM console_sessions");
