@@ -134,6 +134,8 @@ export function bindLiveCall(root: ParentNode = document): void {
       actionList = m.snapshot.actions ?? [];
       renderActions(actionList);
       if (state && wasLive) state.textContent = `live: ${m.snapshot.state}`;
+      // Rendered as live, but the ledger says it is over: the stored record is catching up; look again shortly.
+      if (wasLive && m.snapshot.state === "ended") setTimeout(() => location.reload(), 2500);
     } else if (m.type === "action") {
       actionList = [...actionList, m.entry];
       renderActions(actionList);
