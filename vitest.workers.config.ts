@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { buildConsole } from "./scripts/build-console.mjs";
 import { accountIdFromData } from "./shared/ids.ts";
 
 // Worker suites, run inside workerd against a real database through the loopback proxy, exactly as the Worker
@@ -14,6 +15,9 @@ if (!DATABASE_URL || !DB_WS_PROXY) {
       "  npx tsx scripts/with-db.ts pglite -- npx vitest run --config vitest.workers.config.ts",
   );
 }
+
+// wrangler.toml serves the console's bundled browser code as static assets; the directory must exist.
+await buildConsole();
 
 // Throwaway keys for this run: the call-token signing key (its public half lets tests verify minted tokens) and
 // a Telnyx webhook key pair (tests sign webhooks with the private half). Carrier APIs point at hosts that only

@@ -75,6 +75,7 @@ async function main(): Promise<number> {
   out(`\n${style.bold("Demo tenant")}${t.reused ? ` (reused from ${rel(`${p.dataDir}/demo.json`)})` : " (new)"}`);
   out(`  account    ${t.accountId}   (business plan)`);
   out(`  API key    ${t.apiKey}`);
+  out(`  console    ${p.edgeUrl}/console   sign in as ${t.email} / ${t.password}`);
   out(`  number     ${t.number} → agent "${t.agentName}" v${t.publishedVersion}, published`);
 
   if (demo) {

@@ -358,7 +358,20 @@ export function spellIdForSpeech(id: AccountId | UserId, options: { phonetic?: b
 // ---------------------------------------------------------------------------------------------
 // Opaque resource IDs
 
-export const RESOURCE_KINDS = ["agt", "agv", "num", "call", "turn", "key", "cns", "aud", "ver", "req"] as const;
+export const RESOURCE_KINDS = [
+  "agt",
+  "agv",
+  "num",
+  "call",
+  "turn",
+  "key",
+  "cns",
+  "aud",
+  "ver",
+  "req",
+  "ses",
+  "pbk",
+] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 /** `agt_` + 20 lower-case symbols: about 97 random bits, safe to read aloud if it ever has to be. */
 export type ResourceId<K extends ResourceKind = ResourceKind> = `${K}_${string}`;

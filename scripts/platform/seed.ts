@@ -3,11 +3,14 @@
 // key no longer works (the database was reset) the tenant is seeded again. The plan is the one thing the API does
 // not let a tenant choose; the local database is ours, so the demo account is moved to the business plan there
 // (100 concurrent calls, enough for `npm run call -- --concurrency 50`).
+
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { z } from "zod";
 import { canonicalJson } from "../../shared/prompt-prefix.ts";
+import { hashPassword } from "../../workers/src/console/auth/password.ts";
 import { demoAgentConfig } from "./demo-tools.ts";
 import { PlatformError } from "./processes.ts";
 
@@ -17,14 +20,19 @@ export const DEMO_CALLER = "+14155550123";
 export const DEMO_PLAN = "business";
 const DEMO_FILE = "demo.json";
 
+const DEMO_EMAIL_DEFAULT = "demo@acme-bikes.example";
 const DemoStateSchema = z.object({
   accountId: z.string(),
+  email: z.string().default(DEMO_EMAIL_DEFAULT),
+  /** The demo user's console password; made up once per data directory (older demo.json files get one). */
+  password: z.string().optional(),
   apiKey: z.string(),
   agentId: z.string(),
   numberId: z.string(),
   number: z.string(),
 });
 export type DemoTenant = z.infer<typeof DemoStateSchema> & {
+  password: string;
   agentName: string;
   publishedVersion: number;
   /** True when the saved tenant was reused rather than created. */
@@ -32,6 +40,7 @@ export type DemoTenant = z.infer<typeof DemoStateSchema> & {
 };
 
 const AGENT_NAME = "Acme Bikes front desk";
+export const DEMO_EMAIL = "demo@acme-bikes.example";
 
 interface SeedOptions {
   edgeUrl: string;
@@ -66,18 +75,26 @@ export async function seedDemoTenant(opts: SeedOptions): Promise<DemoTenant> {
       const number = await api.call("GET", `/v1/phone-numbers/${saved.numberId}`, saved.apiKey);
       if (number.status === 200 && (number.body as { agentId: string | null }).agentId === saved.agentId) {
         await setPlan(opts.databaseUrl, saved.accountId);
-        return { ...saved, agentName: AGENT_NAME, publishedVersion, reused: true };
+        let password = saved.password;
+        if (!password) {
+          // A demo tenant from before the console: give its user a password (local database, as with the plan).
+          password = newDemoPassword();
+          await setPassword(opts.databaseUrl, saved.accountId, saved.email, password);
+          writeState(opts.dataDir, { ...saved, password });
+        }
+        return { ...saved, password, agentName: AGENT_NAME, publishedVersion, reused: true };
       }
     }
     // The key or its resources are gone (a reset database): start over.
   }
 
+  const password = newDemoPassword();
   const signUp = (await api.expect(
     201,
     "POST",
     "/v1/accounts",
     undefined,
-    { name: "Acme Bikes (demo)", email: "demo@acme-bikes.example", jurisdiction: "us" },
+    { name: "Acme Bikes (demo)", email: DEMO_EMAIL, jurisdiction: "us", password },
     "sign up the demo account",
   )) as { account: { id: string }; apiKey: { key: string } };
   const accountId = signUp.account.id;
@@ -104,6 +121,8 @@ export async function seedDemoTenant(opts: SeedOptions): Promise<DemoTenant> {
   if (created.status !== 201) throw api.failure("add the demo phone number", created);
   const state = {
     accountId,
+    email: DEMO_EMAIL,
+    password,
     apiKey,
     agentId: agent.id,
     numberId: (created.body as { id: string }).id,
@@ -111,6 +130,28 @@ export async function seedDemoTenant(opts: SeedOptions): Promise<DemoTenant> {
   };
   writeState(opts.dataDir, state);
   return { ...state, agentName: AGENT_NAME, publishedVersion: agent.publishedVersion, reused: false };
+}
+
+/** Readable, 4 groups of 4 letters and digits: long enough for the 10-character minimum, easy to type. */
+function newDemoPassword(): string {
+  const alphabet = "abcdefghjkmnpqrstuvwxyz23456789";
+  const bytes = randomBytes(16);
+  const chars = [...bytes].map((b) => alphabet[b % alphabet.length]).join("");
+  return chars.match(/.{4}/g)?.join("-") ?? chars;
+}
+
+async function setPassword(databaseUrl: string, accountId: string, email: string, password: string): Promise<void> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await db.query("UPDATE users SET password_hash = $1 WHERE tenant_id = $2 AND lower(email) = lower($3)", [
+      await hashPassword(password),
+      accountId,
+      email,
+    ]);
+  } finally {
+    await db.end();
+  }
 }
 
 /** Only the fields the demo sets are compared; the API fills in the rest with defaults. */

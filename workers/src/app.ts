@@ -9,8 +9,13 @@ import { callsApi } from "./api/calls/routes.ts";
 import { consentApi } from "./api/consent/routes.ts";
 import { renderReference } from "./api/docs/render.ts";
 import { phoneNumbersApi } from "./api/phone-numbers/routes.ts";
+import { sessionsApi } from "./api/sessions/routes.ts";
 import { usageApi } from "./api/usage/routes.ts";
+import { usersApi } from "./api/users/routes.ts";
 import { verifyApi } from "./api/verify/routes.ts";
+import { webCallPreflight } from "./api/web-calls/publishable-key-auth.ts";
+import { webCallsApi } from "./api/web-calls/routes.ts";
+import { consoleRoutes } from "./console/routes.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./lib/errors.ts";
 import { type FieldError, fieldErrors, ProblemError } from "./lib/problem.ts";
@@ -52,6 +57,15 @@ const DOCUMENT = {
   servers: [{ url: "/" }],
 };
 
+/** The request's ExecutionContext, when it has one (hono throws on access otherwise, e.g. in app.request()). */
+function executionContextOf(c: { executionCtx: ExecutionContext }): ExecutionContext | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", requestId());
@@ -64,7 +78,12 @@ export function createApp() {
     reference ??= renderReference(JSON.parse(JSON.stringify(app.getOpenAPI31Document(DOCUMENT))));
     return c.html(reference);
   });
-  app.get("/", (c) => c.json({ name: "aybiza-edge", docs: DOCS_PATH, openapi: OPENAPI_PATH }));
+  app.get("/", (c) => c.json({ name: "aybiza-edge", docs: DOCS_PATH, openapi: OPENAPI_PATH, console: "/console" }));
+  // The console: pages rendered from the API's own answers (it calls this app, never the database).
+  app.route(
+    "/console",
+    consoleRoutes((request, c) => app.fetch(request, c.env, executionContextOf(c))),
+  );
 
   app.use("/v1/*", bodyLimit());
   app.use("/v1/*", database());
@@ -79,6 +98,10 @@ export function createApp() {
   app.route("/v1", consentApi);
   app.route("/v1", verifyApi);
   app.route("/v1", usageApi);
+  app.route("/v1", sessionsApi);
+  app.route("/v1", usersApi);
+  app.options("/v1/web-calls", webCallPreflight);
+  app.route("/v1", webCallsApi);
   // Not tenant API (not in the OpenAPI document): carrier webhooks, signed by the carrier, and media-node calls,
   // signed per node.
   app.route("/v1", twilioRoutes);
@@ -89,6 +112,15 @@ export function createApp() {
     type: "http",
     scheme: "bearer",
     description: "An API key: `Authorization: Bearer sk_…`. Operations list the scope they need.",
+  });
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "sessionCookie", {
+    type: "apiKey",
+    in: "cookie",
+    name: "aybiza_session",
+    description:
+      "A console session (POST /v1/sessions). With it, every operation accepts the user's role's scopes; writes also " +
+      "need `x-csrf-token` (GET /v1/sessions/current) and no foreign Origin.",
   });
 
   app.notFound((c) => errorResponse(new ProblemError("not-found", `No route ${c.req.method} ${c.req.path}.`), c));

@@ -3,7 +3,7 @@
 // call-control-env.ts.
 import type { AnalysisEnv } from "./analysis/env.ts";
 import type { CallControlEnv } from "./call-control-env.ts";
-import type { Jurisdiction } from "./db/schema.ts";
+import type { Jurisdiction, UserRole } from "./db/schema.ts";
 import type { Db } from "./db/types.ts";
 import type { AccountId } from "./lib/ids.ts";
 
@@ -21,7 +21,11 @@ export type Env = CallControlEnv &
 /** Who is calling, set by the `authorize()` middleware on every authenticated route. */
 export type AuthContext = {
   tenantId: AccountId;
-  keyId: string;
+  /** The API key, or null when a console user signed in with a session. */
+  keyId: string | null;
+  /** The console user and their role, or null for an API key. */
+  userId: string | null;
+  role: UserRole | null;
   scopes: readonly string[];
   /** The tenant's plan and home jurisdiction (its limits, its database and regions). */
   plan: string;

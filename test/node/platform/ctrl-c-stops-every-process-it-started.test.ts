@@ -13,6 +13,19 @@ test("SIGINT to a running npm start leaves no child process and no port behind",
     start.child.kill("SIGKILL");
     throw err;
   }
+  // The banner names the console and a demo user who can sign in at once.
+  const banner = /console\s+(http:\/\/\S+)\/console\s+sign in as (\S+) \/ (\S+)/.exec(start.stdout());
+  expect(banner, start.stdout()).not.toBeNull();
+  const [, edge, email, password] = banner ?? [];
+  const signIn = await fetch(`${edge}/v1/sessions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  expect(signIn.status).toBe(201);
+  expect(signIn.headers.get("set-cookie")).toMatch(/aybiza_session=cs_/);
+  expect((await fetch(`${edge}/console/sign-in`)).status).toBe(200);
+
   const children = descendants(start.child.pid ?? 0);
   // wrangler + workerd, the media node, two emulators at least.
   expect(children.length).toBeGreaterThanOrEqual(5);

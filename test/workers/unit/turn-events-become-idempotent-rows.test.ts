@@ -55,6 +55,19 @@ describe("turn rows", () => {
     });
   });
 
+  it("keep when the model was asked and the tools the turn ran, for the console's waterfall and tool list", () => {
+    const tools = [{ id: "t1", name: "lookup_order", ok: true, ms: 31 }];
+    const [caller, agent] = turnRows(
+      turn({ tools, waterfall: { ...turn().waterfall, llmRequestAt: 10_170 } }),
+      "AYB-1",
+      ids,
+    );
+    expect(agent).toMatchObject({ llmRequestAt: 10_170, tools });
+    expect(caller).toMatchObject({ llmRequestAt: null });
+    expect(caller?.tools ?? null).toBeNull();
+    expect(turnRows(turn(), "AYB-1", ids)[1]?.tools).toBeNull();
+  });
+
   it("store the greeting as an agent row only, and what was heard of an interrupted reply", () => {
     expect(turnRows(turn({ index: 0, userText: "" }), "AYB-1", ids).map((r) => r.speaker)).toEqual(["agent"]);
     const cut = turnRows(turn({ assistantText: "It ships", interrupted: true }), "AYB-1", ids)[1];

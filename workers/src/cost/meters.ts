@@ -31,7 +31,7 @@ export const STT_VARIANT = "deepgram/nova-3";
 export const TTS_VARIANT = "deepgram/aura-2";
 
 export interface MeteredCall {
-  direction: "inbound" | "outbound";
+  direction: "inbound" | "outbound" | "web";
   provider: string | null;
   answeredAt: number | null;
   endedAt: number | null;

@@ -69,6 +69,9 @@ export const users = pgTable(
     email: text("email").notNull(),
     name: text("name"),
     role: text("role").notNull().$type<UserRole>(),
+    // Console sign-in: `pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>` (workers/src/console/auth/password.ts);
+    // null for a user who has no password yet (cannot sign in).
+    passwordHash: text("password_hash"),
     createdAt: createdAt(),
   },
   (t) => [
@@ -221,7 +224,8 @@ export const phoneNumberRoutes = pgTable("phone_number_routes", {
   phoneNumberId: text("phone_number_id").notNull(),
 });
 
-export const CALL_DIRECTIONS = ["inbound", "outbound"] as const;
+// `web`: a browser call (POST /v1/web-calls), from the console or a tenant's own site.
+export const CALL_DIRECTIONS = ["inbound", "outbound", "web"] as const;
 export type CallDirection = (typeof CALL_DIRECTIONS)[number];
 export const CALL_STATUSES = [
   "queued",
@@ -270,7 +274,7 @@ export const calls = pgTable(
       columns: [t.tenantId, t.agentVersionId],
       foreignColumns: [agentVersions.tenantId, agentVersions.id],
     }),
-    check("calls_direction_check", sql`${t.direction} in ('inbound', 'outbound')`),
+    check("calls_direction_check", sql`${t.direction} in ('inbound', 'outbound', 'web')`),
   ],
 );
 
@@ -296,6 +300,8 @@ export const callTurns = pgTable(
     // Latency waterfall of an agent turn, as the media node measured it (null for stages that did not happen).
     callerSpeechEndedAt: ts("caller_speech_ended_at"),
     sttFinalAt: ts("stt_final_at"),
+    // The turn was decided and the model asked (so STT final → here is turn detection).
+    llmRequestAt: ts("llm_request_at"),
     llmFirstTokenAt: ts("llm_first_token_at"),
     ttsFirstByteAt: ts("tts_first_byte_at"),
     firstAudioOutAt: ts("first_audio_out_at"),
@@ -306,6 +312,8 @@ export const callTurns = pgTable(
     cacheReadTokens: integer("cache_read_tokens"),
     cacheWriteTokens: integer("cache_write_tokens"),
     modelId: text("model_id"),
+    // The tools the agent ran in this turn (name, ok, ms), as the media node reported them; null on caller rows.
+    tools: jsonb("tools").$type<{ id: string; name: string; ok: boolean; ms: number }[]>(),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
@@ -511,6 +519,70 @@ export const verifications = pgTable(
   ],
 );
 
+// Console sign-in sessions: the cookie holds `cs_<account ID>_<64 hex>`, only its SHA-256 is kept, looked up by
+// (tenant, hash) like API keys. A session ends at expires_at or when revoked (sign-out, or by the owner).
+export const consoleSessions = pgTable(
+  "console_sessions",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    userId: text("user_id").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+    revokedAt: ts("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("console_sessions_tenant_hash_key").on(t.tenantId, t.tokenHash),
+    foreignKey({
+      name: "console_sessions_user_fk",
+      columns: [t.tenantId, t.userId],
+      foreignColumns: [users.tenantId, users.id],
+    }),
+  ],
+);
+
+// Failed console sign-ins, per e-mail address and per client IP (the key is `email:<address>` or `ip:<address>`),
+// counted over a sliding window to slow down password guessing. Global like phone_number_routes: a sign-in
+// arrives knowing an e-mail, not a tenant. Rows older than the window are deleted as new ones arrive.
+export const signInFailures = pgTable(
+  "sign_in_failures",
+  {
+    key: text("key").notNull(),
+    at: ts("at").notNull().defaultNow(),
+  },
+  (t) => [index("sign_in_failures_key_at_idx").on(t.key, t.at)],
+);
+
+// Publishable keys for browser calls from a tenant's own site: public by design (they sit in page source), so
+// stored as they are; each is limited to one agent and to the origins listed, and can only start web calls.
+export const publishableKeys = pgTable(
+  "publishable_keys",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    key: text("key").notNull(),
+    agentId: text("agent_id").notNull(),
+    allowedOrigins: text("allowed_origins").array().notNull(),
+    revokedAt: ts("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("publishable_keys_tenant_key_key").on(t.tenantId, t.key),
+    foreignKey({
+      name: "publishable_keys_agent_fk",
+      columns: [t.tenantId, t.agentId],
+      foreignColumns: [agents.tenantId, agents.id],
+    }),
+  ],
+);
+
 /** Tables whose rows belong to one tenant; the Citus migration distributes exactly these (tested). */
 export const tenantOwnedTables = {
   users,
@@ -527,4 +599,6 @@ export const tenantOwnedTables = {
   idempotencyKeys,
   promptPrefixes,
   verifications,
+  consoleSessions,
+  publishableKeys,
 } as const;

@@ -18,9 +18,10 @@ export type AuditEntry = {
 
 export type Actor = { tenantId: string; type: ActorType; id: string | null };
 
-/** The actor of an authenticated request: its API key. */
+/** The actor of an authenticated request: its API key, or the console user whose session it is. */
 export function keyActor(c: Context<AppEnv>): Actor {
-  return { tenantId: c.var.auth.tenantId, type: "api_key", id: c.var.auth.keyId };
+  const { tenantId, keyId, userId } = c.var.auth;
+  return userId ? { tenantId, type: "user", id: userId } : { tenantId, type: "api_key", id: keyId };
 }
 
 export async function audit(c: Context<AppEnv>, entry: AuditEntry, actor: Actor = keyActor(c)): Promise<void> {

@@ -32,6 +32,8 @@ const NOUNS: Record<ResourceKind, string> = {
   aud: "audit entry",
   ver: "verification",
   req: "request",
+  ses: "console session",
+  pbk: "publishable key",
 };
 
 /** A resource ID of one kind (`agt_…`). A wrong prefix or length is a 400, never a database lookup. */

@@ -11,6 +11,7 @@ export const PROBLEM_TYPES = {
   "malformed-json": [400, "The request body is not valid JSON"],
   unauthorized: [401, "Authentication required"],
   "insufficient-scope": [403, "The API key lacks a required scope"],
+  "csrf-failed": [403, "The console form's CSRF check failed"],
   "not-found": [404, "Not found"],
   "method-not-allowed": [405, "Method not allowed"],
   conflict: [409, "Conflict with the current state"],

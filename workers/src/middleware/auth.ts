@@ -1,8 +1,11 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import { sessionAuth } from "../console/auth/session-auth.ts";
+import { SESSION_COOKIE } from "../console/auth/session-token.ts";
 import { accounts, apiKeys, type Jurisdiction } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
-import type { AppEnv } from "../env.ts";
+import type { AppEnv, AuthContext } from "../env.ts";
 import { readApiKey } from "../lib/api-key.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { hasScope, type Scope } from "../lib/scopes.ts";
@@ -17,7 +20,8 @@ function unauthorized(detail: string): ProblemError {
 }
 
 /**
- * Authenticates `Authorization: Bearer <key>` and, when given, requires a scope. Sets `c.var.auth`
+ * Authenticates `Authorization: Bearer <key>` (or, with no Authorization header, the console's session cookie
+ * with its CSRF token on writes: console/auth/session-auth.ts) and, when given, requires a scope. Sets `c.var.auth`
  * (tenant, key ID, scopes, plan, jurisdiction) and points `c.var.db` at the tenant's home database for the rest
  * of the request, so it must run before `unitOfWork()`. Missing, malformed, unknown or revoked key → 401; key
  * without the scope → 403; over the plan's API request rate → 429 with Retry-After.
@@ -27,38 +31,23 @@ function unauthorized(detail: string): ProblemError {
  */
 export const authorize = (scope?: Scope): MiddlewareHandler<AppEnv> =>
   async function authorize(c, next) {
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
-    if (!match?.[1]) throw unauthorized("Send an API key as `Authorization: Bearer <key>`.");
-    const presented = await readApiKey(match[1]);
-    if (!presented) throw unauthorized("The API key is not valid.");
-
-    const found = await findKey(c, presented);
-    if (!found) throw unauthorized("The API key is not valid.");
-    const { key, db } = found;
-    if (key.revokedAt) throw unauthorized("The API key has been revoked.");
-    if (scope && !hasScope(key.scopes, scope)) {
-      throw new ProblemError("insufficient-scope", `This operation needs an API key with the ${scope} scope.`, {
-        headers: { "www-authenticate": `Bearer realm="aybiza", error="insufficient_scope", scope="${scope}"` },
-      });
-    }
-
-    if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_GRANULARITY_MS) {
-      await db
-        .update(apiKeys)
-        .set({ lastUsedAt: sql`now()` })
-        .where(
-          and(
-            eq(apiKeys.tenantId, presented.tenantId),
-            eq(apiKeys.id, key.id),
-            or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, sql`now() - interval '1 minute'`)),
-          ),
-        );
+    const header = c.req.header("authorization");
+    // The console's cookie counts only when no key is sent: a request is one principal, never a mix.
+    const sessionToken = header === undefined ? getCookie(c, SESSION_COOKIE) : undefined;
+    const auth = sessionToken !== undefined ? await sessionAuth(c, sessionToken) : await keyAuth(c, header ?? "");
+    if (scope && !hasScope(auth.scopes, scope)) {
+      throw new ProblemError(
+        "insufficient-scope",
+        auth.userId
+          ? `Your role (${auth.role}) does not allow this; it needs the ${scope} scope.`
+          : `This operation needs an API key with the ${scope} scope.`,
+        { headers: { "www-authenticate": `Bearer realm="aybiza", error="insufficient_scope", scope="${scope}"` } },
+      );
     }
 
     // The tenant's API request bucket (TenantLimiter, exact across all edge locations): over it → 429.
-    const limiter = namespaceFor(c.env.TENANT_LIMITER, c.env, key.jurisdiction).getByName(presented.tenantId);
-    const bucket = await limiter.takeApiToken(key.plan);
+    const limiter = namespaceFor(c.env.TENANT_LIMITER, c.env, auth.jurisdiction).getByName(auth.tenantId);
+    const bucket = await limiter.takeApiToken(auth.plan);
     if (!bucket.ok) {
       const retryAfter = Math.max(1, Math.ceil(bucket.retryAfterMs / 1000));
       throw new ProblemError(
@@ -70,15 +59,43 @@ export const authorize = (scope?: Scope): MiddlewareHandler<AppEnv> =>
       );
     }
 
-    c.set("auth", {
-      tenantId: presented.tenantId,
-      keyId: key.id,
-      scopes: key.scopes,
-      plan: key.plan,
-      jurisdiction: key.jurisdiction,
-    });
+    c.set("auth", auth);
     await next();
   };
+
+async function keyAuth(c: Context<AppEnv>, header: string): Promise<AuthContext> {
+  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
+  if (!match?.[1]) throw unauthorized("Send an API key as `Authorization: Bearer <key>`.");
+  const presented = await readApiKey(match[1]);
+  if (!presented) throw unauthorized("The API key is not valid.");
+
+  const found = await findKey(c, presented);
+  if (!found) throw unauthorized("The API key is not valid.");
+  const { key, db } = found;
+  if (key.revokedAt) throw unauthorized("The API key has been revoked.");
+
+  if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_GRANULARITY_MS) {
+    await db
+      .update(apiKeys)
+      .set({ lastUsedAt: sql`now()` })
+      .where(
+        and(
+          eq(apiKeys.tenantId, presented.tenantId),
+          eq(apiKeys.id, key.id),
+          or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, sql`now() - interval '1 minute'`)),
+        ),
+      );
+  }
+  return {
+    tenantId: presented.tenantId,
+    keyId: key.id,
+    userId: null,
+    role: null,
+    scopes: key.scopes,
+    plan: key.plan,
+    jurisdiction: key.jurisdiction,
+  };
+}
 
 type PresentedKey = NonNullable<Awaited<ReturnType<typeof readApiKey>>>;
 

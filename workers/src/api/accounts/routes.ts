@@ -1,7 +1,9 @@
 // Sign-up and the caller's own account.
+
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
+import { hashPassword } from "../../console/auth/password.ts";
 import { accounts, apiKeys, JURISDICTIONS, users } from "../../db/schema.ts";
 import type { AppEnv } from "../../env.ts";
 import { mintApiKey } from "../../lib/api-key.ts";
@@ -16,6 +18,7 @@ import { unitOfWork } from "../../middleware/unit-of-work.ts";
 import { namespaceFor } from "../../residency/residency.ts";
 import { apiKeyOut, NewApiKeySchema } from "../api-keys/schemas.ts";
 import { jsonBody, needs } from "../common.ts";
+import { Password } from "../users/routes.ts";
 import { CallingHoursSchema, callingHoursOut, callingWindowOf } from "./calling-hours.ts";
 
 const AccountSchema = z
@@ -65,6 +68,9 @@ const SignUpSchema = z
     userName: z.string().trim().min(1).max(200).optional(),
     jurisdiction: z.enum(JURISDICTIONS).default("us"),
     ownerPhone: E164.optional().openapi({ description: "For SMS verification (later); E.164." }),
+    password: Password.optional().openapi({
+      description: "The first user's console password (PBKDF2-SHA-256). Without it the user cannot sign in yet.",
+    }),
   })
   .openapi("SignUp");
 
@@ -162,7 +168,14 @@ export const accountsApi = new OpenAPIHono<AppEnv>()
       .returning();
     const [user] = await db
       .insert(users)
-      .values({ tenantId, id: userId, email: body.email, name: body.userName ?? null, role: "owner" })
+      .values({
+        tenantId,
+        id: userId,
+        email: body.email,
+        name: body.userName ?? null,
+        role: "owner",
+        passwordHash: body.password ? await hashPassword(body.password) : null,
+      })
       .returning();
     const [key] = await db
       .insert(apiKeys)

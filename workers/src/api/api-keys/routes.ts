@@ -86,7 +86,7 @@ async function loadKey(db: Db, tenantId: string, id: string) {
 export const apiKeysApi = new OpenAPIHono<AppEnv>()
   .openapi(createKey, async (c) => {
     const body = c.req.valid("json");
-    const { tenantId, keyId, scopes } = c.var.auth;
+    const { tenantId, keyId, userId, scopes } = c.var.auth;
     const requested = [...new Set(body.scopes)];
     if (!canGrant(scopes, requested)) {
       throw new ProblemError("insufficient-scope", "A key can only grant scopes that the key creating it holds.");
@@ -103,6 +103,7 @@ export const apiKeysApi = new OpenAPIHono<AppEnv>()
         keyHash: minted.hash,
         scopes: requested,
         createdByKeyId: keyId,
+        createdByUserId: userId,
       })
       .returning();
     if (!row) throw new Error("insert returned no row");

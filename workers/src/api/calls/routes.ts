@@ -56,6 +56,7 @@ const TurnSchema = z
       .object({
         callerSpeechEndedAt: Timestamp.nullable().openapi({ description: "The caller stopped speaking." }),
         sttFinalAt: Timestamp.nullable().openapi({ description: "The final transcript arrived." }),
+        llmRequestAt: Timestamp.nullable().openapi({ description: "The turn was decided and the model asked." }),
         llmFirstTokenAt: Timestamp.nullable().openapi({ description: "The model's first token arrived." }),
         ttsFirstByteAt: Timestamp.nullable().openapi({ description: "The first synthesized audio arrived." }),
         firstAudioOutAt: Timestamp.nullable().openapi({ description: "The first agent audio went to the caller." }),
@@ -77,6 +78,9 @@ const TurnSchema = z
       })
       .nullable(),
     modelId: z.string().nullable(),
+    tools: z
+      .array(z.object({ id: z.string(), name: z.string(), ok: z.boolean(), ms: z.number() }))
+      .openapi({ description: "Tools the agent ran in this turn; empty for caller turns." }),
   })
   .openapi("CallTurn");
 type TurnOut = z.infer<typeof TurnSchema>;
@@ -201,6 +205,7 @@ function turnOut(t: typeof callTurns.$inferSelect): TurnOut {
       ? {
           callerSpeechEndedAt: isoOrNull(t.callerSpeechEndedAt),
           sttFinalAt: isoOrNull(t.sttFinalAt),
+          llmRequestAt: isoOrNull(t.llmRequestAt),
           llmFirstTokenAt: isoOrNull(t.llmFirstTokenAt),
           ttsFirstByteAt: isoOrNull(t.ttsFirstByteAt),
           firstAudioOutAt: isoOrNull(t.firstAudioOutAt),
@@ -220,6 +225,7 @@ function turnOut(t: typeof callTurns.$inferSelect): TurnOut {
         }
       : null,
     modelId: t.modelId,
+    tools: t.tools ?? [],
   };
 }
 

@@ -6,7 +6,7 @@ import { calls, callTurns, callUsage } from "../../db/schema.ts";
 import type { Db } from "../../db/types.ts";
 import type { CallRecord, TurnRow } from "./records.ts";
 
-const date = (value: number | null) => (value === null ? null : new Date(value));
+const date = (value: number | null | undefined) => (value === null || value === undefined ? null : new Date(value));
 
 export async function upsertCall(db: Db, record: CallRecord): Promise<void> {
   const row = {
@@ -50,6 +50,8 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
       createdAt: new Date(turn.createdAt),
       callerSpeechEndedAt: date(turn.callerSpeechEndedAt),
       sttFinalAt: date(turn.sttFinalAt),
+      llmRequestAt: date(turn.llmRequestAt),
+      tools: turn.tools ?? null,
       llmFirstTokenAt: date(turn.llmFirstTokenAt),
       ttsFirstByteAt: date(turn.ttsFirstByteAt),
       firstAudioOutAt: date(turn.firstAudioOutAt),

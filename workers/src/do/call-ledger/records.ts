@@ -41,6 +41,8 @@ export interface TurnRow {
   /** Latency waterfall, epoch ms as the media node measured it; null for stages that did not happen. */
   callerSpeechEndedAt: number | null;
   sttFinalAt: number | null;
+  /** Absent on rows queued before this field existed. */
+  llmRequestAt?: number | null;
   llmFirstTokenAt: number | null;
   ttsFirstByteAt: number | null;
   firstAudioOutAt: number | null;
@@ -50,6 +52,7 @@ export interface TurnRow {
   cacheReadTokens: number | null;
   cacheWriteTokens: number | null;
   modelId: string | null;
+  tools?: { id: string; name: string; ok: boolean; ms: number }[] | null;
 }
 
 /** Twilio's (and Telnyx-mapped) final call statuses in the spelling the calls table uses. */
@@ -85,6 +88,7 @@ export function turnRows(event: TurnEvent, tenantId: string, newId: () => string
     turnIndex: event.index,
     callerSpeechEndedAt: w.speechEndAt ?? null,
     sttFinalAt: w.sttFinalAt ?? null,
+    llmRequestAt: null,
     llmFirstTokenAt: null,
     ttsFirstByteAt: null,
     firstAudioOutAt: null,
@@ -113,6 +117,7 @@ export function turnRows(event: TurnEvent, tenantId: string, newId: () => string
       text: event.assistantText,
       interrupted: event.interrupted,
       createdAt: event.at,
+      llmRequestAt: w.llmRequestAt ?? null,
       llmFirstTokenAt: w.llmFirstTokenAt ?? null,
       ttsFirstByteAt: w.ttsFirstByteAt ?? null,
       firstAudioOutAt: w.firstAudioOutAt ?? null,
@@ -122,6 +127,7 @@ export function turnRows(event: TurnEvent, tenantId: string, newId: () => string
       cacheReadTokens: event.usage.cacheReadInputTokens,
       cacheWriteTokens: event.usage.cacheWriteInputTokens,
       modelId: event.modelIds[0] ?? null,
+      tools: event.tools.length > 0 ? event.tools : null,
     });
   }
   return rows;
