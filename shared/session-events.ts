@@ -96,6 +96,15 @@ export const TurnEventSchema = z
         cacheWriteInputTokens: z.number().int().nonnegative(),
       })
       .strict(),
+    /** The platform's own lines spoken in this turn (acknowledgement, filler, apology), in order. */
+    lines: z
+      .array(
+        z
+          .object({ source: z.enum(["acknowledgement", "filler", "apology", "goodbye"]), text: z.string().max(2_000) })
+          .strict(),
+      )
+      .max(32)
+      .optional(),
     waterfall: TurnWaterfallSchema,
     at: epochMs,
   })
