@@ -24,20 +24,15 @@ import { CallerAudio, type PreStartBuffer } from "./caller-audio.ts";
 import type { FrameClock } from "./frame-clock.ts";
 import { History } from "./history.ts";
 import { type Interruption, interrupt } from "./interruption.ts";
-import { Reply } from "./reply.ts";
-import type {
-  CallAgent,
-  HandoffAction,
-  LlmStreamer,
-  ReplyStep,
-  RoundsContext,
-  ToolRunnerPort,
-} from "./reply-rounds.ts";
+import { type HandoffTarget, Replies } from "./replies.ts";
+import type { Reply } from "./reply.ts";
+import type { LlmStreamer, ToolRunnerPort } from "./reply-rounds.ts";
 import { Supervision } from "./supervision.ts";
 import { type CarrierIds, Telemetry } from "./telemetry.ts";
 import { type UserTurnEvent, UserTurns } from "./user-turns.ts";
 
 export type { CallLink } from "./agent-audio.ts";
+export type { HandoffTarget } from "./replies.ts";
 export type { LlmStreamer, ToolRunnerPort } from "./reply-rounds.ts";
 
 export interface CallDeps {
@@ -61,10 +56,6 @@ export interface CallDeps {
    */
   handOff?: (claims: CallTokenClaims) => Promise<HandoffTarget | { ok: false; reason: string }>;
   onEnded?: (call: Call) => void;
-}
-
-export interface HandoffTarget extends CallAgent {
-  ok: true;
 }
 
 export interface CallInit {
@@ -91,13 +82,10 @@ export class Call {
   readonly history = new History();
   readonly supervision: Supervision;
   readonly telemetry: Telemetry;
+  readonly replies: Replies;
   readonly #init: CallInit;
   readonly #deps: CallDeps;
   readonly #log: Logger;
-  readonly #rounds: RoundsContext;
-  #agent: CallAgent;
-  #reply: Reply | undefined;
-  #replyCount = 0;
   #ended = false;
   #started = false;
   #drainWaiter: (() => void) | undefined;
@@ -106,7 +94,6 @@ export class Call {
     this.#init = init;
     this.#deps = deps;
     this.callId = init.claims.callId;
-    this.#agent = { agent: init.agent, prefix: init.prefix, toolRunner: deps.toolRunner };
     this.#log = deps.logger.child({ callId: this.callId });
     this.telemetry = new Telemetry({
       callId: this.callId,
@@ -131,7 +118,7 @@ export class Call {
       voice: init.agent.voice,
       onFrame: (frame, now) => vad.noteOutbound(frame, now),
       onTick: (now) => this.supervision.tick(now),
-      onPlayed: (reply) => this.#onPlayed(reply),
+      onPlayed: (reply) => this.replies.onPlayed(reply),
       onGoodbyePlayed: () => this.#drainWaiter?.(),
       onSlowConsumer: () =>
         this.end(
@@ -153,7 +140,7 @@ export class Call {
     );
     this.supervision = new Supervision(
       {
-        reply: () => this.#reply,
+        reply: () => this.replies.current,
         queuedBytes: () => this.agentAudio.pacer.queuedBytes,
         lastFrameAt: () => this.agentAudio.pacer.lastFrameAt,
         agentAudible: (now) => this.agentAudio.audible(now),
@@ -170,21 +157,34 @@ export class Call {
         },
       },
     );
-    this.#rounds = {
-      callId: this.callId,
-      tenantId: init.claims.tenantId,
+    this.replies = new Replies({
+      claims: init.claims,
+      agent: { agent: init.agent, prefix: init.prefix, toolRunner: deps.toolRunner },
       llm: deps.llm,
       history: this.history,
-      agent: () => this.#agent,
-      handOff: (action) => this.#handOff(action),
-      poll: () => deps.clock.runDue(),
+      audio: this.agentAudio,
+      telemetry: this.telemetry,
       apology: deps.lines.apology,
       log: this.#log,
-    };
+      poll: () => deps.clock.runDue(),
+      interrupt: (interruption) => this.#interrupt(interruption),
+      ...(deps.handOff ? { handOff: deps.handOff } : {}),
+      onHandedOff: (agent) => {
+        this.userTurns.setPolicy(agent.agent.bargeIn);
+        this.#warmLines();
+      },
+      onFailed: (err) => {
+        if (this.#ended) return;
+        deps.metrics.callErrors.inc({ stage: "turn" });
+        this.#log.error("turn failed", { error: String(err), stack: err instanceof Error ? err.stack : undefined });
+        this.end("internal-error", String(err), CloseCode.internalError, "internal error");
+      },
+      onAgentEnded: () => this.end("agent-ended", "the agent ended the call", CloseCode.normal, "call ended by agent"),
+    });
   }
 
   get agent(): AgentRuntimeConfig {
-    return this.#agent.agent;
+    return this.replies.agent.agent;
   }
 
   get ended(): boolean {
@@ -192,7 +192,7 @@ export class Call {
   }
 
   get turnCount(): number {
-    return this.#replyCount;
+    return this.replies.count;
   }
 
   /** The pacer that sends this call's frames (the node's clock reports a failing one by it). */
@@ -202,7 +202,7 @@ export class Call {
 
   /** The reply in progress or last played. */
   get reply(): Reply | undefined {
-    return this.#reply;
+    return this.replies.current;
   }
 
   // ── life cycle ────────────────────────────────────────────────────────────────────────────────
@@ -256,13 +256,13 @@ export class Call {
       return;
     }
     this.#init.link.sendNotice({ type: "ready", callId: this.callId, sampleRate: 16_000 });
-    if (agent.firstMessage) this.#greet(agent.firstMessage);
+    if (agent.firstMessage) this.replies.greet(agent.firstMessage);
   }
 
   #warmLines(): void {
     const lines = this.#deps.lines;
     const voice = this.#init.agent.voice;
-    for (const text of [this.#agent.agent.acknowledgement, lines.filler, lines.apology, lines.drainGoodbye]) {
+    for (const text of [this.replies.agent.agent.acknowledgement, lines.filler, lines.apology, lines.drainGoodbye]) {
       void this.#deps.audioCache.warm(this.#deps.tts, voice, text);
     }
   }
@@ -274,12 +274,12 @@ export class Call {
   end(reason: CallEndReason, detail?: string, code: number = CloseCode.normal, closeText = "call ended"): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#reply?.close();
+    this.replies.current?.close();
     const tts = this.agentAudio.close();
     const stt = this.callerAudio.close();
     void stt?.close().catch(() => {});
     void tts?.close().catch(() => {});
-    this.telemetry.callEnded(reason, detail, performance.now() - this.startedAt, this.#replyCount);
+    this.telemetry.callEnded(reason, detail, performance.now() - this.startedAt, this.replies.count);
     this.#log.info("call ended", { reason, detail });
     if (!this.#init.link.closed) {
       this.#init.link.sendNotice({ type: "end", reason: closeText });
@@ -363,7 +363,7 @@ export class Call {
         this.#interrupt({ reason: "barge-in", detectedAt: event.detectedAt });
         return;
       case "turn-ended":
-        this.#startReply(event.text, event.speechEndAt, event.sttFinalAt);
+        this.replies.onUserTurn(event.text, event.speechEndAt, event.sttFinalAt);
         return;
     }
   }
@@ -371,121 +371,9 @@ export class Call {
   /** The one interruption path (interruption.ts): clear, reply interrupt, history trim. */
   #interrupt(interruption: Interruption): void {
     const { clearSentAt } = interrupt(
-      { audio: this.agentAudio, history: this.history, reply: this.#reply },
+      { audio: this.agentAudio, history: this.history, reply: this.replies.current },
       interruption,
     );
     if (interruption.reason === "barge-in") this.telemetry.bargeIn(interruption.detectedAt, clearSentAt);
-  }
-
-  #startReply(userText: string, speechEndAt: number, sttFinalAt: number): void {
-    let text = userText;
-    const prev = this.#reply;
-    if (prev && !prev.settled) {
-      const now = performance.now();
-      if (!this.agentAudio.heardAny(prev) && !prev.toolsStarted && prev.index > 0) {
-        // The caller went on talking before the agent said anything: one turn, one reply.
-        this.#interrupt({ reason: "fold", detectedAt: now });
-        this.history.rewind(prev);
-        text = `${prev.userText} ${userText}`;
-      } else if (prev.owesReply || this.agentAudio.audible(now)) {
-        this.#interrupt({ reason: "superseded", detectedAt: now });
-      } else {
-        prev.settle();
-      }
-    }
-    const reply = new Reply(++this.#replyCount, text);
-    reply.times.speechEndAt = speechEndAt;
-    reply.times.sttFinalAt = sttFinalAt;
-    this.history.beginReply(reply, text);
-    this.#begin(reply);
-    void this.#run(reply);
-  }
-
-  #begin(reply: Reply): void {
-    this.#reply = reply;
-    this.agentAudio.begin(reply);
-    this.telemetry.watch(reply);
-    reply.on((event) => {
-      if (event.type === "settled") this.agentAudio.release(reply);
-    });
-  }
-
-  #greet(text: string): void {
-    const reply = new Reply(0, "", "speaking");
-    this.history.beginReply(reply, "");
-    this.#begin(reply);
-    reply.generated.push(text);
-    this.history.appendAssistant([{ type: "text", text }]);
-    this.agentAudio.speak(reply, 0, text, true);
-    reply.times.firstClauseAt = performance.now();
-    this.agentAudio.endReply(reply);
-  }
-
-  async #run(reply: Reply): Promise<void> {
-    try {
-      for await (const step of reply.rounds(this.#rounds)) {
-        if (reply.signal.aborted) return;
-        this.#play(reply, step);
-      }
-      if (reply.signal.aborted || this.#ended) return;
-      reply.finishGenerating();
-      this.agentAudio.endReply(reply);
-    } catch (err) {
-      if (reply.signal.aborted || this.#ended) return;
-      this.#deps.metrics.callErrors.inc({ stage: "turn" });
-      this.#log.error("turn failed", { error: String(err), stack: err instanceof Error ? err.stack : undefined });
-      this.end("internal-error", String(err), CloseCode.internalError, "internal error");
-    }
-  }
-
-  #play(reply: Reply, step: ReplyStep): void {
-    switch (step.type) {
-      case "clause":
-        this.agentAudio.speak(reply, step.round, step.text, step.flush);
-        return;
-      case "line":
-        // The acknowledgement once per reply, and only if nothing of it is playing yet.
-        if (step.source === "acknowledgement") {
-          if (reply.acknowledged || reply.firstByteAt !== undefined) return;
-          reply.acknowledged = true;
-        }
-        this.agentAudio.playLine(reply, step.source, step.text);
-        return;
-      case "action":
-        reply.emit({ type: "action", action: step.action });
-        if (step.action.type === "end_call") reply.endCallAfterPlayback = true;
-        return;
-    }
-  }
-
-  #onPlayed(reply: Reply): void {
-    if (reply.settled) return;
-    reply.played();
-    if (reply.endCallAfterPlayback) {
-      this.end("agent-ended", "the agent ended the call", CloseCode.normal, "call ended by agent");
-    }
-  }
-
-  /**
-   * Hands the call to another agent's published version: its prompt prefix (cache point and all), tools, model
-   * policy and barge-in thresholds from the next request on. The call keeps its voice. If the version cannot be
-   * had, the first agent is told to carry on.
-   */
-  async #handOff(action: HandoffAction & { agentVersion: number; prefixHash: string }): Promise<void> {
-    const { agentId, agentVersion, prefixHash } = action;
-    const target = this.#deps.handOff
-      ? await this.#deps.handOff({ ...this.#init.claims, agentId, agentVersion, prefixHash })
-      : { ok: false as const, reason: "handoffs are not available on this node" };
-    if (!target.ok) {
-      this.#log.warn("handoff failed; the agent carries on", { agentId, reason: target.reason });
-      this.history.noteHandoffFailed();
-      return;
-    }
-    const from = this.#agent.agent.agentId;
-    this.#agent = { agent: target.agent, prefix: target.prefix, toolRunner: target.toolRunner };
-    this.userTurns.setPolicy(target.agent.bargeIn);
-    this.#warmLines();
-    this.history.noteHandoff(action.context);
-    this.#log.info("call handed to another agent", { from, to: agentId, version: agentVersion });
   }
 }

@@ -1,20 +1,19 @@
-// Resilience around the providers: retries and model fallback for the LLM, voice fallback for TTS, a fresh
-// recognizer with the unconfirmed audio replayed when STT drops or stalls. All follow one rule: never make the caller hear something twice that the pipeline already played
-// unless there is no other way to finish the sentence.
+// Resilience around the providers, each a decorator with the interface of what it wraps: retries and model
+// fallback for the LLM, voice fallback for TTS, and (stt-recovery.ts) a fresh recognizer with the unconfirmed
+// audio replayed when STT drops or stalls. One rule for all: never make the caller hear something twice that
+// the pipeline already played unless there is no other way to finish the sentence.
 import {
   LlmError,
   type LlmEvent,
   type LlmProvider,
   type LlmRequest,
-  type SttEvent,
-  type SttOptions,
-  type SttProvider,
-  type SttSession,
   type TtsEvent,
   type TtsOptions,
   type TtsProvider,
   type TtsSession,
 } from "./types.ts";
+
+export { type ResilientSttSession, type SttRecoveryOptions, sttWithRecovery } from "./stt-recovery.ts";
 
 // ── LLM ──────────────────────────────────────────────────────────────────────────────────────────
 
@@ -310,232 +309,5 @@ class FallbackTtsSession implements TtsSession {
       this.dead = true;
       this.onEvent({ type: "closed", code: 1011, reason: `every voice failed; last: ${lastReason}` });
     })();
-  }
-}
-
-// ── STT ──────────────────────────────────────────────────────────────────────────────────────────
-
-export interface SttRecoveryOptions {
-  /** Fresh sessions the call may open after the first dies or stalls. Default 2. */
-  reopens?: number;
-  /** Caller speech going on this long with no result from the recognizer is a stall. Default 2000. */
-  stallMs?: number;
-  /** Audio kept for replay into a fresh session. Default 3000 (24 KB of μ-law 8 kHz). */
-  replayMs?: number;
-  /** Told before each fresh session opens (log, metric, a filler for the caller). */
-  onRecover?: (info: { cause: "drop" | "stall"; reason: string }) => void;
-}
-
-/** A recognizer session that can tell a stall: the caller speaks and nothing comes back. */
-export interface ResilientSttSession extends SttSession {
-  /** Once per caller frame, with the VAD's verdict on it (arrival time) and its length. */
-  heard(now: number, voiced: boolean, frameMs?: number): void;
-}
-
-/**
- * Keeps a call's speech recognition alive. When the session dies (after the vendor client's own retries) or
- * stalls (the caller has been speaking for `stallMs` and the recognizer has said nothing), it opens a fresh
- * session and replays the audio the recognizer had not confirmed by a final, so the caller's sentence
- * survives. Word times stay on the call's clock: a fresh session's times are shifted by where its replay began.
- */
-export function sttWithRecovery(
-  provider: SttProvider,
-  opts: SttRecoveryOptions = {},
-): { readonly name: string; open(options: SttOptions, onEvent: (e: SttEvent) => void): Promise<ResilientSttSession> } {
-  return {
-    name: `${provider.name}+recovery`,
-    async open(options, onEvent) {
-      const session = new RecoveringSttSession(provider, options, onEvent, opts);
-      await session.start();
-      return session;
-    },
-  };
-}
-
-/** Speech the recognizer has said nothing about, before its silence can be a stall. */
-const MIN_UNANSWERED_SPEECH_MS = 1_000;
-/** The caller has stopped speaking when the VAD has heard nothing for this long. */
-const STOPPED_MS = 500;
-
-class RecoveringSttSession implements ResilientSttSession {
-  #inner: SttSession | undefined;
-  #token = 0;
-  #closed = false;
-  #recovering = false;
-  #reopensLeft: number;
-  readonly #stallMs: number;
-  readonly #bytesPerSecond: number;
-  /** The last `replayMs` of audio, as a ring: no allocation per frame. */
-  readonly #ring: Uint8Array;
-  /** Bytes sent since the call began; the ring holds the last ring.length of them. */
-  #written = 0;
-  /** Stream position up to which a final confirmed the audio, and where the current session's stream began. */
-  #confirmed = 0;
-  #sessionStart = 0;
-  #offsetSec = 0;
-  /** First voiced frame since the recognizer last said anything. */
-  #awaitingSince: number | undefined;
-  #lastVoicedAt = Number.NEGATIVE_INFINITY;
-  #unansweredVoicedMs = 0;
-
-  constructor(
-    private readonly provider: SttProvider,
-    private readonly options: SttOptions,
-    private readonly onEvent: (event: SttEvent) => void,
-    private readonly opts: SttRecoveryOptions,
-  ) {
-    this.#reopensLeft = opts.reopens ?? 2;
-    this.#stallMs = opts.stallMs ?? 2_000;
-    this.#bytesPerSecond = options.sampleRate * (options.encoding === "linear16" ? 2 : 1);
-    this.#ring = new Uint8Array(Math.round(((opts.replayMs ?? 3_000) * this.#bytesPerSecond) / 1000));
-  }
-
-  async start(): Promise<void> {
-    const token = ++this.#token;
-    this.#inner = await this.provider.open(this.options, (e) => this.#onInner(token, e));
-  }
-
-  sendAudio(audio: Uint8Array): void {
-    if (this.#closed) return;
-    this.#keep(audio);
-    if (!this.#recovering) this.#inner?.sendAudio(audio);
-  }
-
-  heard(now: number, voiced: boolean, frameMs = 20): void {
-    if (this.#closed || this.#recovering) return;
-    if (voiced) {
-      this.#lastVoicedAt = now;
-      this.#awaitingSince ??= now;
-      this.#unansweredVoicedMs += frameMs;
-    }
-    const since = this.#awaitingSince;
-    // A cough or a breath may rightly get no answer: only a second of speech with nothing back counts.
-    if (since === undefined || this.#unansweredVoicedMs < MIN_UNANSWERED_SPEECH_MS) return;
-    const waited = now - since;
-    // A working recognizer answers speech with interims while it goes on, and with a final soon after it stops;
-    // some go quiet mid-sentence for a while (a long number), so during speech the bar is twice as high.
-    const stopped = now - this.#lastVoicedAt >= STOPPED_MS;
-    if (waited >= (stopped ? this.#stallMs : 2 * this.#stallMs)) {
-      this.#recover("stall", `no result for ${Math.round(waited)} ms since the caller began speaking`);
-    }
-  }
-
-  finalize(): void {
-    if (!this.#recovering) this.#inner?.finalize();
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#token += 1;
-    const inner = this.#inner;
-    this.#inner = undefined;
-    await inner?.close();
-  }
-
-  #keep(audio: Uint8Array): void {
-    const ring = this.#ring;
-    const n = ring.length;
-    if (n === 0) return;
-    let from = 0;
-    if (audio.length > n) from = audio.length - n;
-    let at = (this.#written + from) % n;
-    for (let i = from; i < audio.length; ) {
-      const run = Math.min(audio.length - i, n - at);
-      ring.set(audio.subarray(i, i + run), at);
-      i += run;
-      at = (at + run) % n;
-    }
-    this.#written += audio.length;
-  }
-
-  #onInner(token: number, event: SttEvent): void {
-    if (token !== this.#token || this.#closed) return;
-    if (event.type === "closed") {
-      this.#inner = undefined;
-      if (this.#reopensLeft > 0) this.#recover("drop", `${event.code} ${event.reason}`);
-      else this.onEvent(event);
-      return;
-    }
-    this.#awaitingSince = undefined;
-    this.#unansweredVoicedMs = 0;
-    const shifted = this.#offsetSec === 0 ? event : shift(event, this.#offsetSec);
-    if (shifted.type === "final" && shifted.words.length > 0) {
-      const end = shifted.words[shifted.words.length - 1]!.end;
-      this.#confirmed = Math.max(this.#confirmed, Math.round(end * this.#bytesPerSecond));
-    } else if (shifted.type === "utterance-end") {
-      this.#confirmed = Math.max(this.#confirmed, Math.round(shifted.lastWordEnd * this.#bytesPerSecond));
-    }
-    this.onEvent(shifted);
-  }
-
-  #recover(cause: "drop" | "stall", reason: string): void {
-    if (this.#recovering || this.#closed) return;
-    if (this.#reopensLeft <= 0) {
-      // Nothing left to try: the call hears about it as a closed session.
-      this.#token += 1;
-      void this.#inner?.close().catch(() => {});
-      this.#inner = undefined;
-      this.onEvent({ type: "closed", code: 1011, reason: `speech recognition ${cause}: ${reason}` });
-      return;
-    }
-    this.#reopensLeft -= 1;
-    this.#recovering = true;
-    this.#awaitingSince = undefined;
-    this.#unansweredVoicedMs = 0;
-    this.opts.onRecover?.({ cause, reason });
-    const old = this.#inner;
-    this.#inner = undefined;
-    this.#token += 1;
-    void old?.close().catch(() => {});
-    const token = this.#token;
-    this.provider
-      .open(this.options, (e) => this.#onInner(token, e))
-      .then(
-        (session) => {
-          if (this.#closed || token !== this.#token) {
-            void session.close().catch(() => {});
-            return;
-          }
-          this.#inner = session;
-          this.#recovering = false;
-          this.#replay(session);
-        },
-        (err: unknown) => {
-          this.#recovering = false;
-          if (this.#closed || token !== this.#token) return;
-          this.onEvent({ type: "closed", code: 1011, reason: `speech recognition could not reopen: ${String(err)}` });
-        },
-      );
-  }
-
-  /** Sends the fresh session what the old one had not confirmed (as much of it as the ring still holds). */
-  #replay(session: SttSession): void {
-    const n = this.#ring.length;
-    const start = Math.max(this.#confirmed, this.#written - n, this.#sessionStart);
-    this.#sessionStart = start;
-    this.#offsetSec = start / this.#bytesPerSecond;
-    let at = start;
-    while (at < this.#written) {
-      const pos = at % n;
-      const run = Math.min(this.#written - at, n - pos);
-      session.sendAudio(this.#ring.subarray(pos, pos + run));
-      at += run;
-    }
-  }
-}
-
-function shift(event: SttEvent, sec: number): SttEvent {
-  switch (event.type) {
-    case "interim":
-      return { ...event, words: event.words.map((w) => ({ ...w, start: w.start + sec, end: w.end + sec })) };
-    case "final":
-      return { ...event, words: event.words.map((w) => ({ ...w, start: w.start + sec, end: w.end + sec })) };
-    case "speech-started":
-      return { ...event, timestamp: event.timestamp + sec };
-    case "utterance-end":
-      return { ...event, lastWordEnd: event.lastWordEnd + sec };
-    default:
-      return event;
   }
 }
