@@ -24,7 +24,7 @@ export interface AgentAudioDeps {
   link: CallLink;
   metrics: MediaMetrics;
   audioCache: AudioCache;
-  clock: FrameClock;
+  clock: Pick<FrameClock, "add" | "remove">;
   /** The call's voice: the TTS session and the cached lines are in it. */
   voice: string;
   /** Every outbound frame (the VAD learns how loud the agent is, to tell its echo from the caller). */

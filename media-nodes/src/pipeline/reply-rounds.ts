@@ -89,7 +89,14 @@ async function* rounds(
   const signal = reply.signal;
   let current = ctx.agent();
   let p = plan(reply, current.agent);
-  if (p.thinking) yield { type: "line", source: "acknowledgement", text: current.agent.acknowledgement };
+  // Asked for at most once per reply (the call skips it if the reply's own audio is already playing).
+  let acknowledged = false;
+  const acknowledgement = (): ReplyStep | undefined => {
+    if (acknowledged) return undefined;
+    acknowledged = true;
+    return { type: "line", source: "acknowledgement", text: current.agent.acknowledgement };
+  };
+  if (p.thinking) yield acknowledgement()!;
   const chunker = new ClauseChunker();
   let firstClause = true;
   let round = 0;
@@ -138,7 +145,7 @@ async function* rounds(
         case "thinking":
           // Never spoken. The caller hears the acknowledgement while the model thinks.
           reply.times.llmFirstTokenAt ??= performance.now();
-          yield { type: "line", source: "acknowledgement", text: current.agent.acknowledgement };
+          if (!acknowledged) yield acknowledgement()!;
           break;
         case "thinking-block":
           // Kept in history unchanged: the model needs its signed reasoning back with its tool calls.
@@ -153,15 +160,13 @@ async function* rounds(
             const step = clause(c);
             if (step) yield step;
           }
-          if (firstClause) yield { type: "line", source: "acknowledgement", text: current.agent.acknowledgement };
+          if (firstClause && !acknowledged) yield acknowledgement()!;
           break;
         }
         case "tool-use":
           reply.times.llmFirstTokenAt ??= performance.now();
           toolUses.push({ id: event.id, name: event.name, input: event.input });
-          if (firstClause && text.trim() === "") {
-            yield { type: "line", source: "acknowledgement", text: current.agent.acknowledgement };
-          }
+          if (firstClause && text.trim() === "" && !acknowledged) yield acknowledgement()!;
           break;
         case "usage":
           reply.usage.inputTokens += event.usage.inputTokens;
