@@ -48,7 +48,7 @@ async function setup() {
 const CLAUSES = ["We open at nine on weekdays.", "On weekends we open at ten.", "Holidays vary."];
 
 async function speakAll(s: Awaited<ReturnType<typeof setup>>) {
-  CLAUSES.forEach((text, i) => s.audio.speak(s.reply, 0, text, i === 0));
+  for (const [i, text] of CLAUSES.entries()) s.audio.speak(s.reply, 0, text, i === 0);
   s.reply.generated.push(CLAUSES.join(" "));
   s.history.appendAssistant([{ type: "text", text: CLAUSES.join(" ") }]);
   s.reply.finishGenerating();
