@@ -43,7 +43,7 @@ export interface CallDeps {
   toolRunner: ToolRunnerPort;
   sink: SessionSink;
   metrics: MediaMetrics;
-  clock: FrameClock;
+  clock: Pick<FrameClock, "add" | "remove" | "runDue">;
   audioCache: AudioCache;
   logger: Logger;
   nodeId: string;

@@ -52,10 +52,14 @@ export class RecordingLink implements CallLink {
   }
 }
 
-/** The node's clock, ticked by the test: `tick(n)` runs n frames of every client. */
+/**
+ * The node's clock, ticked by the test: `tick(n)` runs n frames of every client. Time is the test's own (20 ms a
+ * tick) unless `now` is given (then each tick is stamped with it, for parts that also read performance.now()).
+ */
 export class ManualClock {
   readonly clients = new Set<ClockClient>();
   t = 0;
+  constructor(private readonly now?: () => number) {}
   add(client: ClockClient): void {
     this.clients.add(client);
   }
@@ -65,7 +69,7 @@ export class ManualClock {
   runDue(): void {}
   tick(frames = 1): void {
     for (let i = 0; i < frames; i++) {
-      this.t += 20;
+      this.t = this.now ? this.now() : this.t + 20;
       for (const c of this.clients) c.onTick(this.t, this.t);
     }
   }
