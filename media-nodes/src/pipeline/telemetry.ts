@@ -30,8 +30,6 @@ export interface CarrierIds {
 export class Telemetry {
   readonly #d: TelemetryDeps;
   #seq = 0;
-  /** Every settled reply with a record, in order (stats and tests). */
-  readonly replies: Reply[] = [];
   /** The last barge-in: when it was detected and when the carrier's clear left. */
   lastBargeIn: { detectedAt: number; clearSentAt: number } | undefined;
 
@@ -116,7 +114,6 @@ export class Telemetry {
   }
 
   #publishTurn(reply: Reply): void {
-    this.replies.push(reply);
     const w = reply.waterfall(toEpoch);
     const m = this.#d.metrics;
     if (w.sttMs !== undefined) m.turnSttMs.observe(w.sttMs);

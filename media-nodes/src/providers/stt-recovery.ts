@@ -39,6 +39,64 @@ export function sttWithRecovery(
   };
 }
 
+/**
+ * The last `size` bytes of the call's audio at absolute stream positions, in one fixed buffer: no allocation
+ * per frame.
+ */
+class AudioRing {
+  readonly #data: Uint8Array;
+  /** Absolute position of the first byte ever written here, and one past the last. */
+  #start = -1;
+  #end = 0;
+
+  constructor(size: number) {
+    this.#data = new Uint8Array(size);
+  }
+
+  /** The earliest absolute position still held. */
+  get from(): number {
+    return this.#start < 0 ? this.#end : Math.max(this.#start, this.#end - this.#data.length);
+  }
+
+  get end(): number {
+    return this.#end;
+  }
+
+  /** `audio` begins at absolute position `at` (which continues what was written before). */
+  write(audio: Uint8Array, at: number): void {
+    const n = this.#data.length;
+    if (this.#start < 0) this.#start = at;
+    const skip = Math.max(0, audio.length - n);
+    let pos = (at + skip) % n;
+    for (let i = skip; i < audio.length; ) {
+      const run = Math.min(audio.length - i, n - pos);
+      this.#data.set(audio.subarray(i, i + run), pos);
+      i += run;
+      pos = (pos + run) % n;
+    }
+    this.#end = at + audio.length;
+  }
+
+  /** Hands over the bytes in [from, end) as views into the buffer, oldest first. */
+  read(from: number, to: (chunk: Uint8Array) => void): void {
+    const n = this.#data.length;
+    for (let at = Math.max(from, this.from); at < this.#end; ) {
+      const pos = at % n;
+      const run = Math.min(this.#end - at, n - pos);
+      to(this.#data.subarray(pos, pos + run));
+      at += run;
+    }
+  }
+
+  /** Takes in what `other` holds, at its positions. */
+  copyFrom(other: AudioRing): void {
+    other.read(other.from, (chunk) => this.write(chunk, this.#end > 0 || this.#start >= 0 ? this.#end : other.from));
+  }
+}
+
+/** Audio always kept from before the caller's speech starts (the VAD needs a few frames to call it speech). */
+const PRE_ROLL_MS = 500;
+
 /** Speech the recognizer has said nothing about, before its silence can be a stall. */
 const MIN_UNANSWERED_SPEECH_MS = 1_000;
 /** The caller has stopped speaking when the VAD has heard nothing for this long. */
@@ -52,9 +110,15 @@ class RecoveringSttSession implements ResilientSttSession {
   #reopensLeft: number;
   readonly #stallMs: number;
   readonly #bytesPerSecond: number;
-  /** The last `replayMs` of audio, as a ring: no allocation per frame. */
-  readonly #ring: Uint8Array;
-  /** Bytes sent since the call began; the ring holds the last ring.length of them. */
+  /**
+   * What a fresh session would be sent: the last half second always, and up to `replayMs` while the caller's
+   * speech is unanswered or unconfirmed. The larger buffer exists only then (a call is mostly not speech), so
+   * an idle call holds 4 KB here, not 24.
+   */
+  readonly #preRoll: AudioRing;
+  #capture: AudioRing | undefined;
+  readonly #captureBytes: number;
+  /** Bytes sent since the call began. */
   #written = 0;
   /** Stream position up to which a final confirmed the audio, and where the current session's stream began. */
   #confirmed = 0;
@@ -74,7 +138,8 @@ class RecoveringSttSession implements ResilientSttSession {
     this.#reopensLeft = opts.reopens ?? 2;
     this.#stallMs = opts.stallMs ?? 2_000;
     this.#bytesPerSecond = options.sampleRate * (options.encoding === "linear16" ? 2 : 1);
-    this.#ring = new Uint8Array(Math.round(((opts.replayMs ?? 3_000) * this.#bytesPerSecond) / 1000));
+    this.#captureBytes = Math.round(((opts.replayMs ?? 3_000) * this.#bytesPerSecond) / 1000);
+    this.#preRoll = new AudioRing(Math.round((PRE_ROLL_MS * this.#bytesPerSecond) / 1000));
   }
 
   async start(): Promise<void> {
@@ -94,6 +159,13 @@ class RecoveringSttSession implements ResilientSttSession {
       this.#lastVoicedAt = now;
       this.#awaitingSince ??= now;
       this.#unansweredVoicedMs += frameMs;
+      if (!this.#capture) {
+        this.#capture = new AudioRing(this.#captureBytes);
+        this.#capture.copyFrom(this.#preRoll);
+      }
+    } else if (this.#capture && this.#confirmed >= this.#capture.end && now - this.#lastVoicedAt >= STOPPED_MS) {
+      // The caller stopped and a final covered what they said: nothing left worth replaying but the pre-roll.
+      this.#capture = undefined;
     }
     const since = this.#awaitingSince;
     // A cough or a breath may rightly get no answer: only a second of speech with nothing back counts.
@@ -121,18 +193,8 @@ class RecoveringSttSession implements ResilientSttSession {
   }
 
   #keep(audio: Uint8Array): void {
-    const ring = this.#ring;
-    const n = ring.length;
-    if (n === 0) return;
-    let from = 0;
-    if (audio.length > n) from = audio.length - n;
-    let at = (this.#written + from) % n;
-    for (let i = from; i < audio.length; ) {
-      const run = Math.min(audio.length - i, n - at);
-      ring.set(audio.subarray(i, i + run), at);
-      i += run;
-      at = (at + run) % n;
-    }
+    this.#preRoll.write(audio, this.#written);
+    this.#capture?.write(audio, this.#written);
     this.#written += audio.length;
   }
 
@@ -196,19 +258,13 @@ class RecoveringSttSession implements ResilientSttSession {
       );
   }
 
-  /** Sends the fresh session what the old one had not confirmed (as much of it as the ring still holds). */
+  /** Sends the fresh session what the old one had not confirmed (as much of it as is still held). */
   #replay(session: SttSession): void {
-    const n = this.#ring.length;
-    const start = Math.max(this.#confirmed, this.#written - n, this.#sessionStart);
+    const ring = this.#capture ?? this.#preRoll;
+    const start = Math.max(this.#confirmed, ring.from, this.#sessionStart);
     this.#sessionStart = start;
     this.#offsetSec = start / this.#bytesPerSecond;
-    let at = start;
-    while (at < this.#written) {
-      const pos = at % n;
-      const run = Math.min(this.#written - at, n - pos);
-      session.sendAudio(this.#ring.subarray(pos, pos + run));
-      at += run;
-    }
+    ring.read(start, (chunk) => session.sendAudio(chunk));
   }
 }
 
