@@ -64,17 +64,18 @@ class AudioRing {
 
   /** `audio` begins at absolute position `at` (which continues what was written before). */
   write(audio: Uint8Array, at: number): void {
-    const n = this.#data.length;
+    const data = this.#data;
+    const n = data.length;
     if (this.#start < 0) this.#start = at;
-    const skip = Math.max(0, audio.length - n);
-    let pos = (at + skip) % n;
-    for (let i = skip; i < audio.length; ) {
-      const run = Math.min(audio.length - i, n - pos);
-      this.#data.set(audio.subarray(i, i + run), pos);
-      i += run;
-      pos = (pos + run) % n;
-    }
     this.#end = at + audio.length;
+    const pos = at % n;
+    // The common case, a frame that does not wrap: one copy, no view object (this runs for every frame).
+    if (audio.length <= n - pos) {
+      data.set(audio, pos);
+      return;
+    }
+    const skip = Math.max(0, audio.length - n);
+    for (let i = skip, p = (at + skip) % n; i < audio.length; i++, p = p + 1 === n ? 0 : p + 1) data[p] = audio[i]!;
   }
 
   /** Hands over the bytes in [from, end) as views into the buffer, oldest first. */
