@@ -3,11 +3,26 @@
 // agent's thresholds; back-channels and the agent's own echo are not turns.
 import { expect, test } from "vitest";
 import { type UserTurnEvent, UserTurns, type UserTurnsView } from "../../../../media-nodes/src/pipeline/user-turns.ts";
-import { FakeStt } from "../../../../media-nodes/src/providers/fake/index.ts";
+import type { SttEvent } from "../../../../media-nodes/src/providers/types.ts";
 import { BargeInPolicySchema } from "../../../../shared/agent-config.ts";
 
+/** Recognizer events as a script: words 0.3 s apart, 0.25 s long. */
+const words = (text: string) =>
+  text.split(" ").map((word, i) => ({ word, start: i * 0.3, end: i * 0.3 + 0.25, confidence: 0.98 }));
+const FakeStt = {
+  final: (text: string, opts: { speechFinal?: boolean } = {}): SttEvent => ({
+    type: "final",
+    text,
+    words: words(text),
+    speechFinal: opts.speechFinal ?? true,
+    fromFinalize: false,
+    confidence: 0.98,
+  }),
+  interim: (text: string): SttEvent => ({ type: "interim", text, words: words(text) }),
+};
+
 /** Words recognized too quickly to pass minDurationMs by their own timing (so the VAD decides). */
-function quick(type: "interim" | "final", text: string, speechFinal = true) {
+function quick(type: "interim" | "final", text: string, speechFinal = true): SttEvent {
   const words = text.split(" ").map((word, i) => ({ word, start: i * 0.02, end: i * 0.02 + 0.02, confidence: 0.9 }));
   return type === "interim"
     ? { type, text, words }
