@@ -64,9 +64,34 @@ function summarize(path: string): Map<string, { count: number; bytes: number }> 
   const out = new Map<string, { count: number; bytes: number }>();
   bufferSizes = new Map();
   const nodes: number[] = snap.nodes;
+  // Arrays and closures say little by themselves: they are named by what holds them (first retainer).
+  const edgeFields: string[] = snap.snapshot.meta.edge_fields;
+  const edgeWidth = edgeFields.length;
+  const iEdgeCount = fields.indexOf("edge_count");
+  const iTo = edgeFields.indexOf("to_node");
+  const edges: number[] = snap.edges;
+  const holder = new Map<number, number>();
+  for (let i = 0, e = 0; i < nodes.length; i += width) {
+    const count = nodes[i + iEdgeCount]!;
+    for (let k = 0; k < count; k++, e += edgeWidth) {
+      const to = edges[e + iTo]!;
+      if (!holder.has(to)) holder.set(to, i);
+    }
+  }
+  const nameOf = (i: number) => {
+    const type = types[nodes[i + iType]!]!;
+    return type === "object" || type === "native" ? (snap.strings[nodes[i + iName]!] as string) : `(${type})`;
+  };
   for (let i = 0; i < nodes.length; i += width) {
     const type = types[nodes[i + iType]!]!;
-    const name = type === "object" || type === "native" ? (snap.strings[nodes[i + iName]!] as string) : `(${type})`;
+    let name = nameOf(i);
+    if (name === "(array)" || name === "(closure)") {
+      const h = holder.get(i);
+      const held = h === undefined ? "?" : nameOf(h);
+      const fn =
+        h !== undefined && held === "(closure)" ? ` ${String(snap.strings[nodes[h + iName]!]) || "anonymous"}` : "";
+      name = `${name} held by ${held}${fn}`;
+    }
     if (name === "system / JSArrayBufferData") {
       const size = nodes[i + iSize]!;
       bufferSizes.set(size, (bufferSizes.get(size) ?? 0) + 1);
