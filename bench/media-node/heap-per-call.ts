@@ -83,7 +83,6 @@ function summarize(path: string): Map<string, { count: number; bytes: number }> 
     return type === "object" || type === "native" ? (snap.strings[nodes[i + iName]!] as string) : `(${type})`;
   };
   for (let i = 0; i < nodes.length; i += width) {
-    const type = types[nodes[i + iType]!]!;
     let name = nameOf(i);
     if (name === "(array)" || name === "(closure)") {
       const h = holder.get(i);
