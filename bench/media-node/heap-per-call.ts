@@ -5,7 +5,7 @@
 //
 //   npx tsx --expose-gc bench/media-node/heap-per-call.ts [calls=100] [--snapshot]
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, unlinkSync } from "node:fs";
+import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { writeHeapSnapshot } from "node:v8";
 import { createMediaMetrics } from "../../media-nodes/src/metrics/media-metrics.ts";
@@ -69,13 +69,22 @@ function summarize(path: string): Map<string, { count: number; bytes: number }> 
   const edgeWidth = edgeFields.length;
   const iEdgeCount = fields.indexOf("edge_count");
   const iTo = edgeFields.indexOf("to_node");
+  const iEdgeType = edgeFields.indexOf("type");
+  const iEdgeName = edgeFields.indexOf("name_or_index");
+  const edgeTypes: string[] = snap.snapshot.meta.edge_types[0];
+  const via = new Map<number, string>();
   const edges: number[] = snap.edges;
   const holder = new Map<number, number>();
   for (let i = 0, e = 0; i < nodes.length; i += width) {
     const count = nodes[i + iEdgeCount]!;
     for (let k = 0; k < count; k++, e += edgeWidth) {
       const to = edges[e + iTo]!;
-      if (!holder.has(to)) holder.set(to, i);
+      if (!holder.has(to)) {
+        holder.set(to, i);
+        const et = edgeTypes[edges[e + iEdgeType]!]!;
+        const n = edges[e + iEdgeName]!;
+        via.set(to, et === "element" || et === "hidden" ? `${et}[${n}]` : String(snap.strings[n]));
+      }
     }
   }
   const nameOf = (i: number) => {
@@ -89,7 +98,12 @@ function summarize(path: string): Map<string, { count: number; bytes: number }> 
       const held = h === undefined ? "?" : nameOf(h);
       const fn =
         h !== undefined && held === "(closure)" ? ` ${String(snap.strings[nodes[h + iName]!]) || "anonymous"}` : "";
-      name = `${name} held by ${held}${fn}`;
+      name = `${name} held by ${held}${fn} via ${via.get(i)}`;
+      if (h !== undefined && (held === "Map" || held === "(closure)")) {
+        const h2 = holder.get(h);
+        const h3 = h2 === undefined ? undefined : holder.get(h2);
+        name += ` <- ${h2 === undefined ? "?" : nameOf(h2)} via ${via.get(h)} <- ${h3 === undefined ? "?" : nameOf(h3)} via ${h2 === undefined ? "" : via.get(h2)}`;
+      }
     }
     if (name === "system / JSArrayBufferData") {
       const size = nodes[i + iSize]!;
@@ -181,10 +195,21 @@ async function main(): Promise<void> {
   };
   // Warm-up: the node-wide pieces (clients, caches, compiled code) exist before the baseline.
   await place(5);
-  const before = await measure("before");
+  // The baseline's summary waits on disk, so it is not itself in the second snapshot.
+  const beforePath = `/tmp/heap-${process.pid}-before.json`;
+  {
+    const b = await measure("before");
+    writeFileSync(beforePath, JSON.stringify({ mem: b.mem, heap: [...b.heap.entries()] }));
+  }
   const t0 = performance.now();
   await place(N);
   const after = await measure("after");
+  const saved = JSON.parse(readFileSync(beforePath, "utf8"));
+  unlinkSync(beforePath);
+  const before = {
+    mem: saved.mem as NodeJS.MemoryUsage,
+    heap: new Map<string, { count: number; bytes: number }>(saved.heap),
+  };
   const per = (a: number, b: number) => (b - a) / N / 1024;
   const rows = [...after.heap.entries()]
     .map(([name, e]) => {
