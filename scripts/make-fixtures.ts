@@ -46,7 +46,12 @@ const KNOWN_NAMES: Record<string, string> = {
   "Yes, that works for me.": "that-works",
   "Uh-huh.": "uh-huh",
   "Okay.": "okay",
+  "Um … let me think … Thursday would work.": "pause-thursday",
+  "My order number is … four eight two one three.": "pause-order-number",
 };
+
+// Lines whose `…` is a real mid-sentence pause in the audio (MID_SENTENCE_PAUSE_MS of silence).
+const pauses = (text: string): boolean => /…|\.\.\./.test(text);
 
 function slug(text: string): string {
   return text
@@ -81,7 +86,10 @@ async function main(): Promise<void> {
   const entries = new Map<string, { name: string; role: string }>();
   const extraRole = (text: string) => EXTRA_LINES.find((e) => e.text === text)?.role;
   for (const text of lines) {
-    entries.set(text, { name: KNOWN_NAMES[text] ?? slug(text), role: extraRole(text) ?? "script" });
+    entries.set(text, {
+      name: KNOWN_NAMES[text] ?? slug(text),
+      role: extraRole(text) ?? (pauses(text) ? "mid-sentence-pause" : "script"),
+    });
   }
   for (const extra of EXTRA_LINES) {
     if (!entries.has(extra.text)) entries.set(extra.text, { name: extra.name ?? slug(extra.text), role: extra.role });

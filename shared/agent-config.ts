@@ -119,6 +119,34 @@ export const BargeInPolicySchema = z
   .strict();
 export type BargeInPolicy = z.infer<typeof BargeInPolicySchema>;
 
+/** Speech recognisers a call can use. See docs/media-node.md ("Choosing a recogniser"). */
+export const RECOGNIZERS = ["flux", "nova-3"] as const;
+export type Recognizer = (typeof RECOGNIZERS)[number];
+
+/**
+ * How the agent decides the caller has finished. With Flux the recogniser judges the end of a turn from the words
+ * and the silence (semantic thresholds below); with Nova-3 the end is silence alone, and the media node holds a
+ * turn whose words end unfinished ("my number is", "um", digits still being read out) for up to
+ * `completenessHoldMs` of more speech.
+ */
+export const TurnTakingSchema = z
+  .object({
+    /** Flux: an eager end of turn starts a speculative reply; null turns speculation on Flux off. 0.3-0.9. */
+    eagerEotThreshold: z.number().min(0.3).max(0.9).nullable().default(0.5),
+    /** Flux: confidence needed to end the turn. Higher waits longer and cuts fewer callers off. 0.5-0.9. */
+    eotThreshold: z.number().min(0.5).max(0.9).default(0.7),
+    /** Flux: the longest silence after speech before the turn ends whatever the confidence. */
+    eotTimeoutMs: z.number().int().min(500).max(10_000).default(5_000),
+    /** Nova-3: the longest wait for more speech after a final whose words end unfinished. */
+    completenessHoldMs: z.number().int().min(0).max(5_000).default(1_500),
+  })
+  .strict()
+  .refine((t) => t.eagerEotThreshold === null || t.eagerEotThreshold <= t.eotThreshold, {
+    message: "eagerEotThreshold must not exceed eotThreshold",
+    path: ["eagerEotThreshold"],
+  });
+export type TurnTaking = z.infer<typeof TurnTakingSchema>;
+
 export const AgentRuntimeConfigSchema = z
   .object({
     tenantId: z.string().min(1),
@@ -144,6 +172,9 @@ export const AgentRuntimeConfigSchema = z
     acknowledgement: z.string().min(1).max(200).default("Let me check that for you."),
     /** Keyterms sent to speech recognition to bias it towards the tenant's vocabulary. */
     keyterms: z.array(z.string().min(1).max(100)).max(100).default([]),
+    /** Deepgram Flux (turns judged by the recogniser; the default) or Nova-3 (endpointing; more languages). */
+    recognizer: z.enum(RECOGNIZERS).default("flux"),
+    turnTaking: TurnTakingSchema.prefault({}),
   })
   .strict();
 export type AgentRuntimeConfig = z.infer<typeof AgentRuntimeConfigSchema>;

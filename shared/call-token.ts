@@ -34,6 +34,12 @@ const subjectSchema = z.object({
    * call cannot admit another. Absent for calls with no carrier (browser sessions, benchmarks).
    */
   carrierCallId: z.string().min(1).max(256).optional(),
+  /**
+   * Set only on a token minted to resume a live call on another node after its node was lost: the number of that
+   * resume (1 for the first). The admitting node then fetches the call's checkpoint from the edge instead of
+   * starting a new conversation; the edge hands it out once per resume, to the node the call is routed to.
+   */
+  resume: z.number().int().min(1).max(100).optional(),
 });
 
 export const CallTokenClaimsSchema = subjectSchema

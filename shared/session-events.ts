@@ -178,14 +178,58 @@ export const CallEndedEventSchema = z
   })
   .strict();
 
+/**
+ * Checkpoints: each finished piece of a turn, sent the moment it exists, so the call's CallLedger holds everything
+ * the caller said and heard even if the node dies before the turn's `turn` event. The `turn` event still follows
+ * and supersedes them (its text is the same or longer, with the waterfall). A resumed node starts from them.
+ */
+const turnIndex = z.number().int().nonnegative();
+const entities = z
+  .record(z.string().min(1).max(64), z.string().max(1_000))
+  .refine((value) => Object.keys(value).length <= 64, "at most 64 entities");
+
+/** The caller's words of turn `index`, final (end of turn), with what the node knows of the caller so far. */
+export const CallerTurnFinalEventSchema = z
+  .object({
+    type: z.literal("turn.caller-final"),
+    callId,
+    seq,
+    /** The index the turn's own `turn` event will carry. */
+    index: turnIndex,
+    text: z.string().max(20_000),
+    /** Facts from the caller's words so far (order numbers, names…), the whole set each time. */
+    entities: entities.optional(),
+    at: epochMs,
+  })
+  .strict();
+
+/** The agent's reply of turn `index` as far as the caller has heard it: at each playback mark, the whole text so far. */
+export const AgentTextHeardEventSchema = z
+  .object({
+    type: z.literal("turn.agent-heard"),
+    callId,
+    seq,
+    index: turnIndex,
+    /** Everything of this reply played out to the caller up to the mark, not a delta. */
+    text: z.string().max(50_000),
+    /** The carrier mark that confirmed it, for support. */
+    mark: z.string().max(128).optional(),
+    at: epochMs,
+  })
+  .strict();
+
 export const SessionEventSchema = z.discriminatedUnion("type", [
   CallStartedEventSchema,
   TurnEventSchema,
   CallActionEventSchema,
   CallEndedEventSchema,
+  CallerTurnFinalEventSchema,
+  AgentTextHeardEventSchema,
 ]);
 export type SessionEvent = z.infer<typeof SessionEventSchema>;
 export type CallStartedEvent = z.infer<typeof CallStartedEventSchema>;
 export type CallActionEvent = z.infer<typeof CallActionEventSchema>;
 export type CallEndedEvent = z.infer<typeof CallEndedEventSchema>;
 export type CallEndReason = (typeof CALL_END_REASONS)[number];
+export type CallerTurnFinalEvent = z.infer<typeof CallerTurnFinalEventSchema>;
+export type AgentTextHeardEvent = z.infer<typeof AgentTextHeardEventSchema>;

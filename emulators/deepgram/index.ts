@@ -7,20 +7,27 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
 import { wavHeader } from "./audio.ts";
+import { FluxSession } from "./flux.ts";
 import { ListenSession } from "./listen.ts";
 import {
   type ApiError,
   credentialAccepted,
   INVALID_AUTH,
+  parseFluxQuery,
   parseListenQuery,
   parseSpeakQuery,
   readCredential,
 } from "./params.ts";
 import { ScriptBook } from "./script.ts";
 import { SPEAK_TEXT_LIMIT, SpeakSession } from "./speak.ts";
+import { type DeepgramFault, DeepgramFaultSchema, StreamRegistry } from "./streams.ts";
 import { Synthesizer, type VoiceEngine } from "./synth.ts";
 
+export { endOfTurnConfidence, REFERENCE_EAGER_THRESHOLD, REFERENCE_EOT_THRESHOLD } from "./flux.ts";
+export { splitPauses } from "./line.ts";
+export { FLUX_LIMITS } from "./params.ts";
 export { DEFAULT_CALLER_SCRIPT } from "./script.ts";
+export type { DeepgramFault } from "./streams.ts";
 
 export interface LatencyProfile {
   /** Extra delay of final results after end of speech, beyond the endpointing silence. */
@@ -29,12 +36,22 @@ export interface LatencyProfile {
   ttsFirstByteMs: number;
   /** Audio seconds streamed per wall-clock second; default 4 (faster than real time, like the service). */
   ttsRealtimeFactor?: number;
+  /**
+   * Flux: silence after a finished line (stream time) before EagerEndOfTurn at eager_eot_threshold 0.5, and before
+   * EndOfTurn at eot_threshold 0.7. Other thresholds move along the same curve. Default 150 and 350.
+   */
+  fluxEagerMs?: number;
+  fluxEotMs?: number;
 }
 
 export const LATENCY_PROFILES = {
   instant: { sttFinalDelayMs: 0, ttsFirstByteMs: 0 },
-  realistic: { sttFinalDelayMs: 150, ttsFirstByteMs: 120 },
+  realistic: { sttFinalDelayMs: 150, ttsFirstByteMs: 120, fluxEagerMs: 150, fluxEotMs: 350 },
 } as const satisfies Record<string, LatencyProfile>;
+
+/** Flux's turn delays are silence the caller makes, in the audio, so every profile keeps the service's own. */
+export const FLUX_EAGER_MS = 150;
+export const FLUX_EOT_MS = 350;
 
 export const DEFAULT_TTS_REALTIME_FACTOR = 4;
 
@@ -58,6 +75,9 @@ export interface DeepgramEmulator {
   port: number;
   /** Lines the caller on streams with `tag=<tag>` will say, in order (replaces any earlier script for the tag). */
   setScript(tag: string, lines: string[]): void;
+  /** Drops matching open listen streams, or stalls them (and later ones) until clearFaults. Returns streams hit. */
+  injectFault(fault: DeepgramFault): number;
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
@@ -68,6 +88,9 @@ const ProfileObject = z.object({
   sttFinalDelayMs: z.number().min(0).max(60_000),
   ttsFirstByteMs: z.number().min(0).max(60_000),
   ttsRealtimeFactor: z.number().min(0).optional(),
+  // Never faster than the service: these are floors.
+  fluxEagerMs: z.number().min(FLUX_EAGER_MS).max(60_000).optional(),
+  fluxEotMs: z.number().min(FLUX_EOT_MS).max(60_000).optional(),
 });
 const Options = z.object({
   host: z.string().refine((h) => LOOPBACK.has(h), { error: "the Deepgram emulator binds to loopback only" }),
@@ -107,7 +130,12 @@ function resolveOptions(options: DeepgramEmulatorOptions) {
     sttFinalDelayMs: base.sttFinalDelayMs,
     ttsFirstByteMs: base.ttsFirstByteMs,
     ttsRealtimeFactor: base.ttsRealtimeFactor ?? DEFAULT_TTS_REALTIME_FACTOR,
+    fluxEagerMs: "fluxEagerMs" in base && base.fluxEagerMs !== undefined ? base.fluxEagerMs : FLUX_EAGER_MS,
+    fluxEotMs: "fluxEotMs" in base && base.fluxEotMs !== undefined ? base.fluxEotMs : FLUX_EOT_MS,
   };
+  if (profile.fluxEotMs <= profile.fluxEagerMs) {
+    throw new Error("Deepgram emulator options: fluxEotMs must be longer than fluxEagerMs");
+  }
   return { ...o, profile, profileName: typeof o.profile === "string" ? o.profile : "custom" };
 }
 
@@ -168,9 +196,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function startDeepgramEmulator(options: DeepgramEmulatorOptions = {}): Promise<DeepgramEmulator> {
   const opts = resolveOptions(options);
   const scripts = new ScriptBook();
+  const streams = new StreamRegistry();
   const synth = new Synthesizer({ engine: opts.voice });
   const requestIds = new WeakMap<IncomingMessage, string>();
-  const sessions = { listen: 0, speak: 0 };
+  const sessions = { listen: 0, flux: 0, speak: 0 };
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
 
@@ -197,6 +226,39 @@ export async function startDeepgramEmulator(options: DeepgramEmulatorOptions = {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const requestId = randomUUID();
     const scriptMatch = /^\/__emulator\/scripts\/([^/]+)$/.exec(url.pathname);
+
+    if (url.pathname === "/__emulator/faults") {
+      if (req.method === "POST") {
+        let body: unknown;
+        try {
+          body = JSON.parse((await readBody(req, 64 * 1024)).toString("utf8"));
+        } catch {
+          sendJson(res, 400, {
+            err_code: "INVALID_REQUEST_BODY",
+            err_msg: 'Body must be JSON {"kind": "drop" | "stall", "tag"?}.',
+          });
+          return;
+        }
+        const parsed = DeepgramFaultSchema.safeParse(body);
+        if (!parsed.success) {
+          sendJson(res, 400, { err_code: "INVALID_REQUEST_BODY", err_msg: z.prettifyError(parsed.error) });
+          return;
+        }
+        sendJson(res, 200, { ...parsed.data, streams: streams.inject(parsed.data) });
+        return;
+      }
+      if (req.method === "DELETE") {
+        streams.clear();
+        res.writeHead(204).end();
+        return;
+      }
+      if (req.method === "GET") {
+        sendJson(res, 200, { faults: streams.faults });
+        return;
+      }
+      sendJson(res, 405, { err_code: "METHOD_NOT_ALLOWED", err_msg: "Use POST, GET or DELETE." });
+      return;
+    }
 
     if (url.pathname === "/__emulator/health" && req.method === "GET") {
       const lag = {
@@ -251,14 +313,14 @@ export async function startDeepgramEmulator(options: DeepgramEmulatorOptions = {
       await handleRestSpeak(req, res, url, requestId);
       return;
     }
-    if (url.pathname === "/v1/listen" || url.pathname === "/v1/speak") {
+    if (url.pathname === "/v1/listen" || url.pathname === "/v2/listen" || url.pathname === "/v1/speak") {
       sendError(
         res,
         {
           status: 405,
           errCode: "METHOD_NOT_ALLOWED",
           errMsg:
-            url.pathname === "/v1/listen"
+            url.pathname !== "/v1/speak"
               ? "The emulator serves live transcription over WebSocket only (pre-recorded POST /v1/listen is not emulated)."
               : "Use POST for REST text-to-speech or a WebSocket upgrade for streaming.",
         },
@@ -346,7 +408,14 @@ export async function startDeepgramEmulator(options: DeepgramEmulatorOptions = {
     socket.on("error", () => {});
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const requestId = randomUUID();
-    const route = url.pathname === "/v1/listen" ? "listen" : url.pathname === "/v1/speak" ? "speak" : null;
+    const route =
+      url.pathname === "/v1/listen"
+        ? "listen"
+        : url.pathname === "/v2/listen"
+          ? "flux"
+          : url.pathname === "/v1/speak"
+            ? "speak"
+            : null;
     if (!route) {
       rejectUpgrade(
         socket,
@@ -370,12 +439,40 @@ export async function startDeepgramEmulator(options: DeepgramEmulatorOptions = {
       requestIds.set(req, requestId);
       wss.handleUpgrade(req, socket, head, (ws) => {
         sessions.listen++;
-        ws.once("close", () => sessions.listen--);
-        new ListenSession(ws, params.config, {
+        const session = new ListenSession(ws, params.config, {
           requestId,
           scripts,
           sttFinalDelayMs: opts.profile.sttFinalDelayMs,
           silenceTimeoutMs: opts.silenceTimeoutMs,
+        });
+        streams.add(session);
+        ws.once("close", () => {
+          sessions.listen--;
+          streams.remove(session);
+        });
+      });
+      return;
+    }
+    if (route === "flux") {
+      const params = parseFluxQuery(url.searchParams);
+      if (!params.ok) {
+        rejectUpgrade(socket, params.error, requestId);
+        return;
+      }
+      requestIds.set(req, requestId);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        sessions.flux++;
+        const session = new FluxSession(ws, params.config, {
+          requestId,
+          scripts,
+          eagerMs: opts.profile.fluxEagerMs,
+          eotMs: opts.profile.fluxEotMs,
+          silenceTimeoutMs: opts.silenceTimeoutMs,
+        });
+        streams.add(session);
+        ws.once("close", () => {
+          sessions.flux--;
+          streams.remove(session);
         });
       });
       return;
@@ -416,6 +513,12 @@ export async function startDeepgramEmulator(options: DeepgramEmulatorOptions = {
       const parsed = ScriptBody.safeParse({ lines });
       if (!parsed.success) throw new Error(`setScript(${tag}): ${z.prettifyError(parsed.error)}`);
       scripts.set(tag, parsed.data.lines);
+    },
+    injectFault(fault: DeepgramFault): number {
+      return streams.inject(DeepgramFaultSchema.parse(fault));
+    },
+    clearFaults(): void {
+      streams.clear();
     },
     async close(): Promise<void> {
       loopDelay.disable();

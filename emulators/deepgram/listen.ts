@@ -4,6 +4,7 @@ import { performance } from "node:perf_hooks";
 import type { WebSocket } from "ws";
 import { z } from "zod";
 import { PcmDecoder, parseWavHeader, wavEncoding } from "./audio.ts";
+import { ScriptLine } from "./line.ts";
 import { Outbox } from "./outbox.ts";
 import type { ListenConfig } from "./params.ts";
 import {
@@ -11,10 +12,10 @@ import {
   expectedSeconds,
   type FormatOptions,
   type ScriptBook,
-  type Token,
   tokenize,
   transcriptOf,
 } from "./script.ts";
+import type { StreamHandle } from "./streams.ts";
 import { FRAME_MS, FrameAnalyzer, type FrameStats, GARBAGE_RUN_FRAMES, looksLikeGarbage, NoiseFloor } from "./vad.ts";
 
 const FRAME_S = FRAME_MS / 1000;
@@ -32,7 +33,6 @@ const SHORT_BURST_S = 0.8;
 const LONG_SPEECH_S = 1.5;
 // Long silences still produce (empty) finals, as the service does; clients must ignore them.
 const SILENCE_FINAL_S = 5;
-const WORD_REVEAL_LEAD_S = 0.05;
 const CONTAINER_PROBE_LIMIT = 64 * 1024;
 
 const ClientMessage = z.discriminatedUnion("type", [
@@ -49,13 +49,9 @@ export interface ListenDeps {
 }
 
 interface Turn {
-  tokens: Token[];
-  /** Seconds into the spoken line at which each token has been said. */
-  ends: number[];
-  expectedS: number;
-  source: "script" | "default";
+  /** The scripted line being said; `line.committed` words of it are finalised. */
+  line: ScriptLine;
   closedSpeechS: number;
-  finalized: number;
   shown: number;
   segments: number;
   /** Where the speech not yet covered by a final began (stream seconds), or null if there is none. */
@@ -90,7 +86,8 @@ function modelInfo(model: string): { name: string; version: string; arch: string
   return { name: `${domain}-${arch}`, version: "2025-01-01.0", arch };
 }
 
-export class ListenSession {
+export class ListenSession implements StreamHandle {
+  readonly tags: readonly string[];
   private readonly outbox: Outbox;
   private readonly audioHash = createHash("sha256");
   private readonly created = new Date().toISOString();
@@ -126,6 +123,7 @@ export class ListenSession {
     private readonly config: ListenConfig,
     private readonly deps: ListenDeps,
   ) {
+    this.tags = config.tags;
     this.outbox = new Outbox(ws);
     this.format = { punctuate: config.punctuate, smartFormat: config.smartFormat, numerals: config.numerals };
     this.endpointGapS =
@@ -153,6 +151,19 @@ export class ListenSession {
     ws.on("close", () => this.stop());
     ws.on("error", () => this.stop());
     this.armIdle(deps.silenceTimeoutMs);
+  }
+
+  // ── Faults (StreamHandle) ──
+
+  drop(): void {
+    this.closing = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.outbox.clear();
+    this.ws.terminate();
+  }
+
+  stall(on: boolean): void {
+    this.outbox.muted = on;
   }
 
   private get streamTime(): number {
@@ -278,43 +289,24 @@ export class ListenSession {
     return this.makeTurn(line, "default");
   }
 
-  private makeTurn(line: string, source: Turn["source"]): Turn {
-    const turn: Turn = {
-      tokens: [],
-      ends: [],
-      expectedS: 0,
-      source,
+  private makeTurn(text: string, source: ScriptLine["source"]): Turn {
+    return {
+      line: new ScriptLine(text, source, this.format),
       closedSpeechS: 0,
-      finalized: 0,
       shown: 0,
       segments: 0,
       windowSpeechStart: null,
     };
-    this.retarget(turn, line);
-    return turn;
   }
 
-  private retarget(turn: Turn, line: string): void {
-    turn.tokens = tokenize(line, this.format);
-    turn.expectedS = expectedSeconds(turn.tokens);
-    const total = turn.tokens.reduce((s, t) => s + t.weight, 0) || 1;
-    let acc = 0;
-    turn.ends = turn.tokens.map((t) => {
-      acc += t.weight;
-      return (acc / total) * turn.expectedS;
-    });
-    turn.shown = turn.finalized;
+  private retarget(turn: Turn, text: string): void {
+    turn.line.retarget(text);
+    turn.shown = turn.line.committed;
   }
 
   private speechSeconds(turn: Turn): number {
     const open = this.inSpeech && !this.orphanSegment && this.turn === turn ? this.lastVoicedEnd - this.segStart : 0;
     return turn.closedSpeechS + open;
-  }
-
-  private revealed(turn: Turn, speechS: number): number {
-    let k = 0;
-    while (k < turn.ends.length && (turn.ends[k] ?? 0) <= speechS + WORD_REVEAL_LEAD_S) k++;
-    return k;
   }
 
   /**
@@ -323,18 +315,20 @@ export class ListenSession {
    * the next full sentence.
    */
   private adjustDefaultLine(turn: Turn, speechS: number, atFinal: boolean): void {
-    if (turn.source !== "default" || turn.finalized > 0) return;
-    if (atFinal && turn.segments === 1 && speechS < SHORT_BURST_S && turn.expectedS > SHORT_LINE_S) {
+    const line = turn.line;
+    if (line.source !== "default" || line.committed > 0) return;
+    // Measured against the part due, so a line that opens with a short part ("um … let me think") keeps it.
+    if (atFinal && turn.segments === 1 && speechS < SHORT_BURST_S && line.partExpectedS() > SHORT_LINE_S) {
       this.defaultIndex--;
       this.retarget(turn, this.shortLines[this.shortIndex++ % this.shortLines.length] ?? "Okay.");
       return;
     }
-    if (turn.expectedS <= SHORT_LINE_S && speechS > LONG_SPEECH_S) {
+    if (line.expectedS <= SHORT_LINE_S && speechS > LONG_SPEECH_S) {
       for (let i = 0; i < DEFAULT_CALLER_SCRIPT.length; i++) {
-        const line = DEFAULT_CALLER_SCRIPT[this.defaultIndex % DEFAULT_CALLER_SCRIPT.length] ?? "";
+        const next = DEFAULT_CALLER_SCRIPT[this.defaultIndex % DEFAULT_CALLER_SCRIPT.length] ?? "";
         this.defaultIndex++;
-        if (expectedSeconds(tokenize(line, this.format)) > SHORT_LINE_S) {
-          this.retarget(turn, line);
+        if (expectedSeconds(tokenize(next, this.format)) > SHORT_LINE_S) {
+          this.retarget(turn, next);
           return;
         }
       }
@@ -342,7 +336,7 @@ export class ListenSession {
   }
 
   private timeWords(turn: Turn, from: number, to: number, spanStart: number, spanEnd: number): WordOut[] {
-    const slice = turn.tokens.slice(from, to);
+    const slice = turn.line.slice(from, to);
     const total = slice.reduce((s, t) => s + t.weight, 0) || 1;
     const span = Math.max(0.05 * slice.length, spanEnd - spanStart);
     const punct = this.format.punctuate || this.format.smartFormat;
@@ -366,40 +360,38 @@ export class ListenSession {
     if (!this.config.interimResults || this.orphanSegment || !turn || turn.windowSpeechStart === null) return;
     const speechS = this.speechSeconds(turn);
     this.adjustDefaultLine(turn, speechS, false);
-    const k = Math.min(turn.tokens.length, this.revealed(turn, speechS));
-    if (k <= turn.shown || k <= turn.finalized) return;
+    const from = turn.line.committed;
+    const k = turn.line.revealed(speechS);
+    if (k <= turn.shown || k <= from) return;
     turn.shown = k;
-    const words = this.timeWords(turn, turn.finalized, k, turn.windowSpeechStart, this.lastVoicedEnd);
-    this.sendResults({
-      isFinal: false,
-      speechFinal: false,
-      fromFinalize: false,
-      end: now,
-      turn,
-      from: turn.finalized,
-      words,
-    });
+    const words = this.timeWords(turn, from, k, turn.windowSpeechStart, this.lastVoicedEnd);
+    this.sendResults({ isFinal: false, speechFinal: false, fromFinalize: false, end: now, turn, from, words });
   }
 
-  /** Emits the final for the current window: the whole line if enough of it was spoken, else what was heard so far. */
+  /**
+   * Emits the final for the current window: the part being said (the whole line, or up to its next `…` pause) if
+   * enough of it was spoken, else what was heard so far.
+   */
   private emitFinal(now: number, speechFinal: boolean, fromFinalize: boolean): void {
     const turn = this.turn;
     if (turn && turn.windowSpeechStart !== null) {
       const speechS = this.speechSeconds(turn);
       this.adjustDefaultLine(turn, speechS, true);
-      const n = turn.tokens.length;
-      // A default line is only a guess at what was said, so each endpoint completes it: one utterance, one line.
+      const line = turn.line;
+      const partEnd = line.partEnd();
+      // A default line is only a guess at what was said, so each endpoint completes its part: one utterance, one
+      // part (a line without `…` is one part).
       const upto =
-        turn.source === "default" || speechS >= CLOSE_FRACTION * turn.expectedS
-          ? n
-          : Math.min(n, Math.max(turn.finalized + 1, this.revealed(turn, speechS)));
+        line.source === "default" || line.partSpoken(speechS) >= CLOSE_FRACTION
+          ? partEnd
+          : Math.min(partEnd, Math.max(line.committed + 1, line.revealed(speechS)));
       const spanEnd = Math.max(this.lastVoicedEnd, turn.windowSpeechStart);
-      const words = this.timeWords(turn, turn.finalized, upto, turn.windowSpeechStart, spanEnd);
-      const from = turn.finalized;
-      turn.finalized = upto;
+      const from = line.committed;
+      const words = this.timeWords(turn, from, upto, turn.windowSpeechStart, spanEnd);
+      line.commit(upto, speechS);
       turn.shown = upto;
       turn.windowSpeechStart = this.inSpeech ? this.lastVoicedEnd : null;
-      if (upto >= n) {
+      if (line.done) {
         this.turn = null;
         if (this.inSpeech) this.orphanSegment = true;
       }
@@ -423,7 +415,7 @@ export class ListenSession {
     const ms = this.config.utteranceEndMs;
     if (ms === null || !this.utterancePending || now - this.lastWordEnd < ms / 1000 - 1e-9) return;
     const turn = this.turn;
-    if (this.inSpeech && turn && turn.shown < turn.tokens.length) return;
+    if (this.inSpeech && turn && turn.shown < turn.line.length) return;
     this.utterancePending = false;
     this.send({ type: "UtteranceEnd", channel: [0, this.config.channels], last_word_end: round(this.lastWordEnd) });
   }
@@ -453,7 +445,7 @@ export class ListenSession {
     from: number;
     words: WordOut[];
   }): void {
-    const tokens = r.turn ? r.turn.tokens.slice(r.from, r.from + r.words.length) : [];
+    const tokens = r.turn ? r.turn.line.slice(r.from, r.from + r.words.length) : [];
     const confidence = r.words.length > 0 ? round(r.words.reduce((s, w) => s + w.confidence, 0) / r.words.length) : 0;
     const last = r.words[r.words.length - 1];
     if (last) {

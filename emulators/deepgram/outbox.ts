@@ -13,10 +13,13 @@ export class Outbox {
   private lastDue = 0;
   private timer: NodeJS.Timeout | undefined;
   private drainWaiters: Array<() => void> = [];
+  /** A stalled stream: messages are dropped, as a recogniser that has stopped answering never sends them. */
+  muted = false;
 
   constructor(private readonly ws: WebSocket) {}
 
   push(data: string | Buffer, delayMs = 0): void {
+    if (this.muted) return;
     const now = performance.now();
     const due = Math.max(now + delayMs, this.lastDue);
     this.lastDue = due;

@@ -259,3 +259,116 @@ export function parseSpeakQuery(
     },
   };
 }
+
+// ── Flux (/v2/listen) ─────────────────────────────────────────────────────────
+
+const FLUX_MODELS = ["flux-general-en", "flux-general-multi"] as const;
+const FLUX_ENCODINGS = ["linear16", "linear32", "mulaw", "alaw", "opus", "ogg-opus"] as const;
+
+/** Ranges of Flux's turn thresholds (Deepgram's Flux configuration page); also what `Configure` accepts. */
+export const FLUX_LIMITS = {
+  eagerEotThreshold: { min: 0.3, max: 0.9 },
+  eotThreshold: { min: 0.5, max: 0.9, default: 0.7 },
+  eotTimeoutMs: { min: 500, max: 10_000, default: 5_000 },
+} as const;
+
+const decimalString = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+(?:\.\d+)?$/, { error: "must be a number" })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { error: `must be at least ${min}` })
+        .max(max, { error: `must be at most ${max}` }),
+    );
+
+const fluxQuery = z.looseObject({
+  model: z.enum(FLUX_MODELS, { error: `must be one of ${FLUX_MODELS.join(", ")}` }).optional(),
+  encoding: z.enum(FLUX_ENCODINGS, { error: `must be one of ${FLUX_ENCODINGS.join(", ")}` }).optional(),
+  sample_rate: intString(1000, 192_000).optional(),
+  eager_eot_threshold: decimalString(FLUX_LIMITS.eagerEotThreshold.min, FLUX_LIMITS.eagerEotThreshold.max).optional(),
+  eot_threshold: decimalString(FLUX_LIMITS.eotThreshold.min, FLUX_LIMITS.eotThreshold.max).optional(),
+  eot_timeout_ms: intString(FLUX_LIMITS.eotTimeoutMs.min, FLUX_LIMITS.eotTimeoutMs.max).optional(),
+  keyterm: stringList.optional(),
+  language_hint: z
+    .array(z.string().regex(/^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/))
+    .max(20)
+    .optional(),
+  mip_opt_out: bool.optional(),
+  profanity_filter: bool.optional(),
+  numerals: bool.optional(),
+  redact: z.enum(["numbers", "aggressive_numbers"]).optional(),
+  tag: z.array(z.string().min(1).max(128)).max(20).optional(),
+});
+
+export interface FluxThresholds {
+  /** null: no EagerEndOfTurn / TurnResumed events (the service's default). */
+  eagerEotThreshold: number | null;
+  eotThreshold: number;
+  eotTimeoutMs: number;
+}
+
+export interface FluxConfig extends FluxThresholds {
+  model: (typeof FLUX_MODELS)[number];
+  /** null: no encoding given, so the audio must carry its own header (WAV). */
+  encoding: RawEncoding | null;
+  sampleRate: number;
+  numerals: boolean;
+  keyterms: string[];
+  languageHints: string[];
+  tags: string[];
+}
+
+const FLUX_REPEATABLE = new Set(["keyterm", "tag", "language_hint"]);
+
+export function parseFluxQuery(
+  search: URLSearchParams,
+): { ok: true; config: FluxConfig } | { ok: false; error: ApiError } {
+  const raw: Record<string, string | string[]> = {};
+  for (const [key, value] of search) {
+    if (FLUX_REPEATABLE.has(key)) {
+      const prev = raw[key];
+      raw[key] = Array.isArray(prev) ? [...prev, value] : [value];
+    } else raw[key] = value;
+  }
+  const bad = (errMsg: string, errCode = "INVALID_QUERY_PARAMETER"): { ok: false; error: ApiError } => ({
+    ok: false,
+    error: { status: 400, errCode, errMsg },
+  });
+  const parsed = fluxQuery.safeParse(raw);
+  if (!parsed.success) return bad(describeIssue(parsed.error.issues[0] as z.core.$ZodIssue));
+  const q = parsed.data;
+  if (!q.model)
+    return bad("Invalid query parameter `model`: required for /v2/listen (flux-general-en or flux-general-multi)");
+  if (q.encoding && q.sample_rate === undefined) return bad("sample_rate is required when encoding is specified.");
+  if (q.encoding && !DECODABLE.includes(q.encoding)) {
+    return bad(
+      `The Deepgram emulator cannot decode encoding=${q.encoding}; use linear16, linear32, mulaw or alaw.`,
+      "UNSUPPORTED_BY_EMULATOR",
+    );
+  }
+  const eot = q.eot_threshold ?? FLUX_LIMITS.eotThreshold.default;
+  if (q.eager_eot_threshold !== undefined && q.eager_eot_threshold > eot) {
+    return bad("Invalid query parameter `eager_eot_threshold`: must not exceed eot_threshold");
+  }
+  if (q.language_hint && q.language_hint.length > 0 && q.model !== "flux-general-multi") {
+    return bad("Invalid query parameter `language_hint`: only flux-general-multi takes language hints");
+  }
+  return {
+    ok: true,
+    config: {
+      model: q.model,
+      encoding: (q.encoding as RawEncoding | undefined) ?? null,
+      sampleRate: q.sample_rate ?? 16_000,
+      eagerEotThreshold: q.eager_eot_threshold ?? null,
+      eotThreshold: eot,
+      eotTimeoutMs: q.eot_timeout_ms ?? FLUX_LIMITS.eotTimeoutMs.default,
+      numerals: q.numerals ?? false,
+      keyterms: q.keyterm ?? [],
+      languageHints: q.language_hint ?? [],
+      tags: q.tag ?? [],
+    },
+  };
+}

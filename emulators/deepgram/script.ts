@@ -2,7 +2,8 @@
 
 /**
  * Lines heard on a stream that has no script (or has used it up). Short and clear so espeak-ng fixtures of
- * exactly these lines are intelligible; the two one-word lines catch short bursts such as backchannels.
+ * exactly these lines are intelligible; the two one-word lines catch short bursts such as backchannels. The last two
+ * pause mid-sentence (`…`): a recogniser must not take the pause for the end of the caller's turn.
  */
 export const DEFAULT_CALLER_SCRIPT: readonly string[] = [
   "Hi, I'd like to book an appointment for next Tuesday.",
@@ -13,6 +14,8 @@ export const DEFAULT_CALLER_SCRIPT: readonly string[] = [
   "Could you send me a confirmation by text message?",
   "Yes, that works for me.",
   "Great, thank you, that's all I needed.",
+  "Um … let me think … Thursday would work.",
+  "My order number is … four eight two one three.",
 ];
 
 /** Per-tag queues of lines; a line is consumed when a turn of caller speech starts on a stream with that tag. */

@@ -43,6 +43,19 @@ export interface SimulatedCallerOptions {
   /** Keep what is heard and said for `recording()` / `saveRecording()`. */
   record?: boolean;
   fixturesDir?: string;
+  /**
+   * What the carrier does when the server ends the stream while the caller is still on the line: Twilio runs the
+   * TwiML after `<Connect>` (a `<Redirect>` may bring a new `<Connect><Stream>`). Resolves to the next stream to open,
+   * or null when the call ends there. The caller keeps talking meanwhile (into nothing, as on a real line) and goes
+   * on with its script on the new stream. Without it, the call ends with the stream.
+   */
+  onStreamEnd?: (ended: { closeCode: number; streamSid: string }) => Promise<NextStream | null>;
+}
+
+/** A stream to open after the previous one ended (the TwiML's next `<Connect><Stream>`). */
+export interface NextStream {
+  streamUrl: string;
+  customParameters: Record<string, string>;
 }
 
 /**
@@ -120,6 +133,8 @@ export interface CallReport {
   agentAudioReceivedMs: number;
   endedBy: "caller" | "server" | null;
   closeCode: number | null;
+  /** Every stream of the call in order (more than one when the carrier followed TwiML to a new stream). */
+  streams: { streamSid: string; url: string; openedAt: number; closedAt: number | null; closeCode: number | null }[];
   errors: string[];
 }
 
@@ -179,6 +194,7 @@ interface Dialect {
 }
 
 function twilioDialect(ids: Ids): Dialect {
+  // Bound once per stream: a new stream gets a new StreamSid and a new dialect.
   const streamSid = ids.streamSid;
   return {
     connected: () => ({ event: "connected", protocol: "Call", version: "1.0.0" }),
@@ -326,10 +342,9 @@ function describeConnectError(url: string, err: NodeJS.ErrnoException): CallerEr
 export class SimulatedCaller {
   readonly provider: Provider;
   readonly callSid: string;
-  readonly streamSid: string;
   readonly accountSid: string;
   private readonly ids: Ids;
-  private readonly dialect: Dialect;
+  private dialect: Dialect;
   private readonly opts: Required<
     Pick<
       SimulatedCallerOptions,
@@ -347,6 +362,7 @@ export class SimulatedCaller {
   private closed = false;
   private hangingUp = false;
   private closeWaiters: (() => void)[] = [];
+  private streams: CallReport["streams"] = [];
   private waiters: { ready: () => boolean; resolve: () => void }[] = [];
 
   // Caller → server.
@@ -391,7 +407,6 @@ export class SimulatedCaller {
       callSessionId: randomUUID(),
     };
     this.callSid = this.ids.callSid;
-    this.streamSid = this.ids.streamSid;
     this.accountSid = this.ids.accountSid;
     this.dialect = telnyx ? telnyxDialect(this.ids) : twilioDialect(this.ids);
     this.opts = {
@@ -414,6 +429,11 @@ export class SimulatedCaller {
     return caller;
   }
 
+  /** The current stream's SID (a new one for each stream the call moves to). */
+  get streamSid(): string {
+    return this.ids.streamSid;
+  }
+
   /** Milliseconds since the stream started (monotonic). */
   now(): number {
     return performance.now() - this.t0;
@@ -424,7 +444,25 @@ export class SimulatedCaller {
   }
 
   private async open(): Promise<void> {
-    const url = this.options.streamUrl;
+    await this.openSocket(this.options.streamUrl);
+    this.t0 = performance.now();
+    this.startedAtIso = new Date().toISOString();
+    this.greeting.replyWindowAt = 0;
+    this.seq = 0;
+    this.startStream(this.options.customParameters ?? {});
+    this.running = true;
+    this.nextDue = FRAME_MS;
+    this.schedule();
+  }
+
+  /** `connected` and `start` on the socket just opened; media follows from the running clock. */
+  private startStream(customParameters: Record<string, string>): void {
+    this.send(this.dialect.connected());
+    this.seq++;
+    this.send(this.dialect.start(customParameters, this.options.from ?? "", this.options.to ?? ""));
+  }
+
+  private async openSocket(url: string): Promise<void> {
     if (!/^wss?:\/\//i.test(url)) throw new CallerError(`stream URL must be ws:// or wss://, got ${url}`, "EURL");
     const headers: Record<string, string> = { ...this.options.headers };
     if (this.options.authToken) headers["X-Twilio-Signature"] = signTwilioRequest(this.options.authToken, url, {});
@@ -461,19 +499,65 @@ export class SimulatedCaller {
         } else fail(describeConnectError(url, err));
       });
     });
-    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on("close", (code) => this.onClose(code));
+    ws.on("message", (data, isBinary) => {
+      if (ws === this.ws) this.onMessage(data, isBinary);
+    });
+    ws.on("close", (code) => {
+      if (ws === this.ws) this.onStreamClosed(code);
+    });
     ws.on("error", (err) => this.errors.push(`socket error: ${err.message}`));
+    this.streams.push({
+      streamSid: this.ids.streamSid,
+      url,
+      openedAt: this.t0 ? this.now() : 0,
+      closedAt: null,
+      closeCode: null,
+    });
+  }
 
-    this.send(this.dialect.connected());
-    this.t0 = performance.now();
-    this.startedAtIso = new Date().toISOString();
-    this.greeting.replyWindowAt = 0;
-    this.seq = 1;
-    this.send(this.dialect.start(this.options.customParameters ?? {}, this.options.from ?? "", this.options.to ?? ""));
-    this.running = true;
-    this.nextDue = FRAME_MS;
-    this.schedule();
+  /**
+   * The server closed the stream. A hang-up, or a call with nowhere to go next, ends here; otherwise the carrier
+   * follows its TwiML to the next stream while the caller, still on the line, keeps talking.
+   */
+  private onStreamClosed(code: number): void {
+    const current = this.streams.at(-1);
+    if (current) {
+      current.closedAt = this.now();
+      current.closeCode = code;
+    }
+    const next = this.options.onStreamEnd;
+    if (this.hangingUp || !next) {
+      this.onClose(code);
+      return;
+    }
+    // Whatever the old stream still had to play is gone with it, and its marks will never be echoed.
+    this.playQueue = [];
+    this.playHead = 0;
+    this.enqueuedTotal = this.playedTotal;
+    this.pendingMarks = [];
+    this.ws = null;
+    void next({ closeCode: code, streamSid: this.ids.streamSid })
+      .then(async (stream) => {
+        if (!stream || this.hangingUp) {
+          this.onClose(code);
+          return;
+        }
+        this.ids.streamSid = this.provider === "telnyx" ? randomUUID() : newStreamSid();
+        this.dialect = this.provider === "telnyx" ? telnyxDialect(this.ids) : twilioDialect(this.ids);
+        await this.openSocket(stream.streamUrl);
+        if (this.hangingUp) {
+          this.ws?.close(1000);
+          return;
+        }
+        // Sequence numbers and chunks count per stream.
+        this.seq = 0;
+        this.chunk = 0;
+        this.startStream(stream.customParameters);
+      })
+      .catch((err: unknown) => {
+        this.errors.push(`could not follow the call to a new stream: ${(err as Error).message}`);
+        this.onClose(code);
+      });
   }
 
   // ── clock ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -956,6 +1040,11 @@ export class SimulatedCaller {
       agentAudioReceivedMs: this.receivedBytes / 8,
       endedBy: this.endedBy,
       closeCode: this.closeCode,
+      streams: this.streams.map((st) => ({
+        ...st,
+        openedAt: round(st.openedAt),
+        closedAt: st.closedAt === null ? null : round(st.closedAt),
+      })),
       errors,
     };
   }

@@ -13,12 +13,15 @@ import {
   type SimulatedCallerOptions,
   type Utterance,
 } from "./caller.ts";
+import { callIdOf, clearRecognizerScript, setRecognizerScript, spokenLines } from "./recognizer-script.ts";
 import { loadFixtureIndex, speechFor } from "./speech.ts";
 import { placeCallViaWebhook, sendStatusCallback } from "./webhook.ts";
 
 // The edge `npm start` runs (EDGE_PORT moves it there too).
 const DEFAULT_VOICE_URL = `http://127.0.0.1:${process.env.EDGE_PORT || "8787"}/v1/telephony/twilio/voice`;
 const DEFAULT_BARGE_IN_LINE = "barge-in-change-address";
+// The Deepgram emulator `npm start` runs (DEEPGRAM_EMULATOR_PORT moves it there too).
+const DEFAULT_DEEPGRAM_EMULATOR_URL = `http://127.0.0.1:${process.env.DEEPGRAM_EMULATOR_PORT || "8091"}`;
 
 const HELP = `Simulated phone caller for AYBIZA: speaks Twilio Media Streams like a real call and times the agent.
 
@@ -36,7 +39,8 @@ Where to call (default: through the edge at ${DEFAULT_VOICE_URL}):
   --status-url URL       POST a signed "completed" status callback here after each call
 
 What the caller says (default: the fixtures' default script):
-  --say TEXT             a line: a fixture name, a fixture's exact text, or any text (espeak-ng) (repeatable)
+  --say TEXT             a line: a fixture name, a fixture's exact text, or any text (espeak-ng) (repeatable);
+                         "…" in a line is a 600 ms mid-sentence pause ("My number is … 4 8 2 1 3")
   --scenario FILE        JSON: {"script": [line | {"line", "bargeIn": {"afterAgentAudioMs", "line"}} |
                          {"dtmf": "12#"} | {"pauseMs": 500}], "from", "to", "params", "waitForGreeting"}
   --barge-in             interrupt the reply to the first line with a long line (fixture ${DEFAULT_BARGE_IN_LINE})
@@ -44,6 +48,10 @@ What the caller says (default: the fixtures' default script):
   --no-greeting          speak at once instead of waiting for the agent's greeting
   --reply-timeout MS     wait this long for the agent to start answering (default 15000)
   --reply-silence MS     silence that ends the agent's reply (default 900)
+  --deepgram-emulator URL  tell this Deepgram emulator the lines, for the call's ID (the tag the media node
+                         gives Deepgram), so its recogniser hears what the caller says (default
+                         ${DEFAULT_DEEPGRAM_EMULATOR_URL}; skipped when nothing answers there: real Deepgram)
+  --no-recognizer-script the emulator hears its default caller script instead
 
 Load and output:
   --calls N              calls to place (default: --concurrency)
@@ -121,6 +129,8 @@ interface Plan {
   waitForGreeting: boolean;
   replyTimeoutMs: number;
   replySilenceMs: number;
+  /** Where to put the caller's lines for the recogniser; null: not at all. */
+  deepgramEmulator: string | null;
   calls: number;
   concurrency: number;
   record: string | undefined;
@@ -149,6 +159,8 @@ function plan(argv: string[]): Plan | null {
       "no-greeting": { type: "boolean" },
       "reply-timeout": { type: "string" },
       "reply-silence": { type: "string" },
+      "deepgram-emulator": { type: "string" },
+      "no-recognizer-script": { type: "boolean" },
       calls: { type: "string" },
       concurrency: { type: "string" },
       record: { type: "string" },
@@ -226,6 +238,9 @@ function plan(argv: string[]): Plan | null {
     waitForGreeting: values["no-greeting"] ? false : (scenario?.waitForGreeting ?? true),
     replyTimeoutMs: positiveInt("reply-timeout", values["reply-timeout"], 15_000),
     replySilenceMs: positiveInt("reply-silence", values["reply-silence"], 900),
+    deepgramEmulator: values["no-recognizer-script"]
+      ? null
+      : (values["deepgram-emulator"] ?? process.env.DEEPGRAM_EMULATOR_URL ?? DEFAULT_DEEPGRAM_EMULATOR_URL),
     calls,
     concurrency,
     record: values.record,
@@ -266,6 +281,26 @@ type CallOutcome =
   | { ok: false; kind: "failed"; error: string; code?: number };
 
 const active = new Set<SimulatedCaller>();
+let noEmulatorNoted = false;
+
+/** Before the caller says anything: the emulator's recogniser is told this call's lines. */
+async function scriptRecognizer(
+  p: Plan,
+  script: CallerStep[],
+  parameters: Record<string, string>,
+): Promise<string | undefined> {
+  const callId = callIdOf(parameters);
+  if (!p.deepgramEmulator || !callId) return undefined;
+  const outcome = await setRecognizerScript(p.deepgramEmulator, callId, spokenLines(script));
+  if (outcome === "set") return callId;
+  if (!noEmulatorNoted) {
+    noEmulatorNoted = true;
+    process.stderr.write(
+      `call: no Deepgram emulator at ${p.deepgramEmulator}; the recogniser hears the audio itself\n`,
+    );
+  }
+  return undefined;
+}
 
 async function placeOne(p: Plan, script: CallerStep[]): Promise<CallOutcome> {
   const callerOptions: Omit<SimulatedCallerOptions, "streamUrl"> = {
@@ -277,6 +312,7 @@ async function placeOne(p: Plan, script: CallerStep[]): Promise<CallOutcome> {
     record: p.record !== undefined,
   };
   let caller: SimulatedCaller;
+  let scripted: string | undefined;
   if (p.target.kind === "webhook") {
     const result = await placeCallViaWebhook({
       voiceUrl: p.target.voiceUrl,
@@ -289,7 +325,9 @@ async function placeOne(p: Plan, script: CallerStep[]): Promise<CallOutcome> {
       return { ok: false, kind: "refused", callSid: result.callSid, spoken: result.spoken };
     if (result.outcome === "error") return { ok: false, kind: "failed", error: result.message, code: result.code };
     caller = result.caller;
+    scripted = await scriptRecognizer(p, script, result.stream.parameters);
   } else {
+    scripted = await scriptRecognizer(p, script, p.params);
     caller = await SimulatedCaller.connect({
       ...callerOptions,
       streamUrl: p.target.streamUrl,
@@ -319,6 +357,7 @@ async function placeOne(p: Plan, script: CallerStep[]): Promise<CallOutcome> {
     return { ok: report.errors.length === 0, kind: "completed", report };
   } finally {
     active.delete(caller);
+    if (scripted && p.deepgramEmulator) await clearRecognizerScript(p.deepgramEmulator, scripted);
   }
 }
 
@@ -348,6 +387,8 @@ function summarize(outcomes: CallOutcome[], p: Plan) {
     bargeInsWithoutClear: turns.filter((t) => t.bargedIn && t.clearAfterMs === null).length,
     turnsWithoutReply: turns.filter((t) => t.timedOut).length,
     lateFrames: reports.reduce((a, r) => a + r.lateFrames, 0),
+    /** Calls that followed the TwiML to a new stream mid-call (a resumed call). */
+    movedCalls: reports.filter((r) => r.streams.length > 1).length,
   };
 }
 
@@ -370,6 +411,10 @@ function printSummary(outcomes: CallOutcome[], p: Plan): void {
           `  ${String(i + 1).padStart(2)}. "${said}"\n      first audio ${ms(t.firstAgentAudioMs)}, reply ${ms(t.agentAudioMs)}${extra}${t.timedOut ? ", NO REPLY" : ""}`,
         );
       });
+      // The call was moved to another stream (its media node was lost and the platform resumed it elsewhere).
+      for (const stream of o.report.streams.slice(1)) {
+        out.push(`  ↪ stream ${stream.streamSid} from ${ms(stream.openedAt)} (${stream.url})`);
+      }
     }
   }
   const failures = outcomes.flatMap((o) =>

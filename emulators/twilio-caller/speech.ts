@@ -87,8 +87,39 @@ export interface SynthesisOptions {
   wordsPerMinute?: number;
 }
 
-/** Speaks `text` with espeak-ng and returns trimmed, level-normalised 8 kHz μ-law. */
+/**
+ * How long a caller pauses where a line says `…` ("um … let me think … Thursday would work"): longer than any
+ * recogniser's endpointing, shorter than Flux's end-of-turn timeout, as a caller thinking mid-sentence does.
+ */
+export const MID_SENTENCE_PAUSE_MS = 600;
+const PAUSE_MARK = /\s*(?:…|\.\.\.)\s*/;
+
+/**
+ * Speaks `text` with espeak-ng and returns trimmed, level-normalised 8 kHz μ-law. Each `…` in the line is a real
+ * pause of MID_SENTENCE_PAUSE_MS of silence between the parts, each part spoken on its own.
+ */
 export async function synthesizeSpeech(text: string, options: SynthesisOptions = {}): Promise<Uint8Array> {
+  const parts = text
+    .split(PAUSE_MARK)
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+  if (parts.length <= 1) return synthesizeOne(parts[0] ?? text, options);
+  const gap = new Uint8Array((MID_SENTENCE_PAUSE_MS * SAMPLE_RATE) / 1000).fill(0xff);
+  const pieces: Uint8Array[] = [];
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) pieces.push(gap);
+    pieces.push(await synthesizeOne(part, options));
+  }
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+async function synthesizeOne(text: string, options: SynthesisOptions): Promise<Uint8Array> {
   const voice = options.voice ?? DEFAULT_VOICE;
   const wpm = options.wordsPerMinute ?? DEFAULT_WORDS_PER_MINUTE;
   const wav = await new Promise<Uint8Array>((resolve, reject) => {

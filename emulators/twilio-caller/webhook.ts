@@ -1,7 +1,14 @@
 // Twilio's side of an inbound call before the media stream: the signed voice webhook (form POST), reading the TwiML
 // answer, then opening `<Connect><Stream>` with its `<Parameter>`s, plus signed status callbacks.
 import { randomUUID } from "node:crypto";
-import { CallerError, newAccountSid, newCallSid, SimulatedCaller, type SimulatedCallerOptions } from "./caller.ts";
+import {
+  CallerError,
+  type NextStream,
+  newAccountSid,
+  newCallSid,
+  SimulatedCaller,
+  type SimulatedCallerOptions,
+} from "./caller.ts";
 import { signTwilioRequest } from "./signature.ts";
 import { parseTwiml, type TwimlVerb } from "./twiml.ts";
 
@@ -176,7 +183,10 @@ export interface PlaceCallViaWebhookOptions {
   /** Added to (or overriding) the standard webhook params. */
   extraParams?: Record<string, string>;
   /** Options for the SimulatedCaller opened on the stream. */
-  caller?: Omit<SimulatedCallerOptions, "streamUrl" | "customParameters" | "callSid" | "accountSid" | "authToken">;
+  caller?: Omit<
+    SimulatedCallerOptions,
+    "streamUrl" | "customParameters" | "callSid" | "accountSid" | "authToken" | "onStreamEnd"
+  >;
 }
 
 /** The form params of Twilio's inbound voice webhook for a ringing call. */
@@ -225,9 +235,92 @@ export function resolveStreamUrl(streamUrl: string, voiceUrl: string): string {
   return u.toString();
 }
 
+type Followed =
+  | { kind: "stream"; stream: StreamInstruction; afterStream: TwimlVerb[]; twiml: TwimlVerb[]; url: string }
+  | { kind: "ended"; rejected: string | null; twiml: TwimlVerb[] }
+  | { kind: "error"; code: number; httpStatus: number | null; message: string };
+
+/**
+ * Runs TwiML as Twilio does until the call either reaches a `<Connect><Stream>` or ends: `<Say>` is heard (collected
+ * into `spoken`), `<Redirect>` fetches the next document (signed, same params), `<Hangup>`/`<Reject>` or the end of
+ * the document end the call. Starts with `verbs` of the document at `url`, or fetches `url` first when there are none.
+ */
+async function followTwiml(
+  start: { url: string; verbs?: TwimlVerb[] | undefined },
+  params: Record<string, string>,
+  authToken: string,
+  spoken: string[],
+): Promise<Followed> {
+  let url = start.url;
+  let pending = start.verbs;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    let twiml: TwimlVerb[];
+    let httpStatus: number | null = null;
+    if (pending) {
+      twiml = pending;
+      pending = undefined;
+    } else {
+      const res = await postSignedForm(url, authToken, params);
+      httpStatus = res.status;
+      if (res.status < 200 || res.status >= 300) {
+        return {
+          kind: "error",
+          code: 11200,
+          httpStatus,
+          message: `${url} answered HTTP ${res.status}: ${res.body.slice(0, 200)}`,
+        };
+      }
+      try {
+        twiml = parseTwiml(res.body);
+      } catch (err) {
+        return {
+          kind: "error",
+          code: 12100,
+          httpStatus,
+          message: `${url} answered a document that is not TwiML: ${(err as Error).message}`,
+        };
+      }
+    }
+    let redirected = false;
+    for (const [i, verb] of twiml.entries()) {
+      if (verb.verb === "Say") spoken.push(verb.text);
+      else if (verb.verb === "Hangup" || verb.verb === "Reject") {
+        return { kind: "ended", rejected: verb.verb === "Reject" ? verb.reason : null, twiml };
+      } else if (verb.verb === "Redirect") {
+        url = new URL(verb.url, url).toString();
+        redirected = true;
+        break;
+      } else if (verb.verb === "Connect") {
+        if (!verb.stream) return { kind: "error", code: 12100, httpStatus, message: "<Connect> without a <Stream>" };
+        const streamUrl = resolveStreamUrl(verb.stream.url, url);
+        if (new URL(streamUrl).search) {
+          return {
+            kind: "error",
+            code: 31920,
+            httpStatus: null,
+            message: `<Stream url> must not carry a query string (${streamUrl}); use <Parameter>`,
+          };
+        }
+        return {
+          kind: "stream",
+          stream: { ...verb.stream, url: streamUrl },
+          afterStream: twiml.slice(i + 1),
+          twiml,
+          url,
+        };
+      }
+    }
+    if (!redirected) return { kind: "ended", rejected: null, twiml };
+  }
+  return { kind: "error", code: 11200, httpStatus: null, message: `more than ${MAX_REDIRECTS} <Redirect>s` };
+}
+
 /**
  * Rings the platform the way Twilio does for an inbound call: signed form POST to the Voice URL, TwiML answer
  * followed (`<Redirect>` too), and for `<Connect><Stream>` a SimulatedCaller connected with the `<Parameter>`s.
+ * When the server ends the stream while the caller is on the line, the rest of the TwiML runs, as on Twilio: a
+ * `<Redirect>` is fetched (signed, `CallStatus=in-progress`) and a new `<Connect><Stream>` is opened by the same
+ * caller, who keeps talking across the switch.
  */
 export async function placeCallViaWebhook(options: PlaceCallViaWebhookOptions): Promise<WebhookCallResult> {
   const callSid = options.callSid ?? newCallSid();
@@ -237,62 +330,65 @@ export async function placeCallViaWebhook(options: PlaceCallViaWebhookOptions): 
     ...voiceWebhookParams({ callSid, accountSid, from: options.from, to: options.to }),
     ...options.extraParams,
   };
-  const fail = (code: number, message: string, httpStatus: number | null = null): WebhookCallResult => ({
-    outcome: "error",
-    ...ids,
-    code,
-    httpStatus,
-    message,
-    spoken: [TWILIO_APPLICATION_ERROR_SPEECH],
-  });
-
-  let url = options.voiceUrl;
   const spoken: string[] = [];
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await postSignedForm(url, options.authToken, params);
-    if (res.status < 200 || res.status >= 300) {
-      return fail(11200, `${url} answered HTTP ${res.status}: ${res.body.slice(0, 200)}`, res.status);
-    }
-    let twiml: TwimlVerb[];
-    try {
-      twiml = parseTwiml(res.body);
-    } catch (err) {
-      return fail(12100, `${url} answered a document that is not TwiML: ${(err as Error).message}`, res.status);
-    }
-    for (const [i, verb] of twiml.entries()) {
-      if (verb.verb === "Say") spoken.push(verb.text);
-      else if (verb.verb === "Hangup" || verb.verb === "Reject") {
-        return { outcome: "refused", ...ids, spoken, rejected: verb.verb === "Reject" ? verb.reason : null, twiml };
-      } else if (verb.verb === "Redirect") {
-        url = new URL(verb.url, url).toString();
-        break;
-      } else if (verb.verb === "Connect") {
-        if (!verb.stream) return fail(12100, "<Connect> without a <Stream>", res.status);
-        const streamUrl = resolveStreamUrl(verb.stream.url, url);
-        if (new URL(streamUrl).search) {
-          return fail(31920, `<Stream url> must not carry a query string (${streamUrl}); use <Parameter>`);
-        }
-        const stream: StreamInstruction = { ...verb.stream, url: streamUrl };
-        let caller: SimulatedCaller;
-        try {
-          caller = await SimulatedCaller.connect({
-            ...options.caller,
-            streamUrl,
-            customParameters: stream.parameters,
-            callSid,
-            accountSid,
-            authToken: options.authToken,
-          });
-        } catch (err) {
-          return fail(31920, (err as Error).message);
-        }
-        return { outcome: "connected", ...ids, caller, stream, spoken, afterStream: twiml.slice(i + 1), twiml };
-      }
-      if (i === twiml.length - 1) return { outcome: "refused", ...ids, spoken, rejected: null, twiml };
-    }
-    if (twiml.length === 0) return { outcome: "refused", ...ids, spoken, rejected: null, twiml };
+  const followed = await followTwiml({ url: options.voiceUrl }, params, options.authToken, spoken);
+  if (followed.kind === "error") {
+    return {
+      outcome: "error",
+      ...ids,
+      code: followed.code,
+      httpStatus: followed.httpStatus,
+      message: followed.message,
+      spoken: [TWILIO_APPLICATION_ERROR_SPEECH],
+    };
   }
-  return fail(11200, `more than ${MAX_REDIRECTS} <Redirect>s`);
+  if (followed.kind === "ended") {
+    return { outcome: "refused", ...ids, spoken, rejected: followed.rejected, twiml: followed.twiml };
+  }
+  // The document the current stream came from, and what follows the stream in it.
+  let current = followed;
+  const inCall = { ...params, CallStatus: "in-progress" };
+  const onStreamEnd = async (): Promise<NextStream | null> => {
+    const next = await followTwiml({ url: current.url, verbs: current.afterStream }, inCall, options.authToken, spoken);
+    if (next.kind === "error") {
+      // Twilio would speak its application error and hang up.
+      spoken.push(TWILIO_APPLICATION_ERROR_SPEECH);
+      return null;
+    }
+    if (next.kind === "ended") return null;
+    current = next;
+    return { streamUrl: next.stream.url, customParameters: next.stream.parameters };
+  };
+  let caller: SimulatedCaller;
+  try {
+    caller = await SimulatedCaller.connect({
+      ...options.caller,
+      streamUrl: followed.stream.url,
+      customParameters: followed.stream.parameters,
+      callSid,
+      accountSid,
+      authToken: options.authToken,
+      onStreamEnd,
+    });
+  } catch (err) {
+    return {
+      outcome: "error",
+      ...ids,
+      code: 31920,
+      httpStatus: null,
+      message: (err as Error).message,
+      spoken: [TWILIO_APPLICATION_ERROR_SPEECH],
+    };
+  }
+  return {
+    outcome: "connected",
+    ...ids,
+    caller,
+    stream: followed.stream,
+    spoken,
+    afterStream: followed.afterStream,
+    twiml: followed.twiml,
+  };
 }
 
 export type CallStatus =

@@ -136,5 +136,9 @@ export function formatLive(message: LiveMessage, style: Style): string[] {
       return [
         style.dim(`  · call ended: ${event.reason}, ${(event.durationMs / 1000).toFixed(1)} s, ${event.turns} turns`),
       ];
+    case "turn.caller-final":
+    case "turn.agent-heard":
+      // Checkpoints: the turn's own event prints the whole turn a moment later.
+      return [];
   }
 }

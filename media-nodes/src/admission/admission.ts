@@ -2,15 +2,23 @@
 // expired or replayed token costs a signature check and nothing else. Tenant and agent come from the
 // signed token only; nothing a telephony message says about them is trusted.
 import type { AgentRuntimeConfig } from "../../../shared/agent-config.ts";
+import type { CallCheckpoint } from "../../../shared/call-checkpoint.ts";
 import type { CallTokenClaims, CallTokenVerifier, NonceLedger } from "../../../shared/call-token.ts";
 import { compilePromptPrefix, type PromptPrefix } from "../../../shared/prompt-prefix.ts";
 import { CloseCode } from "../server/close-codes.ts";
 import { type AgentDirectory, AgentNotFoundError, PrefixMismatchError } from "./agent-directory.ts";
+import { CheckpointError, type CheckpointSource } from "./http-checkpoint-source.ts";
 
 export interface AdmittedCall {
   claims: CallTokenClaims;
   agent: AgentRuntimeConfig;
   prefix: PromptPrefix;
+  /**
+   * Set when the call was moved here from a node that was lost (the token's `resume` claim): the conversation so far
+   * as the caller heard it. The session continues it (a short bridge line instead of the greeting, turn indices from
+   * `nextTurnIndex`) rather than starting a new one.
+   */
+  resume?: CallCheckpoint;
 }
 
 export type Refusal = {
@@ -26,6 +34,8 @@ export interface AdmissionOptions {
   ledger: NonceLedger;
   agents: AgentDirectory;
   region: string;
+  /** Where resume tokens get their checkpoint (the edge). Without it a resume token starts a new conversation. */
+  checkpoints?: CheckpointSource;
   now?: () => number;
 }
 
@@ -72,7 +82,43 @@ export class Admission {
     }
     const resolved = await this.resolve(claims);
     if (!resolved.ok) return resolved;
-    return { ok: true, call: { claims, agent: resolved.agent, prefix: resolved.prefix } };
+    const call: AdmittedCall = { claims, agent: resolved.agent, prefix: resolved.prefix };
+    // A node with no edge to ask (local runs with an agents file) takes a moved call as a new conversation: the
+    // caller hears a greeting again rather than being bounced from node to node.
+    if (claims.resume === undefined || !this.opts.checkpoints) return { ok: true, call };
+    const resumed = await this.#checkpoint(claims, this.opts.checkpoints);
+    return resumed.ok ? { ok: true, call: { ...call, resume: resumed.checkpoint } } : resumed;
+  }
+
+  /** The checkpoint of a resumed call, checked against the token it was claimed with. */
+  async #checkpoint(
+    claims: CallTokenClaims,
+    source: CheckpointSource,
+  ): Promise<{ ok: true; checkpoint: CallCheckpoint } | Refusal> {
+    let checkpoint: CallCheckpoint;
+    try {
+      checkpoint = await source.claim(claims);
+    } catch (err) {
+      if (err instanceof CheckpointError && err.kind === "refused") {
+        return refuse(
+          CloseCode.conflict,
+          "call checkpoint refused (already claimed, or not this node's)",
+          "resume-refused",
+        );
+      }
+      return refuse(CloseCode.unavailable, "call checkpoint unavailable", "resume-unavailable");
+    }
+    if (
+      checkpoint.callId !== claims.callId ||
+      checkpoint.resume !== claims.resume ||
+      checkpoint.tenantId !== claims.tenantId ||
+      checkpoint.agentId !== claims.agentId ||
+      checkpoint.agentVersion !== claims.agentVersion ||
+      checkpoint.prefixHash !== claims.prefixHash
+    ) {
+      return refuse(CloseCode.conflict, "call checkpoint is for another call or agent version", "resume-mismatch");
+    }
+    return { ok: true, checkpoint };
   }
 
   /**

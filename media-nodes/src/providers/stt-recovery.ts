@@ -1,6 +1,6 @@
 // The STT fallback (exported from fallback.ts beside the LLM and TTS ones): a fresh recognizer session, with the
 // audio it had not confirmed replayed, when the session drops or stalls.
-import type { SttEvent, SttOptions, SttProvider, SttSession } from "./types.ts";
+import type { SttEvent, SttOptions, SttProvider, SttSession, SttWord, TurnThresholds } from "./types.ts";
 
 export interface SttRecoveryOptions {
   /** Fresh sessions the call may open after the first dies or stalls. Default 2. */
@@ -129,6 +129,13 @@ class RecoveringSttSession implements ResilientSttSession {
   #awaitingSince: number | undefined;
   #lastVoicedAt = Number.NEGATIVE_INFINITY;
   #unansweredVoicedMs = 0;
+  #thresholds: Partial<TurnThresholds> = {};
+  /**
+   * Semantic turns count from 0 per session; the call's count goes on across sessions. A fresh session's turn 0
+   * continues the turn the old one left open, or is the next one.
+   */
+  #turnBase = 0;
+  #lastTurn: { index: number; ended: boolean } | undefined;
 
   constructor(
     private readonly provider: SttProvider,
@@ -146,6 +153,15 @@ class RecoveringSttSession implements ResilientSttSession {
   async start(): Promise<void> {
     const token = ++this.#token;
     this.#inner = await this.provider.open(this.options, (e) => this.#onInner(token, e));
+    this.turnDetection = this.#inner.turnDetection;
+  }
+
+  turnDetection: SttSession["turnDetection"] = "endpointing";
+
+  /** Thresholds set mid-call: a fresh session gets them too. */
+  configure(thresholds: Partial<TurnThresholds>): Promise<TurnThresholds | null> {
+    this.#thresholds = { ...this.#thresholds, ...thresholds };
+    return this.#inner ? this.#inner.configure(thresholds) : Promise.resolve(null);
   }
 
   sendAudio(audio: Uint8Array): void {
@@ -209,7 +225,15 @@ class RecoveringSttSession implements ResilientSttSession {
     }
     this.#awaitingSince = undefined;
     this.#unansweredVoicedMs = 0;
-    const shifted = this.#offsetSec === 0 ? event : shift(event, this.#offsetSec);
+    const shifted =
+      this.#offsetSec === 0 && this.#turnBase === 0 ? event : shift(event, this.#offsetSec, this.#turnBase);
+    if ("turnIndex" in shifted) {
+      this.#lastTurn = { index: shifted.turnIndex, ended: shifted.type === "turn-ended" };
+      if (shifted.type === "turn-ended" && shifted.words.length > 0) {
+        const end = shifted.words[shifted.words.length - 1]!.end;
+        this.#confirmed = Math.max(this.#confirmed, Math.round(end * this.#bytesPerSecond));
+      }
+    }
     if (shifted.type === "final" && shifted.words.length > 0) {
       const end = shifted.words[shifted.words.length - 1]!.end;
       this.#confirmed = Math.max(this.#confirmed, Math.round(end * this.#bytesPerSecond));
@@ -249,6 +273,9 @@ class RecoveringSttSession implements ResilientSttSession {
           }
           this.#inner = session;
           this.#recovering = false;
+          const last = this.#lastTurn;
+          if (last) this.#turnBase = last.ended ? last.index + 1 : last.index;
+          if (Object.keys(this.#thresholds).length > 0) void session.configure(this.#thresholds).catch(() => {});
           this.#replay(session);
         },
         (err: unknown) => {
@@ -269,16 +296,25 @@ class RecoveringSttSession implements ResilientSttSession {
   }
 }
 
-function shift(event: SttEvent, sec: number): SttEvent {
+function shift(event: SttEvent, sec: number, turnBase: number): SttEvent {
+  const words = (list: SttWord[]) => list.map((w) => ({ ...w, start: w.start + sec, end: w.end + sec }));
   switch (event.type) {
     case "interim":
-      return { ...event, words: event.words.map((w) => ({ ...w, start: w.start + sec, end: w.end + sec })) };
+      return { ...event, words: words(event.words) };
     case "final":
-      return { ...event, words: event.words.map((w) => ({ ...w, start: w.start + sec, end: w.end + sec })) };
+      return { ...event, words: words(event.words) };
     case "speech-started":
       return { ...event, timestamp: event.timestamp + sec };
     case "utterance-end":
       return { ...event, lastWordEnd: event.lastWordEnd + sec };
+    case "turn-started":
+      return { ...event, turnIndex: event.turnIndex + turnBase, timestamp: event.timestamp + sec };
+    case "turn-eager-end":
+      return { ...event, turnIndex: event.turnIndex + turnBase, words: words(event.words) };
+    case "turn-ended":
+      return { ...event, turnIndex: event.turnIndex + turnBase, words: words(event.words) };
+    case "turn-resumed":
+      return { ...event, turnIndex: event.turnIndex + turnBase };
     default:
       return event;
   }

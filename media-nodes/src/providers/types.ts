@@ -15,15 +15,58 @@ export interface SttWord {
   confidence: number;
 }
 
+/** Why a recogniser ended a turn: its model, our finalize() (Flux ForceEndTurn), or its silence timeout. */
+export type SttTurnTrigger = "model" | "manual" | "timeout" | (string & {});
+
 export type SttEvent =
   | { type: "interim"; text: string; words: SttWord[] }
-  /** A final transcript of a segment. `speechFinal` marks the vendor's end-of-utterance (endpointing). */
+  /**
+   * A final transcript of a segment. `speechFinal` marks the vendor's end-of-utterance (endpointing). A recogniser
+   * with semantic turns (Flux) sends one final per turn, right after its `turn-ended`, with `speechFinal: true`.
+   */
   | { type: "final"; text: string; words: SttWord[]; speechFinal: boolean; fromFinalize: boolean; confidence: number }
   | { type: "speech-started"; timestamp: number }
   /** The vendor saw a gap of `utterance_end_ms` after the last word. */
   | { type: "utterance-end"; lastWordEnd: number }
   /** The session died. The pipeline decides whether to reopen and resend. */
-  | { type: "closed"; code: number; reason: string };
+  | { type: "closed"; code: number; reason: string }
+  // ── Turn events: only from sessions whose `turnDetection` is "semantic" (Flux). `turnIndex` counts the call's
+  // turns from 0 and survives reconnects. Order within a turn: turn-started, then any number of
+  // (turn-eager-end, turn-resumed) pairs, then at most one more turn-eager-end, then turn-ended.
+  /** The caller began a new turn: the barge-in signal. `timestamp` is stream seconds where the speech began. */
+  | { type: "turn-started"; turnIndex: number; text: string; timestamp: number }
+  /**
+   * Moderate confidence the turn is over (only when an eager threshold is set): start a speculative reply to
+   * `text`. If no `turn-resumed` follows, the `turn-ended` text is exactly this text.
+   */
+  | { type: "turn-eager-end"; turnIndex: number; text: string; words: SttWord[]; confidence: number }
+  /** The caller went on after `turn-eager-end`: drop what was prepared for it. */
+  | { type: "turn-resumed"; turnIndex: number; text: string }
+  /** The turn is over: commit (or start) the reply to `text`. Empty `text` only for a finalize() with nothing said. */
+  | {
+      type: "turn-ended";
+      turnIndex: number;
+      text: string;
+      words: SttWord[];
+      confidence: number;
+      trigger: SttTurnTrigger;
+    };
+
+/**
+ * Semantic end-of-turn thresholds (Flux). `eagerEotThreshold` 0.3–0.9 (null: no eager events), `eotThreshold`
+ * 0.5–0.9 and at least the eager one, `eotTimeoutMs` 500–10 000: the longest silence before a turn ends regardless.
+ */
+export interface TurnThresholds {
+  eagerEotThreshold: number | null;
+  eotThreshold: number;
+  eotTimeoutMs: number;
+}
+
+export const TURN_THRESHOLD_LIMITS = {
+  eagerEotThreshold: { min: 0.3, max: 0.9 },
+  eotThreshold: { min: 0.5, max: 0.9 },
+  eotTimeoutMs: { min: 500, max: 10_000 },
+} as const;
 
 export interface SttOptions {
   encoding: "mulaw" | "linear16";
@@ -34,6 +77,10 @@ export interface SttOptions {
   keyterms?: string[];
   /** Opaque tag the vendor echoes; we send the call ID. */
   tag?: string;
+  /** Which recogniser, where a provider offers both (see deepgramRecognizers). Default "nova-3". */
+  recognizer?: "flux" | "nova-3";
+  /** Semantic turn thresholds at open; used by Flux, ignored by endpointing recognisers. */
+  turn?: TurnThresholds;
 }
 
 export interface SttSession {
@@ -42,8 +89,22 @@ export interface SttSession {
    * frames or longer batches). The caller may reuse `audio` once this returns: copy what you keep.
    */
   sendAudio(audio: Uint8Array): void;
-  /** Ask the vendor to flush what it has heard as a final now. */
+  /**
+   * Ask the vendor to flush what it has heard as a final now. On Flux this ends the turn (ForceEndTurn): a
+   * `turn-ended` with trigger "manual" and a final with `fromFinalize: true`.
+   */
   finalize(): void;
+  /**
+   * "semantic": the recogniser decides turns and sends turn-* events (Flux). "endpointing": it only reports
+   * silence-based finals (Nova-3); the pipeline decides turns (and checks the words for completeness) itself.
+   */
+  readonly turnDetection: "semantic" | "endpointing";
+  /**
+   * Changes turn thresholds mid-stream (only the fields given), e.g. raised while the caller reads out a number.
+   * Resolves with the thresholds now in force, or null when the recogniser has none (Nova-3). Rejects when the
+   * values are out of range or the vendor refuses them; the old thresholds then stay in force.
+   */
+  configure(thresholds: Partial<TurnThresholds>): Promise<TurnThresholds | null>;
   close(): Promise<void>;
 }
 

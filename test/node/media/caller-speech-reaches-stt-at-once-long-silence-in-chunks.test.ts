@@ -10,6 +10,8 @@ function recordingStt() {
   const stt: SttSession = {
     sendAudio: (audio) => sent.push(audio.slice()),
     finalize: () => {},
+    turnDetection: "endpointing",
+    configure: async () => null,
     close: async () => {},
   };
   return { stt, sent };

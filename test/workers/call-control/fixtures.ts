@@ -4,7 +4,12 @@ import { and, eq } from "drizzle-orm";
 import { DEFAULT_MODEL_POLICY } from "../../../shared/agent-config.ts";
 import { newAccountId, newResourceId } from "../../../shared/ids.ts";
 import { signNodeRequest } from "../../../shared/media-node-auth.ts";
-import type { SessionEvent, TurnEvent } from "../../../shared/session-events.ts";
+import type {
+  AgentTextHeardEvent,
+  CallerTurnFinalEvent,
+  SessionEvent,
+  TurnEvent,
+} from "../../../shared/session-events.ts";
 import type { CallControlEnv } from "../../../workers/src/call-control-env.ts";
 import { openDb } from "../../../workers/src/db/client.ts";
 import { accounts, agents, agentVersions, phoneNumberRoutes, phoneNumbers } from "../../../workers/src/db/schema.ts";
@@ -100,6 +105,16 @@ export function turn(record: CallRecord, index: number, seq: number, over: Parti
     at: now,
     ...over,
   };
+}
+
+/** Checkpoint: the caller's final words of turn `index`. */
+export function callerFinal(record: CallRecord, index: number, seq: number, text: string): CallerTurnFinalEvent {
+  return { type: "turn.caller-final", callId: record.callId, seq, index, text, at: Date.now() };
+}
+
+/** Checkpoint: the agent's reply of turn `index` as heard up to a mark. */
+export function agentHeard(record: CallRecord, index: number, seq: number, text: string): AgentTextHeardEvent {
+  return { type: "turn.agent-heard", callId: record.callId, seq, index, text, mark: `m${seq}`, at: Date.now() };
 }
 
 export function ended(record: CallRecord, seq: number, turns: number): SessionEvent {
@@ -313,4 +328,25 @@ export function inboundSms(
     Body: body,
     NumMedia: "0",
   };
+}
+
+/** POSTs a Telnyx Call Control webhook event, signed with the test key as Telnyx signs (`timestamp|body`). */
+export async function telnyxPost(event: Record<string, unknown>): Promise<Response> {
+  const raw = testBindings.TEST_TELNYX_PRIVATE_KEY ?? "";
+  const bytes = Uint8Array.from(atob(raw.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
+  const key = await crypto.subtle.importKey("pkcs8", bytes, { name: "Ed25519" }, false, ["sign"]);
+  const body = JSON.stringify({ data: { record_type: "event", ...event } });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signed = new Uint8Array(
+    await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(`${timestamp}|${body}`)),
+  );
+  return exports.default.fetch(`${EDGE}/v1/telephony/telnyx/voice`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "telnyx-timestamp": timestamp,
+      "telnyx-signature-ed25519": btoa(String.fromCharCode(...signed)),
+    },
+    body,
+  });
 }

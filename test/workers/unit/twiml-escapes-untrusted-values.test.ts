@@ -37,6 +37,17 @@ describe("TwiML answers", () => {
     expect(() => connectStreamTwiml({ url: "https://m.example.com/s", parameters: {} })).toThrow(/wss/);
   });
 
+  it("puts the redirect Twilio follows when the stream ends after </Connect>, escaped", () => {
+    const xml = connectStreamTwiml({
+      url: "wss://m.example.com/s",
+      parameters: {},
+      redirectUrl: "https://edge.example.com/v1/telephony/twilio/redirect?callId=call_1&x=<y>",
+    });
+    expect(xml).toContain(
+      '</Connect><Redirect method="POST">https://edge.example.com/v1/telephony/twilio/redirect?callId=call_1&amp;x=&lt;y&gt;</Redirect></Response>',
+    );
+  });
+
   it("speaks a sentence and hangs up", () => {
     const xml = sayAndHangUpTwiml("Sorry & goodbye <now>", { language: "en-US" });
     expect(xml).toContain('<Say voice="alice" language="en-US">Sorry &amp; goodbye &lt;now&gt;</Say><Hangup/>');

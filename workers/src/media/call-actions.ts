@@ -329,6 +329,7 @@ async function handoff(
     agentId: request.agentId,
     agentName: target.name,
     agentVersion: version.version,
+    prefixHash: prefix.hash,
     at: Date.now(),
     context: { ...request.context, recentHistory: request.context.recentHistory.map(asText) },
   });

@@ -5,6 +5,7 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { CallActionRequestSchema } from "../../../shared/call-actions.ts";
+import { ResumeClaimSchema } from "../../../shared/call-checkpoint.ts";
 import { SessionEventSchema } from "../../../shared/session-events.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
 import type { Db } from "../db/types.ts";
@@ -85,9 +86,10 @@ mediaRoutes.post("/calls/:callId/events", async (c) => {
   const snapshot = await session.snapshot();
   if (!snapshot || snapshot.record.nodeId !== nodeId) return notYourCall(callId);
   if (event.type === "call.started" && event.nodeId !== nodeId) return notYourCall(callId);
-  const result = await session.ingest(event);
+  const result = await session.ingest(event, { nodeId });
   if (result.ok) return c.json({ state: result.snapshot.state }, 202);
   if (result.error === "not-found") return problem(404, "not-found", `No call ${callId}.`);
+  if (result.error === "not-your-call") return notYourCall(callId);
   if (result.error === "illegal-transition") {
     return problem(409, "conflict", `The call is ${result.from}; it cannot become ${result.to}.`);
   }
@@ -110,6 +112,30 @@ mediaRoutes.post("/calls/:callId/actions", async (c) => {
   const outcome = await performCallAction({ env: c.env, requestDb: c.var.db, session, snapshot }, action);
   if (!outcome.ok) return problem(outcome.status, outcome.slug, outcome.detail);
   return c.json(outcome.result, 200);
+});
+
+// A node admitted with a resume token takes over a live call: it gets the call's checkpoint (agent version, the
+// conversation as heard, entities, the unfinished turn), once, and only if the call was moved to it.
+mediaRoutes.post("/calls/:callId/resume", async (c) => {
+  const request = await nodeRequest(c, ResumeClaimSchema);
+  if (!request.ok) return request.response;
+  const callId = c.req.param("callId");
+  const session = await locateSession(c.env, callId);
+  if (!session) return problem(404, "not-found", `No call ${callId}.`);
+  const claimed = await session.claimResume({ nodeId: request.nodeId, ...request.data });
+  if (claimed.ok) return c.json(claimed.checkpoint, 200, { "cache-control": "no-store" });
+  switch (claimed.error) {
+    case "not-found":
+      return problem(404, "not-found", `No call ${callId}.`);
+    case "not-your-call":
+      return notYourCall(callId);
+    case "not-live":
+      return problem(409, "conflict", `Call ${callId} has ended.`);
+    case "no-resume":
+      return problem(409, "conflict", "That token is not the call's current resume token.");
+    case "already-claimed":
+      return problem(409, "conflict", "This resume was already claimed; a resume token is good for one stream.");
+  }
 });
 
 const prefixQuery = z.object({

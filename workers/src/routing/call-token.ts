@@ -36,3 +36,12 @@ export async function mintCallToken(
 ): Promise<string> {
   return (await signerFor(env)).sign(subject, { ttlMs });
 }
+
+/** The nonce inside a token this edge minted (what the node proves it holds when it claims a resume). */
+export function tokenNonce(token: string): string {
+  const payload = token.split(".")[2] ?? "";
+  const json = atob(payload.replaceAll("-", "+").replaceAll("_", "/"));
+  const nonce = (JSON.parse(json) as { nonce?: unknown }).nonce;
+  if (typeof nonce !== "string") throw new Error("call token without a nonce");
+  return nonce;
+}

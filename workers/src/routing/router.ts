@@ -13,7 +13,13 @@ export type RouteDecision =
 
 export async function chooseMediaNode(
   env: CallControlEnv,
-  input: { jurisdiction: Jurisdiction; callerNumber?: string | undefined; cf?: EdgeLocation | undefined },
+  input: {
+    jurisdiction: Jurisdiction;
+    callerNumber?: string | undefined;
+    cf?: EdgeLocation | undefined;
+    /** Nodes this call must not go to (a resumed call: the node it was lost on). */
+    exclude?: readonly string[] | undefined;
+  },
 ): Promise<RouteDecision> {
   const ranked = rankRegions(regionsForJurisdiction(input.jurisdiction), { number: input.callerNumber, cf: input.cf });
   const tried: string[] = [];
@@ -21,7 +27,9 @@ export async function chooseMediaNode(
   for (const region of ranked) {
     tried.push(region.id);
     try {
-      const node = await namespace.getByName(region.id, { locationHint: region.locationHint }).assign();
+      const node = await namespace
+        .getByName(region.id, { locationHint: region.locationHint })
+        .assign(input.exclude ? { exclude: input.exclude } : {});
       if (node) return { ok: true, region: region.id, node, tried };
     } catch (error) {
       // A directory that cannot answer is a region we cannot use right now; the next one may do.

@@ -7,6 +7,7 @@ import { withEveryDatabase } from "../residency/databases.ts";
 import { abandonInboundCall, decideInboundCall, type InboundDecision } from "./inbound.ts";
 import { lookupNumber } from "./number-routes.ts";
 import { REFUSAL_REASONS, type RefusalReason, spokenRefusal } from "./refusals.ts";
+import { decideAfterStreamEnd } from "./resume.ts";
 import { applyCarrierStatus } from "./status.ts";
 import {
   answerForRefusal,
@@ -14,28 +15,21 @@ import {
   decodeClientState,
   encodeClientState,
   hangup,
+  sendTelnyxCommand,
   speak,
+  startStream,
   statusForHangupCause,
   TELNYX_SIGNATURE_HEADER,
   TELNYX_TIMESTAMP_HEADER,
-  type TelnyxCommand,
   telnyxWebhookSchema,
   verifyTelnyxSignature,
 } from "./telnyx.ts";
 import type { TelephonyEnv } from "./twilio-routes.ts";
 import { edgeLocation } from "./webhook-request.ts";
 
-export const DEFAULT_TELNYX_API_BASE = "https://api.telnyx.com";
+export { DEFAULT_TELNYX_API_BASE } from "./telnyx.ts";
 
-async function send(env: CallControlEnv, command: TelnyxCommand): Promise<void> {
-  const base = (env.TELNYX_API_BASE ?? DEFAULT_TELNYX_API_BASE).replace(/\/$/, "");
-  const response = await fetch(`${base}${command.path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${env.TELNYX_API_KEY ?? ""}`, "content-type": "application/json" },
-    body: JSON.stringify(command.body),
-  });
-  if (!response.ok) throw new Error(`Telnyx answered ${response.status} to ${command.path}`);
-}
+const send = sendTelnyxCommand;
 
 /**
  * Answers a call only to speak its refusal (`call.answered` then speaks, `call.speak.ended` hangs up). If even
@@ -137,6 +131,28 @@ telnyxRoutes.post("/telephony/telnyx/voice", async (c) => {
     }
     if (type === "call.speak.ended" && isRefusal(state.refusal)) {
       await send(c.env, hangup(callControlId));
+      return c.json({ action: "hangup" });
+    }
+    if (type === "streaming.stopped" || type === "streaming.failed") {
+      // The stream to the media node ended. Over → make sure the call is hung up; live → the node was lost, and the
+      // call streams to another one, which resumes the conversation from its checkpoint.
+      const decision = await decideAfterStreamEnd(c.env, {
+        provider: "telnyx",
+        carrierCallId: callControlId,
+        callId: state.callId,
+        replayKey: `telnyx-event:${eventId}`,
+      });
+      if (decision.kind === "replay") return c.json({ error: "replayed event" }, 403);
+      if (decision.kind === "stream") {
+        const clientState = encodeClientState({ callId: decision.callId, token: decision.token });
+        await send(c.env, startStream(callControlId, { url: decision.streamUrl, clientState }));
+        return c.json({ action: "resume", callId: decision.callId, nodeId: decision.nodeId });
+      }
+      // The call is over on our side (normally, or lost with nowhere to go): the carrier's call must end too.
+      await send(c.env, hangup(callControlId)).catch((error: unknown) =>
+        // Usually the call is already gone; Telnyx says so with an error.
+        console.warn("telnyx hangup after stream end failed", { callControlId, error: String(error) }),
+      );
       return c.json({ action: "hangup" });
     }
     if (type === "call.hangup") {

@@ -154,6 +154,39 @@ export function speak(callControlId: string, text: string, clientState: string):
   };
 }
 
+/**
+ * Streams an answered call to another media node (the first one was lost): the same stream settings as the answer,
+ * the new node's URL, and the resume token in `client_state`, which Telnyx repeats in the new stream's `start`.
+ */
+export function startStream(callControlId: string, stream: { url: string; clientState: string }): TelnyxCommand {
+  return {
+    path: `/v2/calls/${encodeURIComponent(callControlId)}/actions/streaming_start`,
+    body: {
+      stream_url: stream.url,
+      stream_track: "inbound_track",
+      stream_bidirectional_mode: "rtp",
+      stream_bidirectional_codec: "PCMU",
+      client_state: stream.clientState,
+    },
+  };
+}
+
 export function hangup(callControlId: string): TelnyxCommand {
   return { path: `/v2/calls/${encodeURIComponent(callControlId)}/actions/hangup`, body: {} };
+}
+
+export const DEFAULT_TELNYX_API_BASE = "https://api.telnyx.com";
+
+/** Sends one Call Control command with the account's API key; throws when Telnyx does not accept it. */
+export async function sendTelnyxCommand(
+  env: { TELNYX_API_BASE?: string | undefined; TELNYX_API_KEY?: string | undefined },
+  command: TelnyxCommand,
+): Promise<void> {
+  const base = (env.TELNYX_API_BASE ?? DEFAULT_TELNYX_API_BASE).replace(/\/$/, "");
+  const response = await fetch(`${base}${command.path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.TELNYX_API_KEY ?? ""}`, "content-type": "application/json" },
+    body: JSON.stringify(command.body),
+  });
+  if (!response.ok) throw new Error(`Telnyx answered ${response.status} to ${command.path}`);
 }

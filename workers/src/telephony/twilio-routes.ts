@@ -9,6 +9,7 @@ import { isResourceId } from "../../../shared/ids.ts";
 import { validateTwilioSignature } from "../../../shared/twilio-signature.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
 import type { Db } from "../db/types.ts";
+import { LOST_CALL_SPEECH } from "../do/call-ledger/lost-call.ts";
 import { decideOutboundAnswer } from "../outbound/answer.ts";
 import { applyConsentReply, CONFIRMED_REPLY } from "../outbound/sms-consent.ts";
 import { withEveryDatabase, withJurisdictionDatabase } from "../residency/databases.ts";
@@ -16,16 +17,18 @@ import { namespaceFor } from "../residency/residency.ts";
 import { decideInboundCall, type InboundDecision } from "./inbound.ts";
 import { lookupNumber } from "./number-routes.ts";
 import { spokenRefusal } from "./refusals.ts";
+import { decideAfterStreamEnd } from "./resume.ts";
 import { applyCarrierStatus } from "./status.ts";
 import {
   firstValues,
   parseTwilioForm,
   type TwilioForm,
   twilioInboundSmsSchema,
+  twilioRedirectSchema,
   twilioStatusCallbackSchema,
   twilioVoiceWebhookSchema,
 } from "./twilio-webhooks.ts";
-import { connectStreamTwiml, emptyTwiml, messageTwiml, sayAndHangUpTwiml } from "./twiml.ts";
+import { connectStreamTwiml, emptyTwiml, hangUpTwiml, messageTwiml, sayAndHangUpTwiml } from "./twiml.ts";
 import { edgeLocation, signedUrlCandidates, xml } from "./webhook-request.ts";
 
 export type TelephonyEnv = { Bindings: CallControlEnv; Variables: { db: Db; requestId: string } };
@@ -59,13 +62,23 @@ async function readSigned(
   return forbidden("X-Twilio-Signature does not match this request.");
 }
 
-export function answerTwiml(decision: InboundDecision): Response {
+/**
+ * Where Twilio goes when a call's stream ends: the edge's redirect handler, with our call ID. The public base URL
+ * when one is configured (what Twilio reaches us at, behind a proxy), else the origin this request came to.
+ */
+export function streamEndUrl(request: Request, env: CallControlEnv, callId: string): string {
+  const base = (env.PUBLIC_BASE_URL ?? new URL(request.url).origin).replace(/\/$/, "");
+  return `${base}/v1/telephony/twilio/redirect?callId=${encodeURIComponent(callId)}`;
+}
+
+export function answerTwiml(decision: InboundDecision, redirectUrl?: string): Response {
   switch (decision.kind) {
     case "stream":
       return xml(
         connectStreamTwiml({
           url: decision.streamUrl,
           parameters: { token: decision.token, callId: decision.callId },
+          redirectUrl,
         }),
       );
     case "refuse":
@@ -91,6 +104,7 @@ twilioRoutes.post("/telephony/twilio/voice", async (c) => {
       if (!isResourceId("call", outboundCallId)) return xml(sayAndHangUpTwiml(spokenRefusal("not-in-service")));
       return answerTwiml(
         await decideOutboundAnswer(c.env, { callId: outboundCallId, callSid: hook.CallSid, replayKey, cf }),
+        streamEndUrl(c.req.raw, c.env, outboundCallId),
       );
     }
     const route = await withEveryDatabase(c.env, c.var.db, (dbs) => lookupNumber(dbs, hook.To));
@@ -99,10 +113,44 @@ twilioRoutes.post("/telephony/twilio/voice", async (c) => {
       { provider: "twilio", carrierCallId: hook.CallSid, to: hook.To, from: hook.From, replayKey, cf },
       route,
     );
-    return answerTwiml(decision);
+    return answerTwiml(
+      decision,
+      decision.kind === "stream" ? streamEndUrl(c.req.raw, c.env, decision.callId) : undefined,
+    );
   } catch (error) {
     console.error("twilio voice webhook failed", { callSid: hook.CallSid, error: String(error) });
     return xml(sayAndHangUpTwiml(spokenRefusal("unavailable")));
+  }
+});
+
+// Twilio runs the <Redirect> after <Connect><Stream> when the stream ends: the agent ended the call (hang up), or the
+// call's media node was lost (a new stream to another node, which resumes the conversation).
+twilioRoutes.post("/telephony/twilio/redirect", async (c) => {
+  const signed = await readSigned(c.req.raw, c.env);
+  if (signed instanceof Response) return signed;
+  const parsed = twilioRedirectSchema.safeParse(firstValues(signed.form));
+  if (!parsed.success) return c.text("Not a Twilio call request", 400);
+  const callId = c.req.query("callId");
+  if (callId !== undefined && !isResourceId("call", callId)) return xml(hangUpTwiml());
+  try {
+    const decision = await decideAfterStreamEnd(c.env, {
+      provider: "twilio",
+      carrierCallId: parsed.data.CallSid,
+      callId,
+      cf: edgeLocation(c.req.raw),
+    });
+    if (decision.kind === "hangup" || decision.kind === "replay") return xml(hangUpTwiml());
+    if (decision.kind === "give-up") return xml(sayAndHangUpTwiml(LOST_CALL_SPEECH));
+    return xml(
+      connectStreamTwiml({
+        url: decision.streamUrl,
+        parameters: { token: decision.token, callId: decision.callId },
+        redirectUrl: streamEndUrl(c.req.raw, c.env, decision.callId),
+      }),
+    );
+  } catch (error) {
+    console.error("twilio redirect failed", { callSid: parsed.data.CallSid, error: String(error) });
+    return xml(sayAndHangUpTwiml(LOST_CALL_SPEECH));
   }
 });
 

@@ -41,6 +41,13 @@ export const twilioVoiceWebhookSchema = z.object({
 });
 export type TwilioVoiceWebhook = z.infer<typeof twilioVoiceWebhookSchema>;
 
+/** A TwiML request during a call (the <Redirect> after a stream): Twilio's standard parameters. */
+export const twilioRedirectSchema = z.object({
+  CallSid: callSidSchema,
+  AccountSid: sid("AC"),
+  CallStatus: z.string().optional(),
+});
+
 export const TWILIO_FINAL_STATUSES = ["completed", "busy", "no-answer", "failed", "canceled"] as const;
 export type TwilioFinalStatus = (typeof TWILIO_FINAL_STATUSES)[number];
 

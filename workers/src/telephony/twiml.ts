@@ -29,6 +29,11 @@ export interface StreamAnswer {
   parameters: Readonly<Record<string, string>>;
   /** Absolute URL Twilio posts stream-started/stopped/error to. */
   statusCallback?: string | undefined;
+  /**
+   * Where Twilio goes when the stream ends (`<Redirect>` after `</Connect>`): the edge then decides whether the
+   * call is over (a plain `<Hangup/>`) or lost its media node (a new `<Connect><Stream>` to another node).
+   */
+  redirectUrl?: string | undefined;
 }
 
 /** `<Connect><Stream>`: a bidirectional media stream to the chosen node, per-call data as `<Parameter>`s. */
@@ -43,7 +48,8 @@ export function connectStreamTwiml(answer: StreamAnswer): string {
   const params = Object.entries(answer.parameters)
     .map(([name, value]) => `<Parameter name="${escapeXml(name)}" value="${escapeXml(value)}"/>`)
     .join("");
-  return `${PROLOG}<Response><Connect><Stream ${attrs.join(" ")}>${params}</Stream></Connect></Response>`;
+  const after = answer.redirectUrl ? `<Redirect method="POST">${escapeXml(answer.redirectUrl)}</Redirect>` : "";
+  return `${PROLOG}<Response><Connect><Stream ${attrs.join(" ")}>${params}</Stream></Connect>${after}</Response>`;
 }
 
 export interface SayOptions {
@@ -68,4 +74,9 @@ export function emptyTwiml(): string {
 /** Inbound SMS reply (`<Message>`), sent back on the same number. */
 export function messageTwiml(body: string): string {
   return `${PROLOG}<Response><Message>${escapeXml(body)}</Message></Response>`;
+}
+
+/** Ends the call without a word: what the redirect after a stream gets when the call is over. */
+export function hangUpTwiml(): string {
+  return `${PROLOG}<Response><Hangup/></Response>`;
 }

@@ -5,6 +5,7 @@
 // connection's timestamps so the pipeline sees one continuous stream.
 import type { DeepgramClient } from "@deepgram/sdk";
 import type { SttEvent, SttOptions, SttProvider, SttSession, SttWord } from "../types.ts";
+import { AudioLog } from "./audio-log.ts";
 import { createDeepgramClient, describeError, isFatalClose, isFatalHandshake } from "./client.ts";
 
 export interface DeepgramSttOptions {
@@ -28,57 +29,6 @@ type ListenConnectArgs = Parameters<DeepgramClient["listen"]["v1"]["connect"]>[0
 
 /** After CloseStream, how long to wait for the server to close before closing ourselves. */
 const CLOSE_GRACE_MS = 1_000;
-
-/**
- * Audio kept for resending, in append-only blocks of about a second. One frame at a time into a list of
- * small copies would be an ArrayBuffer per 20 ms per call, each living until the next final: that is
- * what kept the young generation full and pushed audio into the old one. Blocks are never written twice,
- * so a view handed to the socket stays valid however long the socket holds it.
- */
-class AudioLog {
-  readonly #blockBytes: number;
-  #blocks: { start: number; data: Uint8Array; used: number }[] = [];
-  /** Absolute offset of the oldest byte kept. */
-  #from = 0;
-  /** Absolute bytes appended since the session began. */
-  total = 0;
-
-  constructor(blockBytes: number) {
-    this.#blockBytes = blockBytes;
-  }
-
-  /** Copies `audio` in and returns the stored copy. */
-  append(audio: Uint8Array): Uint8Array {
-    let block = this.#blocks.at(-1);
-    if (!block || block.used + audio.length > block.data.length) {
-      block = { start: this.total, data: new Uint8Array(Math.max(this.#blockBytes, audio.length)), used: 0 };
-      this.#blocks.push(block);
-    }
-    const at = block.used;
-    block.data.set(audio, at);
-    block.used += audio.length;
-    this.total += audio.length;
-    return block.data.subarray(at, block.used);
-  }
-
-  /** Forgets audio before an absolute offset; blocks are released once wholly before it. */
-  dropBefore(absolute: number): void {
-    this.#from = Math.max(this.#from, Math.min(absolute, this.total));
-    while (this.#blocks.length > 0) {
-      const first = this.#blocks[0]!;
-      if (first.start + first.used > this.#from) break;
-      this.#blocks.shift();
-    }
-  }
-
-  /** What is kept, oldest first, as views of the blocks. */
-  *chunks(): Generator<Uint8Array> {
-    for (const block of this.#blocks) {
-      const from = Math.max(0, this.#from - block.start);
-      if (from < block.used) yield block.data.subarray(from, block.used);
-    }
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -104,6 +54,7 @@ export function deepgramStt(opts: DeepgramSttOptions): SttProvider {
 }
 
 class ResilientDeepgramSession implements SttSession {
+  readonly turnDetection = "endpointing";
   private socket: ListenSocket | null = null;
   private state: "connecting" | "open" | "closing" | "closed" = "connecting";
   /** Audio not yet covered by a final transcript. */
@@ -157,6 +108,11 @@ class ResilientDeepgramSession implements SttSession {
     if (this.state === "closing" || this.state === "closed") return;
     this.finalizePending = true;
     if (this.state === "open" && this.socket) this.trySend(() => this.socket?.sendFinalize({ type: "Finalize" }));
+  }
+
+  /** Nova-3 has no turn thresholds, and its endpointing cannot change mid-stream. */
+  async configure(): Promise<null> {
+    return null;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,13 @@
 // Scripted speech-to-text for unit tests: the test decides what the "vendor" heard and when.
-import type { SttEvent, SttOptions, SttProvider, SttSession } from "../types.ts";
+import type { SttEvent, SttOptions, SttProvider, SttSession, TurnThresholds } from "../types.ts";
 
 export class FakeSttSession implements SttSession {
+  /** "semantic" when the fake plays a Flux-like recogniser (the test then emits turn-* events). */
+  readonly turnDetection: "semantic" | "endpointing";
+  /** Every configure() call, in order. */
+  readonly configured: Partial<TurnThresholds>[] = [];
+  /** Thresholds in force (semantic fakes only). */
+  thresholds: TurnThresholds | null;
   /** Every audio chunk received, in order. */
   readonly audio: Uint8Array[] = [];
   audioBytes = 0;
@@ -15,7 +21,20 @@ export class FakeSttSession implements SttSession {
     readonly options: SttOptions,
     private readonly onEvent: (event: SttEvent) => void,
     private readonly autoFinalize = false,
-  ) {}
+    semantic = false,
+  ) {
+    this.turnDetection = semantic ? "semantic" : "endpointing";
+    this.thresholds = semantic
+      ? (options.turn ?? { eagerEotThreshold: null, eotThreshold: 0.7, eotTimeoutMs: 5_000 })
+      : null;
+  }
+
+  async configure(thresholds: Partial<TurnThresholds>): Promise<TurnThresholds | null> {
+    this.configured.push({ ...thresholds });
+    if (!this.thresholds) return null;
+    this.thresholds = { ...this.thresholds, ...thresholds };
+    return this.thresholds;
+  }
 
   sendAudio(audio: Uint8Array): void {
     if (this.closed) return;
@@ -65,12 +84,14 @@ export class FakeStt implements SttProvider {
       failOpen?: boolean;
       /** Answer finalize() with a fromFinalize final of the pending interim, as Deepgram does. Default false. */
       autoFinalize?: boolean;
+      /** Play a recogniser with semantic turns (Flux): turnDetection "semantic", configure() keeps thresholds. */
+      semantic?: boolean;
     } = {},
   ) {}
 
   async open(options: SttOptions, onEvent: (event: SttEvent) => void): Promise<SttSession> {
     if (this.opts.failOpen) throw new Error("fake STT: open refused");
-    const session = new FakeSttSession(options, onEvent, this.opts.autoFinalize ?? false);
+    const session = new FakeSttSession(options, onEvent, this.opts.autoFinalize ?? false, this.opts.semantic ?? false);
     this.sessions.push(session);
     return session;
   }

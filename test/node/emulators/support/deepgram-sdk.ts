@@ -201,3 +201,52 @@ export function trimTrailingSilence(audio: Buffer): Buffer {
   while (end > 0 && mulawLevelDb(audio.subarray(end - 1, end)) < -45) end--;
   return audio.subarray(0, end);
 }
+
+export type FluxArgs = Parameters<DeepgramClient["listen"]["v2"]["connect"]>[0];
+export type FluxSocket = Awaited<ReturnType<DeepgramClient["listen"]["v2"]["connect"]>>;
+
+export interface TurnInfoMsg {
+  type: "TurnInfo";
+  request_id: string;
+  sequence_id: number;
+  event: string;
+  turn_index: number;
+  audio_window_start: number;
+  audio_window_end: number;
+  transcript: string;
+  words: Array<{ word: string; confidence: number }>;
+  end_of_turn_confidence: number;
+  trigger?: string;
+}
+
+/** A Flux (/v2/listen) stream through the SDK's listen.v2, recorded; the SDK's own reconnect is off. */
+export async function openFlux(
+  dg: DeepgramClient,
+  args: Partial<FluxArgs> = {},
+): Promise<{ socket: FluxSocket; rec: Recorder }> {
+  const socket = await dg.listen.v2.connect({
+    model: "flux-general-en",
+    encoding: "mulaw",
+    sample_rate: 8000,
+    reconnectAttempts: 0,
+    ...args,
+  });
+  const rec = new Recorder().attach(socket as unknown as ListenSocket);
+  socket.connect();
+  await socket.waitForOpen();
+  return { socket, rec };
+}
+
+/** Sends μ-law audio to a Flux socket in 20 ms frames (faster than real time unless `realtime`). */
+export async function sendFluxFrames(
+  socket: FluxSocket,
+  audio: Buffer,
+  opts: { realtime?: boolean } = {},
+): Promise<void> {
+  await sendFrames(socket as unknown as ListenSocket, audio, opts);
+}
+
+/** The TurnInfo events a recorder saw, as `event:transcript` lines, for readable assertions. */
+export function turnEvents(rec: Recorder): TurnInfoMsg[] {
+  return rec.ofType<TurnInfoMsg>("TurnInfo");
+}

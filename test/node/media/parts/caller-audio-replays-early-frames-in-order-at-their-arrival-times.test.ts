@@ -7,6 +7,10 @@ import { fakeSpeech } from "../../../../media-nodes/src/providers/fake/tts.ts";
 import type { ResilientSttSession } from "../../../../media-nodes/src/providers/fallback.ts";
 
 class RecordingStt implements ResilientSttSession {
+  readonly turnDetection = "endpointing" as const;
+  async configure() {
+    return null;
+  }
   readonly chunks: number[][] = [];
   readonly heardAt: { now: number; voiced: boolean }[] = [];
   sendAudio(audio: Uint8Array): void {

@@ -93,3 +93,43 @@ test("a dropped session is reopened with the replay; when reopens run out, the c
   fake.sessions[1]!.emit({ type: "closed", code: 1011, reason: "gone again" });
   expect(events.at(-1)).toEqual({ type: "closed", code: 1011, reason: "gone again" });
 });
+
+test("with semantic turns (Flux), a fresh session continues the call's turn count and keeps the live thresholds", async () => {
+  const fake = new FakeStt({ semantic: true });
+  const events: SttEvent[] = [];
+  const session = await sttWithRecovery(fake).open(OPTIONS, (e) => events.push(e));
+  expect(session.turnDetection).toBe("semantic");
+  await session.configure({ eotThreshold: 0.85 });
+  const inner = fake.sessions[0]!;
+  inner.emit({ type: "turn-started", turnIndex: 0, text: "", timestamp: 0.1 });
+  inner.emit({
+    type: "turn-ended",
+    turnIndex: 0,
+    text: "Hi.",
+    words: FakeStt.words("Hi.", 0.1),
+    confidence: 0.9,
+    trigger: "model",
+  });
+  inner.emit({ type: "turn-started", turnIndex: 1, text: "", timestamp: 2 });
+  // The socket dies mid-turn: the fresh session's turn 0 is the call's turn 1, still open.
+  inner.emit({ type: "closed", code: 1006, reason: "cut" });
+  await settle();
+  const fresh = fake.sessions[1]!;
+  expect(fresh.configured).toEqual([{ eotThreshold: 0.85 }]);
+  fresh.emit({ type: "turn-started", turnIndex: 0, text: "", timestamp: 0 });
+  fresh.emit({
+    type: "turn-ended",
+    turnIndex: 0,
+    text: "Book me in.",
+    words: FakeStt.words("Book me in."),
+    confidence: 0.9,
+    trigger: "model",
+  });
+  expect(events.filter((e) => "turnIndex" in e).map((e) => ("turnIndex" in e ? [e.type, e.turnIndex] : []))).toEqual([
+    ["turn-started", 0],
+    ["turn-ended", 0],
+    ["turn-started", 1],
+    ["turn-started", 1],
+    ["turn-ended", 1],
+  ]);
+});

@@ -93,6 +93,27 @@ export function runSttBehaviour(
       }
     });
 
+    it("configure() answers with the thresholds in force when the recogniser decides turns, else with null", async () => {
+      const tag = `b-configure-${name}`;
+      const provider = await makeProvider(tag);
+      const session = await provider.open(sttOptions(tag), () => {});
+      try {
+        const answer = await session.configure({ eotThreshold: 0.85, eotTimeoutMs: 7_000 });
+        if (session.turnDetection === "semantic") {
+          expect(answer).toMatchObject({ eotThreshold: 0.85, eotTimeoutMs: 7_000 });
+          // Out of range: refused, and what was in force stays.
+          await expect(session.configure({ eotThreshold: 0.99 })).rejects.toThrow(/eotThreshold/);
+          expect(await session.configure({})).toMatchObject({ eotThreshold: 0.85 });
+        } else {
+          expect(session.turnDetection).toBe("endpointing");
+          expect(answer).toBeNull();
+        }
+      } finally {
+        await session.close();
+        await drive.teardown?.();
+      }
+    });
+
     it("is silent after close(), even if audio keeps coming", async () => {
       const tag = `b-close-${name}`;
       const provider = await makeProvider(tag);

@@ -3,6 +3,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AgentRuntimeConfig } from "../../../../shared/agent-config.ts";
+import type { CallCheckpoint } from "../../../../shared/call-checkpoint.ts";
 import { verifyNodeRequest } from "../../../../shared/media-node-auth.ts";
 import { compilePromptPrefix } from "../../../../shared/prompt-prefix.ts";
 
@@ -17,13 +18,26 @@ export interface FakeEdge {
   agents: AgentRuntimeConfig[];
   beats: ReceivedBeat[];
   prefixRequests: number;
+  /**
+   * Calls moved to a node (as the CallLedger's reroute does): callId → the node, the resume token's nonce and the
+   * checkpoint it may claim once. `claims` counts the claims answered 200.
+   */
+  resumes: Map<string, { nodeId: string; nonce: string; checkpoint: CallCheckpoint; claimed: boolean }>;
+  claims: number;
   /** Requests refused for a bad or missing signature. */
   refused: number;
   close(): Promise<void>;
 }
 
 export async function startFakeEdge(secrets: Record<string, string>): Promise<FakeEdge> {
-  const edge: Omit<FakeEdge, "url" | "close"> = { agents: [], beats: [], prefixRequests: 0, refused: 0 };
+  const edge: Omit<FakeEdge, "url" | "close"> = {
+    agents: [],
+    beats: [],
+    prefixRequests: 0,
+    resumes: new Map(),
+    claims: 0,
+    refused: 0,
+  };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -58,6 +72,18 @@ export async function startFakeEdge(secrets: Record<string, string>): Promise<Fa
         if (!agent) return send(404, { detail: "No such agent version." });
         const compiled = await compilePromptPrefix(agent);
         return send(200, { prefix: { ...compiled, hash: prefix[1] }, agent });
+      }
+      const resume = /^\/v1\/calls\/([^/]+)\/resume$/.exec(url.pathname);
+      if (req.method === "POST" && resume) {
+        const entry = edge.resumes.get(decodeURIComponent(resume[1] ?? ""));
+        const claim = JSON.parse(body) as { nonce?: string; resume?: number };
+        if (!entry) return send(404, { detail: "No call." });
+        if (entry.nodeId !== verdict.nodeId) return send(403, { detail: "Call was not routed to this media node." });
+        if (entry.nonce !== claim.nonce) return send(409, { detail: "Not the call's current resume token." });
+        if (entry.claimed) return send(409, { detail: "This resume was already claimed." });
+        entry.claimed = true;
+        edge.claims += 1;
+        return send(200, entry.checkpoint);
       }
       send(404, { detail: "no route" });
     });

@@ -6,6 +6,7 @@
 // copied to Postgres in order by the alarm, with backoff while Postgres is unreachable. Rows are idempotent
 // upserts, so a retry after an ambiguous failure cannot duplicate them.
 import { type Connection, Server } from "partyserver";
+import type { CallCheckpoint } from "../../../../shared/call-checkpoint.ts";
 import { newResourceId } from "../../../../shared/ids.ts";
 import type { SessionEvent } from "../../../../shared/session-events.ts";
 import type { CallControlEnv } from "../../call-control-env.ts";
@@ -13,9 +14,13 @@ import { type DbBindings, openDb } from "../../db/client.ts";
 import type { CallStatus } from "../../db/schema.ts";
 import { databaseUrlFor, namespaceFor } from "../../residency/residency.ts";
 import { DEFAULT_TWILIO_API_BASE, redirectTwilioCall } from "../../telephony/twilio-rest.ts";
+import type { MediaRegion } from "../media-region/media-region.ts";
 import { outboxRetryDelayMs } from "./backoff.ts";
+import { HEARD_TABLE, HeardStore } from "./heard.ts";
+import { judgeLiveness, LIVENESS_CHECK_MS, MEDIA_NODE_LOST } from "./liveness.ts";
+import { hangUpLostCall } from "./lost-call.ts";
 import { upsertCall, upsertTurn } from "./persist.ts";
-import { type CallRecord, type TurnRow, turnRows } from "./records.ts";
+import { type CallRecord, checkpointRow, type TurnRow, turnRows } from "./records.ts";
 import { type CallState, canTransition } from "./state-machine.ts";
 
 /** A flush that takes longer than this counts as failed (a half-open connection must not wedge the outbox). */
@@ -45,6 +50,8 @@ export interface HandoffRecord {
   agentName: string;
   /** The published version the call continues with; the edge acts for it from here on. */
   agentVersion: number;
+  /** Its prompt-prefix hash: a node that resumes the call is admitted for this version. */
+  prefixHash?: string | undefined;
   at: number;
   /** The conversation as text (tool calls named in brackets): what a person or the next agent reads. */
   context: {
@@ -69,14 +76,37 @@ export interface SessionSnapshot {
   actions?: ActionLogEntry[] | undefined;
   /** Per action type, how many this call has used (for the per-call caps). */
   actionCounts?: Record<string, number> | undefined;
+  /** How many times the call was moved to another node after losing its own (0 or absent: never). */
+  resumes?: number | undefined;
+  /** The last such move, until the new node claims its checkpoint (once) and reports the call started. */
+  pendingResume?: PendingResume | undefined;
+  /** Facts from the caller's words, the latest set the node reported with a checkpoint. */
+  entities?: Record<string, string> | undefined;
+  /** After a resume: turns below this index belong to the lost node and are never rewritten by the new one. */
+  turnFloor?: number | undefined;
 }
+
+/** A call moved to another node: which resume, the nonce of the token minted for it, and whether it was claimed. */
+export interface PendingResume {
+  resume: number;
+  nonce: string;
+  nodeId: string;
+  fromNodeId: string | null;
+  at: number;
+  claimedAt?: number | undefined;
+}
+
+export type ResumeClaimResult =
+  | { ok: true; checkpoint: CallCheckpoint }
+  | { ok: false; error: "not-found" | "not-your-call" | "not-live" | "no-resume" | "already-claimed" };
 
 export type SessionResult =
   | { ok: true; snapshot: SessionSnapshot }
   | { ok: false; error: "not-found" }
   | { ok: false; error: "illegal-transition"; from: CallState; to: CallState }
   | { ok: false; error: "mismatch"; message: string }
-  | { ok: false; error: "not-live"; state: CallState };
+  | { ok: false; error: "not-live"; state: CallState }
+  | { ok: false; error: "not-your-call" };
 
 type Stored = Omit<SessionSnapshot, "pending">;
 type OutboxItem = { kind: "call"; record: CallRecord } | { kind: "turn"; row: TurnRow };
@@ -88,6 +118,8 @@ export type LiveMessage =
   | { type: "state"; state: CallState; at: number; reason?: string | undefined }
   | { type: "event"; event: SessionEvent }
   | { type: "action"; entry: ActionLogEntry };
+
+const turnId = () => newResourceId("turn");
 
 /** Longest an action log gets; older entries stay in the audit log and the call's events. */
 const MAX_ACTION_LOG = 50;
@@ -106,9 +138,13 @@ export class CallLedger extends Server<CallControlEnv> {
       CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT);
-      CREATE TABLE IF NOT EXISTS events_seen (seq INTEGER PRIMARY KEY);
+      CREATE TABLE IF NOT EXISTS events_applied (epoch INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (epoch, seq));
     `);
+    ctx.storage.sql.exec(HEARD_TABLE);
+    this.#heard = new HeardStore(ctx.storage.sql);
   }
+
+  readonly #heard: HeardStore;
 
   /**
    * Creates the session (idempotent for the same call). `leaseHeld` says whether a TenantLimiter lease was
@@ -141,12 +177,66 @@ export class CallLedger extends Server<CallControlEnv> {
     };
     this.#save(stored);
     await this.#enqueue([{ kind: "call", record: stored.record }]);
+    if (input.state === "routed") await this.#watchNode();
     return { ok: true, snapshot: this.#snapshot(stored) };
   }
 
   /** A media node was chosen (outbound calls route when the callee answers, after `open`). */
   async route(input: { region: string; nodeId: string }): Promise<SessionResult> {
-    return this.#move("routed", undefined, (record) => ({ ...record, region: input.region, nodeId: input.nodeId }));
+    const moved = await this.#move("routed", undefined, (record) => ({
+      ...record,
+      region: input.region,
+      nodeId: input.nodeId,
+    }));
+    if (moved.ok) await this.#watchNode();
+    return moved;
+  }
+
+  /**
+   * The call's stream ended while the call was live (its node died or was cut off) and the carrier asked what next:
+   * the call now belongs to `nodeId`, which is admitted with a resume token whose nonce is `nonce` and may claim the
+   * checkpoint once. Events from the lost node are refused from here on.
+   */
+  async reroute(input: { region: string; nodeId: string; nonce: string }): Promise<SessionResult> {
+    const stored = this.#load();
+    if (!stored) return { ok: false, error: "not-found" };
+    if (stored.state === "ended") return { ok: false, error: "not-live", state: stored.state };
+    const resume = (stored.resumes ?? 0) + 1;
+    const fromNodeId = stored.record.nodeId;
+    stored.resumes = resume;
+    stored.turnFloor = this.#heard.nextTurnIndex();
+    stored.pendingResume = { resume, nonce: input.nonce, nodeId: input.nodeId, fromNodeId, at: Date.now() };
+    stored.record = { ...stored.record, region: input.region, nodeId: input.nodeId };
+    this.#save(stored);
+    this.#log(stored, {
+      type: "resume",
+      ok: true,
+      at: Date.now(),
+      detail: `media node ${fromNodeId ?? "(none)"} lost; call moved to ${input.nodeId} (resume ${resume})`,
+    });
+    await this.#enqueue([{ kind: "call", record: stored.record }]);
+    await this.#watchNode();
+    return { ok: true, snapshot: this.#snapshot(this.#load() ?? stored) };
+  }
+
+  /**
+   * The checkpoint, for the node the call was moved to, once: `nonce` must be the resume token's. A second claim
+   * (a replayed token, on this node or any other) is refused, so two nodes can never both speak for the caller.
+   */
+  async claimResume(input: { nodeId: string; nonce: string; resume: number }): Promise<ResumeClaimResult> {
+    const stored = this.#load();
+    if (!stored) return { ok: false, error: "not-found" };
+    if (stored.state === "ended") return { ok: false, error: "not-live" };
+    if (stored.record.nodeId !== input.nodeId) return { ok: false, error: "not-your-call" };
+    const pending = stored.pendingResume;
+    if (!pending || pending.nonce !== input.nonce || pending.resume !== input.resume) {
+      return { ok: false, error: "no-resume" };
+    }
+    if (pending.claimedAt !== undefined) return { ok: false, error: "already-claimed" };
+    stored.pendingResume = { ...pending, claimedAt: Date.now() };
+    this.#save(stored);
+    this.#touch();
+    return { ok: true, checkpoint: this.#checkpoint(stored, pending.resume) };
   }
 
   /** Records the carrier's call identifier once it is known (outbound: after Twilio's REST answer). */
@@ -189,26 +279,44 @@ export class CallLedger extends Server<CallControlEnv> {
    * A media node's report. Each event's `seq` is applied once (the node retries deliveries). Turns are kept even
    * when they arrive after the call ended: they are data, not a state change.
    */
-  async ingest(event: SessionEvent): Promise<SessionResult> {
+  async ingest(event: SessionEvent, from?: { nodeId: string }): Promise<SessionResult> {
     const stored = this.#load();
     if (!stored) return { ok: false, error: "not-found" };
     if (event.callId !== stored.record.callId)
       return { ok: false, error: "mismatch", message: "event for another call" };
+    // Checked here, in the object's single thread, so an event of a lost node cannot slip in after a reroute.
+    if (from && from.nodeId !== stored.record.nodeId) return { ok: false, error: "not-your-call" };
+    const agents = [stored.record.agentId, ...(stored.handoffs ?? []).map((h) => h.agentId)];
     if (
       event.type === "call.started" &&
-      (event.tenantId !== stored.record.tenantId ||
-        (stored.record.agentId !== null && event.agentId !== stored.record.agentId))
+      (event.tenantId !== stored.record.tenantId || (stored.record.agentId !== null && !agents.includes(event.agentId)))
     ) {
       return { ok: false, error: "mismatch", message: "call.started names another tenant or agent" };
     }
+    const index = "index" in event ? event.index : null;
+    if (index !== null && index < (stored.turnFloor ?? 0)) {
+      return {
+        ok: false,
+        error: "mismatch",
+        message: `turn ${index} was before the resume; number turns from ${stored.turnFloor}`,
+      };
+    }
+    // Each node numbers its events from 0, so a resumed call's events are told apart by the resume they belong to.
     const fresh =
-      this.ctx.storage.sql.exec("INSERT INTO events_seen (seq) VALUES (?) ON CONFLICT DO NOTHING", event.seq)
-        .rowsWritten > 0;
+      this.ctx.storage.sql.exec(
+        "INSERT INTO events_applied (epoch, seq) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        stored.resumes ?? 0,
+        event.seq,
+      ).rowsWritten > 0;
     if (!fresh) return { ok: true, snapshot: this.#snapshot(stored) };
+    this.#touch();
     switch (event.type) {
       case "call.started": {
-        if (stored.state === "connected" || stored.state === "in-progress")
+        if (stored.state === "connected" || stored.state === "in-progress") {
+          // A resumed call: the new node has it. Nothing moves; subscribers see it start again.
+          this.#broadcast({ type: "event", event });
           return { ok: true, snapshot: this.#snapshot(stored) };
+        }
         const moved = await this.#move("connected", undefined, (record) => ({
           ...record,
           status: "in_progress",
@@ -220,8 +328,22 @@ export class CallLedger extends Server<CallControlEnv> {
         this.#broadcast({ type: "event", event });
         return moved;
       }
+      case "turn.caller-final":
+      case "turn.agent-heard": {
+        if (event.type === "turn.caller-final" && event.entities) {
+          stored.entities = event.entities;
+          this.#save(stored);
+        }
+        if (this.#heard.applyCheckpoint(event)) {
+          await this.#enqueue([{ kind: "turn", row: checkpointRow(event, stored.record.tenantId, turnId) }]);
+          this.#broadcast({ type: "event", event });
+        }
+        const moved = stored.state === "connected" ? await this.#move("in-progress") : undefined;
+        return moved ?? { ok: true, snapshot: this.#snapshot(this.#load() ?? stored) };
+      }
       case "turn": {
-        const rows = turnRows(event, stored.record.tenantId, () => newResourceId("turn"));
+        this.#heard.applyTurn(event);
+        const rows = turnRows(event, stored.record.tenantId, turnId);
         await this.#enqueue(rows.map((row) => ({ kind: "turn", row })));
         this.#broadcast({ type: "event", event });
         const moved = stored.state === "connected" ? await this.#move("in-progress") : undefined;
@@ -325,9 +447,16 @@ export class CallLedger extends Server<CallControlEnv> {
   }
 
   override async onAlarm(): Promise<void> {
-    await this.flushOutbox();
+    // One alarm serves the outbox, the lease and the node watch. An alarm that came for the node watch while the
+    // outbox is backing off leaves the database alone until its retry time.
+    const now = Date.now();
+    const retryAt = this.ctx.storage.kv.get<number>("retryAt") ?? 0;
+    const watchAt = this.ctx.storage.kv.get<number>("watchAt") ?? Number.POSITIVE_INFINITY;
+    if (retryAt > now && watchAt <= now) await this.#schedule(retryAt);
+    else await this.flushOutbox();
     const stored = this.#load();
     if (stored?.state === "ended" && stored.leaseHeld) await this.#releaseLease();
+    await this.#checkNode();
   }
 
   override onConnect(connection: Connection): void {
@@ -338,6 +467,87 @@ export class CallLedger extends Server<CallControlEnv> {
 
   override onMessage(): void {
     // The live feed is one-way; anything a subscriber sends is ignored.
+  }
+
+  /** The node showed a sign of life for this call (an event, a claim), or the call was just given to it. */
+  #touch(): void {
+    this.ctx.storage.kv.put("heardAt", Date.now());
+  }
+
+  /** Starts watching the call's node: the clock restarts now, and the alarm looks again in a while. */
+  async #watchNode(): Promise<void> {
+    this.#touch();
+    await this.#watchAgainAt(Date.now() + LIVENESS_CHECK_MS);
+  }
+
+  async #watchAgainAt(at: number): Promise<void> {
+    this.ctx.storage.kv.put("watchAt", at);
+    await this.#schedule(at);
+  }
+
+  /**
+   * The heartbeat timeout: a live call whose node has been silent (no event for the call, no heartbeat to its
+   * region) for too long, and that the carrier did not move elsewhere, ends as `media_node_lost`: the carrier is
+   * told to hang up, the lease goes back, and the record is final. Never left `in_progress`.
+   */
+  async #checkNode(): Promise<void> {
+    const stored = this.#load();
+    if (!stored || stored.state === "ended" || stored.state === "initiated") return;
+    const { nodeId, region, jurisdiction } = stored.record;
+    if (!nodeId || !region) return;
+    const now = Date.now();
+    const heardAt = this.ctx.storage.kv.get<number>("heardAt") ?? stored.transitions.at(-1)?.at ?? now;
+    let verdict = judgeLiveness({ now, heardAt, lastSeenAt: undefined });
+    let directory: DurableObjectStub<MediaRegion> | undefined;
+    if (!verdict.alive) {
+      directory = namespaceFor(this.env.MEDIA_REGION, this.env, jurisdiction).getByName(region);
+      const node = await directory.node(nodeId).then(
+        (n) => n,
+        () => null,
+      );
+      verdict = judgeLiveness({ now, heardAt, lastSeenAt: node === null ? null : node?.lastSeenAt });
+    }
+    if (verdict.alive) {
+      await this.#watchAgainAt(verdict.checkAgainAt);
+      return;
+    }
+    console.warn("call-ledger: media node lost, ending the call", { call: this.name, nodeId });
+    await directory?.markLost(nodeId).catch(() => undefined);
+    this.#log(stored, {
+      type: "media_node_lost",
+      ok: false,
+      at: now,
+      detail: `media node ${nodeId} silent since ${new Date(verdict.silentSince).toISOString()}`,
+    });
+    await hangUpLostCall(this.env, stored.record);
+    await this.end({ status: "failed", reason: MEDIA_NODE_LOST });
+  }
+
+  #checkpoint(stored: Stored, resume: number): CallCheckpoint {
+    const handoff = stored.handoffs?.at(-1);
+    const record = stored.record;
+    const current =
+      handoff?.agentVersion && handoff.prefixHash
+        ? { agentId: handoff.agentId, agentVersion: handoff.agentVersion, prefixHash: handoff.prefixHash }
+        : {
+            agentId: record.agentId ?? "",
+            agentVersion: record.agentVersion ?? 0,
+            prefixHash: record.prefixHash ?? "",
+          };
+    return {
+      callId: record.callId,
+      tenantId: record.tenantId,
+      ...current,
+      resume,
+      entities: { ...handoff?.context.entities, ...stored.entities },
+      ...this.#heard.checkpoint(),
+    };
+  }
+
+  /** Sets the alarm to `at` unless it is already due earlier (one alarm serves several timers). */
+  async #schedule(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   async #move(
@@ -420,9 +630,7 @@ export class CallLedger extends Server<CallControlEnv> {
       this.ctx.storage.sql.exec("INSERT INTO outbox (payload) VALUES (?)", JSON.stringify(item));
     // While backing off, new items wait for the scheduled retry instead of hammering a database that is down.
     const retryAt = this.ctx.storage.kv.get<number>("retryAt") ?? 0;
-    const due = Math.max(Date.now(), retryAt);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > due) await this.ctx.storage.setAlarm(due);
+    await this.#schedule(Math.max(Date.now(), retryAt));
   }
 
   async #flush(): Promise<{ written: number; remaining: number }> {
@@ -461,7 +669,7 @@ export class CallLedger extends Server<CallControlEnv> {
           head.seq,
         );
       }
-      await this.ctx.storage.setAlarm(retryAt);
+      await this.#schedule(retryAt);
       console.warn("call-ledger: outbox flush failed, will retry", { call: this.name, failures, error });
     } finally {
       // Closing a pool whose connection never came up can itself reject; that is not news.
@@ -498,8 +706,7 @@ export class CallLedger extends Server<CallControlEnv> {
     } catch (error) {
       // Still held: the alarm tries again, and the limiter's own expiry is the last resort.
       console.warn("call-ledger: could not release lease, will retry", { call: this.name, error: String(error) });
-      const current = await this.ctx.storage.getAlarm();
-      if (current === null) await this.ctx.storage.setAlarm(Date.now() + 5_000);
+      await this.#schedule(Date.now() + 5_000);
     }
   }
 }

@@ -53,7 +53,27 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
       ttsFirstByteAt: date(turn.ttsFirstByteAt),
       firstAudioOutAt: date(turn.firstAudioOutAt),
     })
-    .onConflictDoNothing({ target: [callTurns.tenantId, callTurns.callId, callTurns.turnIndex, callTurns.speaker] });
+    // A checkpoint row is superseded by a longer one, then by the turn's own; the outbox writes in order, so the
+    // last write is the newest. Replaying one item writes the same values again. The row keeps its first id.
+    .onConflictDoUpdate({
+      target: [callTurns.tenantId, callTurns.callId, callTurns.turnIndex, callTurns.speaker],
+      set: {
+        text: sql`excluded.text`,
+        interrupted: sql`excluded.interrupted`,
+        createdAt: sql`excluded.created_at`,
+        callerSpeechEndedAt: sql`excluded.caller_speech_ended_at`,
+        sttFinalAt: sql`excluded.stt_final_at`,
+        llmFirstTokenAt: sql`excluded.llm_first_token_at`,
+        ttsFirstByteAt: sql`excluded.tts_first_byte_at`,
+        firstAudioOutAt: sql`excluded.first_audio_out_at`,
+        platformOverheadMs: sql`excluded.platform_overhead_ms`,
+        inputTokens: sql`excluded.input_tokens`,
+        outputTokens: sql`excluded.output_tokens`,
+        cacheReadTokens: sql`excluded.cache_read_tokens`,
+        cacheWriteTokens: sql`excluded.cache_write_tokens`,
+        modelId: sql`excluded.model_id`,
+      },
+    });
 }
 
 /** Cheap liveness probe used by tests and health checks. */

@@ -1,7 +1,7 @@
 // What a CallLedger writes to Postgres, as plain rows: the call record (a full snapshot each time, so the
 // newest write is always the whole truth) and the turns, numbered deterministically from the media node's
 // turn index so a redelivered turn lands on the same row.
-import type { TurnEvent } from "../../../../shared/session-events.ts";
+import type { AgentTextHeardEvent, CallerTurnFinalEvent, TurnEvent } from "../../../../shared/session-events.ts";
 import type { CallDirection, CallStatus, Jurisdiction, Speaker, TelephonyProvider } from "../../db/schema.ts";
 
 export interface CallRecord {
@@ -125,4 +125,37 @@ export function turnRows(event: TurnEvent, tenantId: string, newId: () => string
     });
   }
   return rows;
+}
+
+/**
+ * A checkpoint's row: the caller's final words, or the agent's reply as heard so far, under the turn's index. The
+ * turn's own `turn` event later overwrites it with the whole row (the outbox writes in order). Until then an agent
+ * row counts as interrupted: if the node is lost now, that is exactly what happened to it.
+ */
+export function checkpointRow(
+  event: CallerTurnFinalEvent | AgentTextHeardEvent,
+  tenantId: string,
+  newId: () => string,
+): TurnRow {
+  return {
+    tenantId,
+    id: newId(),
+    callId: event.callId,
+    turnIndex: event.index,
+    speaker: event.type === "turn.caller-final" ? "caller" : "agent",
+    text: event.text,
+    interrupted: event.type === "turn.agent-heard",
+    createdAt: event.at,
+    callerSpeechEndedAt: null,
+    sttFinalAt: null,
+    llmFirstTokenAt: null,
+    ttsFirstByteAt: null,
+    firstAudioOutAt: null,
+    platformOverheadMs: null,
+    inputTokens: null,
+    outputTokens: null,
+    cacheReadTokens: null,
+    cacheWriteTokens: null,
+    modelId: null,
+  };
 }
