@@ -117,6 +117,15 @@ export const TurnEventSchema = z
     llmUsage: z.array(LlmUsageEntrySchema).max(64).optional(),
     /** Characters sent to speech synthesis this turn (what TTS bills); absent: the edge counts `generatedText`. */
     ttsCharacters: z.number().int().nonnegative().optional(),
+    /** The platform's own lines spoken in this turn (acknowledgement, filler, apology), in order. */
+    lines: z
+      .array(
+        z
+          .object({ source: z.enum(["acknowledgement", "filler", "apology", "goodbye"]), text: z.string().max(2_000) })
+          .strict(),
+      )
+      .max(32)
+      .optional(),
     waterfall: TurnWaterfallSchema,
     at: epochMs,
   })

@@ -31,6 +31,7 @@ export interface MediaMetrics {
   readonly llmCacheReadTokens: Counter;
   readonly llmCacheWriteTokens: Counter;
   readonly toolCalls: Counter;
+  readonly sttRecoveries: Counter;
   readonly draining: Gauge;
   /** Stops the event-loop delay sampler. */
   close(): void;
@@ -99,6 +100,10 @@ export function createMediaMetrics(opts: { activeCalls: () => number }): MediaMe
     llmCacheReadTokens: registry.counter("media_llm_cache_read_tokens_total", "Prompt-cache read input tokens."),
     llmCacheWriteTokens: registry.counter("media_llm_cache_write_tokens_total", "Prompt-cache write input tokens."),
     toolCalls: registry.counter("media_tool_calls_total", "Tool calls, by outcome."),
+    sttRecoveries: registry.counter(
+      "media_stt_recoveries_total",
+      "Speech recognition sessions reopened with the unconfirmed audio replayed, by cause (drop, stall).",
+    ),
     draining: registry.gauge("media_draining", "1 while the node drains for shutdown."),
     close: () => loopDelay.disable(),
   };

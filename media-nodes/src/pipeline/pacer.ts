@@ -57,6 +57,7 @@ export class OutboundPacer implements ClockClient {
   #starvedTicks = 0;
   #overSince: number | undefined;
   #closed = false;
+  #paused = false;
   /** Every outgoing frame is assembled here (the link encodes it at once; the buffer is reused). */
   readonly #scratch = new Uint8Array(MULAW_FRAME_BYTES);
   lastFrameAt = Number.NEGATIVE_INFINITY;
@@ -124,6 +125,20 @@ export class OutboundPacer implements ClockClient {
     return dropped;
   }
 
+  /** Holds the audio where it is (the first step of a two-step barge-in): nothing is sent, nothing dropped. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Goes on from where `pause()` held it. */
+  resume(): void {
+    this.#paused = false;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   close(): void {
     this.#closed = true;
     this.clear();
@@ -132,6 +147,7 @@ export class OutboundPacer implements ClockClient {
   onTick(dueAt: number, now: number): void {
     if (this.#closed) return;
     this.#opts.onTick?.(now);
+    if (this.#paused) return;
     if (this.#queued === 0) {
       this.#flushMarks();
       return;

@@ -1,6 +1,7 @@
-// Resilience around the providers: retries and model fallback for the LLM, voice fallback for TTS.
-// Both follow one rule: never make the caller hear something twice that the pipeline already played
-// unless there is no other way to finish the sentence.
+// Resilience around the providers, each a decorator with the interface of what it wraps: retries and model
+// fallback for the LLM, voice fallback for TTS, and (stt-recovery.ts) a fresh recognizer with the unconfirmed
+// audio replayed when STT drops or stalls. One rule for all: never make the caller hear something twice that
+// the pipeline already played unless there is no other way to finish the sentence.
 import {
   LlmError,
   type LlmEvent,
@@ -11,6 +12,8 @@ import {
   type TtsProvider,
   type TtsSession,
 } from "./types.ts";
+
+export { type ResilientSttSession, type SttRecoveryOptions, sttWithRecovery } from "./stt-recovery.ts";
 
 // ── LLM ──────────────────────────────────────────────────────────────────────────────────────────
 

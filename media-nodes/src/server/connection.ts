@@ -1,11 +1,14 @@
 // One WebSocket from a carrier or a browser: protocol state before and around the call. It becomes a
 // call only through admission; until then nothing is spent on it. Bad input is ignored and counted,
 // and too much of it ends this connection only.
+
 import type { WebSocket } from "uWebSockets.js";
+import { performance } from "node:perf_hooks";
 import type { Transport } from "../../../shared/session-events.ts";
 import type { Admission, AdmittedCall } from "../admission/admission.ts";
 import type { MediaMetrics } from "../metrics/media-metrics.ts";
-import type { CallLink, CallSession } from "../pipeline/call-session.ts";
+import type { Call, CallLink } from "../pipeline/call.ts";
+import { PreStartBuffer } from "../pipeline/caller-audio.ts";
 import type { SendStatus } from "../pipeline/pacer.ts";
 import type { Encoded, InboundEvent, TransportCodec, WebNotice } from "../transports/types.ts";
 import { CloseCode, closeReason } from "./close-codes.ts";
@@ -21,27 +24,36 @@ export interface ConnectionDeps {
   admission: Admission;
   metrics: MediaMetrics;
   logger: Logger;
-  /** Builds the call once admitted (the server wires providers and per-agent pieces). */
-  createSession: (call: AdmittedCall, connection: Connection) => CallSession;
+  /**
+   * Builds the call once admitted (the server wires providers and per-agent pieces). `preStart` holds the caller
+   * audio that arrived meanwhile; the call goes on filling it until its providers are open.
+   */
+  createCall: (call: AdmittedCall, connection: Connection, start: StartInfo) => Call;
   onClosed: (connection: Connection) => void;
   startTimeoutMs: number;
   /** The node's frame clock: due outbound frames leave before each inbound message is handled. */
   clock?: { runDue(): void };
 }
 
+/** What the start message told us, for the call. */
+export interface StartInfo {
+  preStart: PreStartBuffer;
+  /** The carrier's own identifiers (support only; never trusted). */
+  carrier: { streamId?: string; callRef?: string };
+}
+
 /** Past this many ignored messages a peer is broken or hostile; its connection ends. */
 const MAX_INVALID_MESSAGES = 200;
-/** Caller audio kept while admission runs (1 s); later frames in that window are dropped. */
-const MAX_ADMISSION_FRAMES = 50;
 
 export class Connection implements CallLink {
   state: "awaiting-start" | "admitting" | "live" | "closed" = "awaiting-start";
-  session: CallSession | undefined;
+  call: Call | undefined;
   invalid = 0;
   closed = false;
   readonly openedAt = Date.now();
   #startTimer: NodeJS.Timeout | undefined;
-  #admissionFrames: Uint8Array[] = [];
+  /** The one buffer of caller audio before the call has started: admission, then the providers opening. */
+  #preStart: PreStartBuffer | undefined;
   readonly #log: Logger;
 
   constructor(
@@ -75,10 +87,9 @@ export class Connection implements CallLink {
   readonly #onEvent = (event: InboundEvent): void => {
     switch (event.type) {
       case "media":
-        if (this.state === "live") this.session?.onAudio(event.audio);
-        else if (this.state === "admitting") {
-          if (this.#admissionFrames.length < MAX_ADMISSION_FRAMES) this.#admissionFrames.push(event.audio.slice());
-        } else this.#invalid("media-before-start");
+        if (this.state === "live") this.call?.onAudio(event.audio);
+        else if (this.state === "admitting") this.#preStart?.push(event.audio, performance.now());
+        else this.#invalid("media-before-start");
         return;
       case "start":
         if (this.state !== "awaiting-start") {
@@ -86,17 +97,18 @@ export class Connection implements CallLink {
           return;
         }
         this.state = "admitting";
+        this.#preStart = new PreStartBuffer();
         clearTimeout(this.#startTimer);
         void this.#admit(event);
         return;
       case "mark":
-        this.session?.onMark(event.name);
+        this.call?.onMark(event.name);
         return;
       case "dtmf":
-        this.session?.onDtmf(event.digit);
+        this.call?.onDtmf(event.digit);
         return;
       case "stop":
-        if (this.session) this.session.end("caller-hung-up", "carrier sent stop");
+        if (this.call) this.call.end("caller-hung-up", "carrier sent stop");
         else this.end(CloseCode.normal, "stream stopped");
         return;
       case "connected":
@@ -106,7 +118,7 @@ export class Connection implements CallLink {
         return;
       case "fatal":
         this.deps.metrics.admissionRefused.inc({ reason: "unsupported-media" });
-        if (this.session) this.session.end("protocol-error", event.reason, event.code, closeReason(event.reason));
+        if (this.call) this.call.end("protocol-error", event.reason, event.code, closeReason(event.reason));
         else this.end(event.code, event.reason);
         return;
     }
@@ -126,18 +138,22 @@ export class Connection implements CallLink {
       return;
     }
     this.codec.bindStream(start.streamId);
-    const session = this.deps.createSession(result.call, this);
-    this.session = session;
+    const carrier = {
+      ...(start.streamId ? { streamId: start.streamId.slice(0, 128) } : {}),
+      ...(start.callRef ? { callRef: start.callRef.slice(0, 256) } : {}),
+    };
+    const preStart = this.#preStart ?? new PreStartBuffer();
+    this.#preStart = undefined;
+    const call = this.deps.createCall(result.call, this, { preStart, carrier });
+    this.call = call;
+    // From here on frames go to the call, which keeps them in the same buffer until it has started.
     this.state = "live";
     try {
-      await session.start();
+      await call.start();
     } catch (err) {
       this.#log.error("call start failed", { error: String(err) });
-      session.end("internal-error", String(err), CloseCode.internalError, "internal error");
-      return;
+      call.end("internal-error", String(err), CloseCode.internalError, "internal error");
     }
-    for (const frame of this.#admissionFrames) session.onAudio(frame);
-    this.#admissionFrames = [];
   }
 
   #refuse(code: number, reason: string, kind: string): void {
@@ -150,7 +166,7 @@ export class Connection implements CallLink {
     this.deps.metrics.badMessages.inc({ reason });
     if (++this.invalid > MAX_INVALID_MESSAGES) {
       const text = `too many invalid messages (last: ${reason})`;
-      if (this.session) this.session.end("protocol-error", text, CloseCode.protocolError, text);
+      if (this.call) this.call.end("protocol-error", text, CloseCode.protocolError, text);
       else this.end(CloseCode.protocolError, text);
     }
   }
@@ -161,7 +177,7 @@ export class Connection implements CallLink {
     this.closed = true;
     this.state = "closed";
     clearTimeout(this.#startTimer);
-    this.session?.end("caller-hung-up", "socket closed");
+    this.call?.end("caller-hung-up", "socket closed");
     this.deps.onClosed(this);
   }
 
@@ -230,7 +246,7 @@ export class Connection implements CallLink {
     } catch {
       // Already closed underneath us.
     }
-    this.session?.end("caller-hung-up", "socket closed");
+    this.call?.end("caller-hung-up", "socket closed");
     this.deps.onClosed(this);
   }
 }

@@ -7,13 +7,13 @@ import { performance } from "node:perf_hooks";
 import type { AgentRuntimeConfig } from "../../../shared/agent-config.ts";
 import { type CallTokenVerifier, importCallTokenVerifier, NonceLedger } from "../../../shared/call-token.ts";
 import type { Transport } from "../../../shared/session-events.ts";
-import { Admission } from "../admission/admission.ts";
+import { Admission, type AdmittedCall } from "../admission/admission.ts";
 import type { AgentDirectory } from "../admission/agent-directory.ts";
 import type { MediaNodeConfig } from "../config.ts";
 import { createMediaMetrics, type MediaMetrics } from "../metrics/media-metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../metrics/registry.ts";
 import { AudioCache } from "../pipeline/audio-cache.ts";
-import { CallSession, type ToolRunnerLike } from "../pipeline/call-session.ts";
+import { Call, type ToolRunnerPort } from "../pipeline/call.ts";
 import { FrameClock } from "../pipeline/frame-clock.ts";
 import { type LlmFallbackOptions, llmWithFallback, ttsWithFallback } from "../providers/fallback.ts";
 import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types.ts";
@@ -25,7 +25,7 @@ import { TwilioCodec } from "../transports/twilio.ts";
 import type { TransportCodec } from "../transports/types.ts";
 import { WebCodec } from "../transports/web.ts";
 import { CloseCode } from "./close-codes.ts";
-import { Connection, type SocketData } from "./connection.ts";
+import { Connection, type SocketData, type StartInfo } from "./connection.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { loadUws } from "./uws.ts";
 
@@ -39,7 +39,7 @@ export interface MediaNodeDeps {
   verifier?: CallTokenVerifier;
   ledger?: NonceLedger;
   /** Default: the webhook/built-in ToolRunner with config.toolWebhookSecret. */
-  createToolRunner?: (agent: AgentRuntimeConfig) => ToolRunnerLike;
+  createToolRunner?: (agent: AgentRuntimeConfig) => ToolRunnerPort;
   fetch?: typeof fetch;
   logger?: Logger;
   /** Epoch clock for token expiry (tests move it). */
@@ -76,7 +76,7 @@ export interface MediaNodeHandle {
   port: number;
   metrics: MediaMetrics;
   /** Live calls, for tests and diagnostics. */
-  calls(): CallSession[];
+  calls(): Call[];
   drain(deadlineMs?: number): Promise<DrainResult>;
   close(): Promise<void>;
   stats(): MediaNodeStats;
@@ -102,7 +102,7 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
   if (config.toolWebhookSecretIsDefault)
     logger.warn("TOOL_WEBHOOK_SECRET is not set; webhook tools are signed with the local development secret");
 
-  const sessions = new Set<CallSession>();
+  const sessions = new Set<Call>();
   const connections = new Set<Connection>();
   const metrics = createMediaMetrics({ activeCalls: () => sessions.size });
   const verifier = deps.verifier ?? (await importCallTokenVerifier(config.callTokenPublicKeys));
@@ -121,7 +121,7 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
   });
   const audioCache = new AudioCache(logger);
   const llm = llmWithFallback(deps.llm, deps.llmFallback);
-  const toolRunners = new WeakMap<AgentRuntimeConfig, ToolRunnerLike>();
+  const toolRunners = new WeakMap<AgentRuntimeConfig, ToolRunnerPort>();
   // Built-ins that act on the call (transfer, SMS, verification, handoff) are carried out by the edge the
   // session events go to, signed the same way.
   const edgeActions = config.sessionSink
@@ -132,7 +132,7 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
         ...(deps.fetch ? { fetch: deps.fetch } : {}),
       })
     : undefined;
-  const toolRunnerFor = (agent: AgentRuntimeConfig): ToolRunnerLike => {
+  const toolRunnerFor = (agent: AgentRuntimeConfig): ToolRunnerPort => {
     let runner = toolRunners.get(agent);
     if (!runner) {
       runner =
@@ -161,24 +161,21 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
     onClosed: (c: Connection) => {
       connections.delete(c);
     },
-    createSession: (call: Parameters<typeof createSessionFor>[0], connection: Connection) =>
-      createSessionFor(call, connection),
+    createCall: (call: AdmittedCall, connection: Connection, start: StartInfo) => createCall(call, connection, start),
   };
 
-  function createSessionFor(
-    call: import("../admission/admission.ts").AdmittedCall,
-    connection: Connection,
-  ): CallSession {
+  function createCall(call: AdmittedCall, connection: Connection, start: StartInfo): Call {
     callsAdmitted += 1;
     metrics.callsTotal.inc({ transport: connection.codec.kind });
-    const session = new CallSession(
+    const session = new Call(
       {
         claims: call.claims,
         agent: call.agent,
         prefix: call.prefix,
         transport: connection.codec.kind,
         link: connection,
-        carrier: {},
+        carrier: start.carrier,
+        preStart: start.preStart,
       },
       {
         stt: deps.stt,
@@ -302,7 +299,7 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
       logger.info("draining", { activeCalls: sessions.size, deadlineMs });
       const before = sessions.size;
       // Sockets that never became calls have nothing to finish.
-      for (const c of [...connections]) if (!c.session) c.end(CloseCode.goingAway, "media node is draining");
+      for (const c of [...connections]) if (!c.call) c.end(CloseCode.goingAway, "media node is draining");
       if (sessions.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, deadlineMs);

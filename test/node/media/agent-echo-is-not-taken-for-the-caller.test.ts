@@ -53,9 +53,9 @@ test("in a call, the agent's echo does not register as caller speech; the caller
 
   // Before the agent says anything, the quiet tone is the caller: the VAD hears it.
   caller.talk(true, ECHO);
-  await until(() => session.vad.speaking, "the VAD to hear the quiet caller");
+  await until(() => session.callerAudio.speaking, "the VAD to hear the quiet caller");
   caller.talk(false);
-  await until(() => !session.vad.speaking, "the VAD to hear silence");
+  await until(() => !session.callerAudio.speaking, "the VAD to hear silence");
 
   h.stt.emit(FakeStt.final("When are you open?"));
   await until(() => caller.playedBytes > 1_600, "the reply to be playing");
@@ -64,14 +64,14 @@ test("in a call, the agent's echo does not register as caller speech; the caller
   let heardEcho = false;
   for (let i = 0; i < 40; i++) {
     await sleep(20);
-    heardEcho ||= session.vad.speaking;
+    heardEcho ||= session.callerAudio.speaking;
   }
   expect(caller.playedBytes).toBeLessThan(8_000 * 6); // the agent was still talking throughout
   expect(heardEcho).toBe(false);
 
   // The caller speaking up over the agent is heard.
   caller.talk(true, LOUD);
-  await until(() => session.vad.speaking, "the VAD to hear the caller over the agent");
+  await until(() => session.callerAudio.speaking, "the VAD to hear the caller over the agent");
   caller.talk(false);
   await caller.hangUp();
 });

@@ -61,8 +61,8 @@ test("the caller interrupts mid-sentence: clear within a frame, stream aborted, 
   h.stt.emit(FakeStt.interim("wait can I ask"));
   // Detection to `clear` written to the caller's socket: within one 20 ms frame, not at the next tick,
   // not after the model and TTS are told.
-  expect(session.lastBargeIn).toBeDefined();
-  expect(session.lastBargeIn!.clearSentAt - detectedAt).toBeLessThanOrEqual(20);
+  expect(session.telemetry.lastBargeIn).toBeDefined();
+  expect(session.telemetry.lastBargeIn!.clearSentAt - detectedAt).toBeLessThanOrEqual(20);
   await until(() => caller.events("clear").length === 1, "the agent to clear its audio");
   const clearAt = caller.events("clear")[0]!.at;
   h.stt.emit(FakeStt.final("Wait, can I ask something else?"));

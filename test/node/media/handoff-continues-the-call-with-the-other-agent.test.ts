@@ -3,7 +3,7 @@
 // edge named), with the earlier tool calls turned into text and a note of what the caller wants; the caller hears
 // the new agent without a gap. If that version cannot be had, the first agent is told so and carries on.
 import { afterEach, expect, test } from "vitest";
-import type { ToolRunnerLike } from "../../../media-nodes/src/pipeline/call-session.ts";
+import type { ToolRunnerPort } from "../../../media-nodes/src/pipeline/call.ts";
 import { FakeLlm, FakeStt } from "../../../media-nodes/src/providers/fake/index.ts";
 import type { AgentRuntimeConfig } from "../../../shared/agent-config.ts";
 import { compilePromptPrefix } from "../../../shared/prompt-prefix.ts";
@@ -35,7 +35,7 @@ const HANDOFF_TOOL = {
 };
 
 /** The edge's answer as the tool runner passes it on: handed off to `version` of billing, named by `prefixHash`. */
-function handingOffTo(version: number, prefixHash: string): (agent: AgentRuntimeConfig) => ToolRunnerLike {
+function handingOffTo(version: number, prefixHash: string): (agent: AgentRuntimeConfig) => ToolRunnerPort {
   return (agent) => ({
     async run(calls) {
       if (agent.agentId === BILLING.agentId) throw new Error("billing made no tool calls in this test");

@@ -3,7 +3,7 @@
 
 import { InMemoryAgentDirectory } from "../../../../media-nodes/src/admission/agent-directory.ts";
 import { loadConfig } from "../../../../media-nodes/src/config.ts";
-import type { ToolRunnerLike } from "../../../../media-nodes/src/pipeline/call-session.ts";
+import type { ToolRunnerPort } from "../../../../media-nodes/src/pipeline/call.ts";
 import {
   FakeLlm,
   type FakeLlmOptions,
@@ -36,7 +36,7 @@ export interface HarnessOptions {
   ttsProvider?: TtsProvider;
   tts?: FakeTtsOptions;
   env?: Record<string, string>;
-  createToolRunner?: (agent: AgentRuntimeConfig) => ToolRunnerLike;
+  createToolRunner?: (agent: AgentRuntimeConfig) => ToolRunnerPort;
   fetch?: typeof fetch;
   now?: () => number;
   startTimeoutMs?: number;

@@ -1,0 +1,379 @@
+// One live call: its life cycle (start, end, the error guard, call.started and call.ended) and the wiring of
+// the parts that do the work. Frames flow one way, interruptions flow back:
+//
+//   codec → CallerAudio (buffer, VAD, STT) → UserTurns → Reply (LLM, tools, chunker) → AgentAudio (TTS, pacer, marks) → codec
+//                                               ▲                                                         │
+//                                               └──── interrupt(): clear, reply interrupt, history trim ◄─┘
+//
+// Supervision watches for silence on the pacer's tick; Telemetry follows each reply's events. Everything a call
+// does runs inside this object, and its errors end this call only.
+import { performance } from "node:perf_hooks";
+import type { AgentRuntimeConfig } from "../../../shared/agent-config.ts";
+import type { CallTokenClaims } from "../../../shared/call-token.ts";
+import type { PromptPrefix } from "../../../shared/prompt-prefix.ts";
+import type { CallEndReason, Transport } from "../../../shared/session-events.ts";
+import type { MediaMetrics } from "../metrics/media-metrics.ts";
+import { type SttRecoveryOptions, sttWithRecovery } from "../providers/fallback.ts";
+import type { SttEvent, SttProvider, TtsProvider } from "../providers/types.ts";
+import { CloseCode } from "../server/close-codes.ts";
+import type { Logger } from "../server/logger.ts";
+import type { SessionSink } from "../session-sink/types.ts";
+import { AgentAudio, type CallLink } from "./agent-audio.ts";
+import type { AudioCache } from "./audio-cache.ts";
+import { CallerAudio, type PreStartBuffer } from "./caller-audio.ts";
+import type { FrameClock } from "./frame-clock.ts";
+import { History } from "./history.ts";
+import { type Interruption, interrupt } from "./interruption.ts";
+import { type HandoffTarget, Replies } from "./replies.ts";
+import type { Reply } from "./reply.ts";
+import type { LlmStreamer, ToolRunnerPort } from "./reply-rounds.ts";
+import { Supervision } from "./supervision.ts";
+import { type CarrierIds, Telemetry } from "./telemetry.ts";
+import { type UserTurnEvent, UserTurns } from "./user-turns.ts";
+
+export type { CallLink } from "./agent-audio.ts";
+export type { HandoffTarget } from "./replies.ts";
+export type { LlmStreamer, ToolRunnerPort } from "./reply-rounds.ts";
+
+export interface CallDeps {
+  stt: SttProvider;
+  llm: LlmStreamer;
+  /** Already wrapped with the agent's fallback voice. */
+  tts: TtsProvider;
+  toolRunner: ToolRunnerPort;
+  sink: SessionSink;
+  metrics: MediaMetrics;
+  clock: Pick<FrameClock, "add" | "remove" | "runDue">;
+  audioCache: AudioCache;
+  logger: Logger;
+  nodeId: string;
+  deadAirMs: number;
+  lines: { filler: string; apology: string; drainGoodbye: string };
+  sttRecovery?: Omit<SttRecoveryOptions, "onRecover">;
+  /**
+   * The version a handoff names, resolved and checked like an admitted call's, with its tool runner. Absent: a
+   * handoff only records its context packet and the caller stays with the agent.
+   */
+  handOff?: (claims: CallTokenClaims) => Promise<HandoffTarget | { ok: false; reason: string }>;
+  onEnded?: (call: Call) => void;
+}
+
+export interface CallInit {
+  claims: CallTokenClaims;
+  agent: AgentRuntimeConfig;
+  prefix: PromptPrefix;
+  transport: Transport;
+  link: CallLink;
+  carrier: CarrierIds;
+  /** Caller audio that arrived while the call was being admitted (the same buffer goes on filling). */
+  preStart?: PreStartBuffer;
+}
+
+/** Recognizer end-of-utterance settings: silence before a final, and gap before UtteranceEnd. */
+const STT_ENDPOINTING_MS = 300;
+const STT_UTTERANCE_END_MS = 1_000;
+
+export class Call {
+  readonly callId: string;
+  readonly startedAt = performance.now();
+  readonly callerAudio: CallerAudio;
+  readonly userTurns: UserTurns;
+  readonly agentAudio: AgentAudio;
+  readonly history = new History();
+  readonly supervision: Supervision;
+  readonly telemetry: Telemetry;
+  readonly replies: Replies;
+  readonly #init: CallInit;
+  readonly #deps: CallDeps;
+  readonly #log: Logger;
+  #ended = false;
+  #started = false;
+  #drainWaiter: (() => void) | undefined;
+
+  constructor(init: CallInit, deps: CallDeps) {
+    this.#init = init;
+    this.#deps = deps;
+    this.callId = init.claims.callId;
+    this.#log = deps.logger.child({ callId: this.callId });
+    this.telemetry = new Telemetry({
+      callId: this.callId,
+      sink: deps.sink,
+      metrics: deps.metrics,
+      log: this.#log,
+      notify: (notice) => init.link.sendNotice(notice),
+    });
+    this.callerAudio = new CallerAudio({
+      // Until both end-of-utterance answers can have come (plus a margin), caller audio is not batched.
+      promptWindowMs: STT_ENDPOINTING_MS + STT_UTTERANCE_END_MS + 200,
+      onFrame: (now, speaking) => this.userTurns.onFrame(now, speaking),
+      ...(init.preStart ? { preStart: init.preStart } : {}),
+    });
+    const vad = this.callerAudio.vad;
+    this.agentAudio = new AgentAudio({
+      link: init.link,
+      metrics: deps.metrics,
+      audioCache: deps.audioCache,
+      clock: deps.clock,
+      // The call keeps the voice it started with: the TTS session and the cached lines are in it.
+      voice: init.agent.voice,
+      onFrame: (frame, now) => vad.noteOutbound(frame, now),
+      onTick: (now) => this.supervision.tick(now),
+      onPlayed: (reply) => this.replies.onPlayed(reply),
+      onGoodbyePlayed: () => this.#drainWaiter?.(),
+      onSlowConsumer: () =>
+        this.end(
+          "slow-consumer",
+          "peer did not read its audio",
+          CloseCode.slowConsumer,
+          "slow consumer: audio not read",
+        ),
+    });
+    this.userTurns = new UserTurns(
+      init.agent.bargeIn,
+      {
+        agentAudible: (now) => this.agentAudio.audible(now),
+        agentSentence: () => this.agentAudio.recentText(),
+        vadSpeechMs: (now) => vad.speechMs(now),
+        lastVoicedAt: () => vad.lastVoicedAt,
+      },
+      (event) => this.#onUserTurn(event),
+    );
+    this.supervision = new Supervision(
+      {
+        reply: () => this.replies.current,
+        queuedBytes: () => this.agentAudio.pacer.queuedBytes,
+        lastFrameAt: () => this.agentAudio.pacer.lastFrameAt,
+        agentAudible: (now) => this.agentAudio.audible(now),
+        callerSpeaking: () => vad.speaking,
+      },
+      {
+        deadAirMs: deps.deadAirMs,
+        playFiller: (reply, why) => {
+          this.#log.info(why === "dead-air" ? "dead air; playing filler" : "recognizer stalled; playing filler", {
+            turn: reply?.index,
+          });
+          if (reply) this.agentAudio.playLine(reply, "filler", deps.lines.filler);
+          else if (this.agentAudio.playLoose("filler", deps.lines.filler)) this.telemetry.fillerWithoutReply();
+        },
+      },
+    );
+    this.replies = new Replies({
+      claims: init.claims,
+      agent: { agent: init.agent, prefix: init.prefix, toolRunner: deps.toolRunner },
+      llm: deps.llm,
+      history: this.history,
+      audio: this.agentAudio,
+      telemetry: this.telemetry,
+      apology: deps.lines.apology,
+      log: this.#log,
+      poll: () => deps.clock.runDue(),
+      interrupt: (interruption) => this.#interrupt(interruption),
+      ...(deps.handOff ? { handOff: deps.handOff } : {}),
+      onHandedOff: (agent) => {
+        this.userTurns.setPolicy(agent.agent.bargeIn);
+        this.#warmLines();
+      },
+      onFailed: (err) => {
+        if (this.#ended) return;
+        deps.metrics.callErrors.inc({ stage: "turn" });
+        this.#log.error("turn failed", { error: String(err), stack: err instanceof Error ? err.stack : undefined });
+        this.end("internal-error", String(err), CloseCode.internalError, "internal error");
+      },
+      onAgentEnded: () => this.end("agent-ended", "the agent ended the call", CloseCode.normal, "call ended by agent"),
+    });
+  }
+
+  get agent(): AgentRuntimeConfig {
+    return this.replies.agent.agent;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  get turnCount(): number {
+    return this.replies.count;
+  }
+
+  /** The pacer that sends this call's frames (the node's clock reports a failing one by it). */
+  get pacer() {
+    return this.agentAudio.pacer;
+  }
+
+  /** The reply in progress or last played. */
+  get reply(): Reply | undefined {
+    return this.replies.current;
+  }
+
+  // ── life cycle ────────────────────────────────────────────────────────────────────────────────
+
+  /** Opens the providers and greets the caller. Admission already happened: this is the first cost. */
+  async start(): Promise<void> {
+    const { agent, claims } = this.#init;
+    this.telemetry.callStarted(claims, this.#deps.nodeId, this.#init.transport, this.#init.carrier);
+    this.#warmLines();
+    const stt = sttWithRecovery(this.#deps.stt, {
+      ...this.#deps.sttRecovery,
+      onRecover: ({ cause, reason }) => {
+        this.#log.warn("speech recognition reopened; replaying the caller's unconfirmed audio", { cause, reason });
+        this.#deps.metrics.sttRecoveries.inc({ cause });
+        if (cause === "stall") this.supervision.noteSttStall();
+      },
+    });
+    try {
+      const [sttSession, tts] = await Promise.all([
+        stt.open(
+          {
+            encoding: "mulaw",
+            sampleRate: 8_000,
+            language: agent.language,
+            endpointingMs: STT_ENDPOINTING_MS,
+            utteranceEndMs: STT_UTTERANCE_END_MS,
+            ...(agent.keyterms.length ? { keyterms: agent.keyterms } : {}),
+            tag: this.callId,
+          },
+          (e) => this.#guard("stt", () => this.#onStt(e)),
+        ),
+        this.#deps.tts.open({ voice: agent.voice, encoding: "mulaw", sampleRate: 8_000 }, (e) =>
+          this.#guard("tts", () => this.agentAudio.onTtsEvent(e)),
+        ),
+      ]);
+      if (this.#ended) {
+        await Promise.allSettled([sttSession.close(), tts.close()]);
+        return;
+      }
+      this.agentAudio.attach(tts);
+      this.#started = true;
+      this.callerAudio.start(sttSession);
+    } catch (err) {
+      this.#log.error("provider open failed", { error: String(err) });
+      this.end(
+        "provider-failure",
+        `could not open speech providers: ${String(err)}`,
+        CloseCode.unavailable,
+        "speech providers unavailable",
+      );
+      return;
+    }
+    this.#init.link.sendNotice({ type: "ready", callId: this.callId, sampleRate: 16_000 });
+    if (agent.firstMessage) this.replies.greet(agent.firstMessage);
+  }
+
+  #warmLines(): void {
+    const lines = this.#deps.lines;
+    const voice = this.#init.agent.voice;
+    for (const text of [this.replies.agent.agent.acknowledgement, lines.filler, lines.apology, lines.drainGoodbye]) {
+      void this.#deps.audioCache.warm(this.#deps.tts, voice, text);
+    }
+  }
+
+  /**
+   * Ends the call once: stops the providers, publishes what is left, closes the socket (unless the peer
+   * already did). Safe to call from anywhere, any number of times.
+   */
+  end(reason: CallEndReason, detail?: string, code: number = CloseCode.normal, closeText = "call ended"): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.replies.current?.close();
+    const tts = this.agentAudio.close();
+    const stt = this.callerAudio.close();
+    void stt?.close().catch(() => {});
+    void tts?.close().catch(() => {});
+    this.telemetry.callEnded(reason, detail, performance.now() - this.startedAt, this.replies.count);
+    this.#log.info("call ended", { reason, detail });
+    if (!this.#init.link.closed) {
+      this.#init.link.sendNotice({ type: "end", reason: closeText });
+      this.#init.link.end(code, closeText);
+    }
+    this.#drainWaiter?.();
+    this.#deps.onEnded?.(this);
+  }
+
+  /** Drain deadline: stop whatever is being said, say goodbye, and end once it has played. */
+  async endWithGoodbye(maxWaitMs = 8_000): Promise<void> {
+    if (this.#ended) return;
+    this.#interrupt({ reason: "drain", detectedAt: performance.now() });
+    const playMs = this.#started ? this.agentAudio.playGoodbye(this.#deps.lines.drainGoodbye) : undefined;
+    if (playMs !== undefined) {
+      const done = new Promise<void>((resolve) => {
+        this.#drainWaiter = resolve;
+      });
+      await Promise.race([done, new Promise((r) => setTimeout(r, Math.min(maxWaitMs, playMs + 500)))]);
+    }
+    this.end("drain-deadline", "node shutting down", CloseCode.goingAway, "media node shutting down");
+  }
+
+  /** Runs a provider callback; an exception there ends this call, never the node. */
+  #guard(stage: string, fn: () => void): void {
+    // Provider events for many calls can arrive in one burst (one socket read, one poll phase): frames
+    // due meanwhile leave first.
+    this.#deps.clock.runDue();
+    try {
+      fn();
+    } catch (err) {
+      this.#deps.metrics.callErrors.inc({ stage });
+      this.#log.error("call failed", {
+        stage,
+        error: String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      });
+      this.end("internal-error", String(err), CloseCode.internalError, "internal error");
+    }
+  }
+
+  // ── from the socket ───────────────────────────────────────────────────────────────────────────
+
+  onAudio(frame: Uint8Array): void {
+    if (this.#ended) return;
+    this.callerAudio.push(frame, performance.now());
+  }
+
+  onMark(name: string): void {
+    if (this.#ended) return;
+    this.agentAudio.onMark(name);
+  }
+
+  onDtmf(digit: string): void {
+    this.#log.debug("dtmf", { digit });
+  }
+
+  // ── between the parts ─────────────────────────────────────────────────────────────────────────
+
+  #onStt(event: SttEvent): void {
+    if (this.#ended) return;
+    if (event.type === "closed") {
+      // sttWithRecovery already reopened what it could.
+      this.end(
+        "provider-failure",
+        `speech recognition lost: ${event.reason}`,
+        CloseCode.unavailable,
+        "speech recognition unavailable",
+      );
+      return;
+    }
+    this.userTurns.onStt(event, performance.now());
+  }
+
+  #onUserTurn(event: UserTurnEvent): void {
+    switch (event.type) {
+      case "speech-started":
+        // Issue 10's two-step barge-in pauses the agent's audio here (agentAudio.pause()).
+        return;
+      case "interruption":
+        this.#interrupt({ reason: "barge-in", detectedAt: event.detectedAt });
+        return;
+      case "turn-ended":
+        this.replies.onUserTurn(event.text, event.speechEndAt, event.sttFinalAt);
+        return;
+    }
+  }
+
+  /** The one interruption path (interruption.ts): clear, reply interrupt, history trim. */
+  #interrupt(interruption: Interruption): void {
+    const { clearSentAt } = interrupt(
+      { audio: this.agentAudio, history: this.history, reply: this.replies.current },
+      interruption,
+    );
+    if (interruption.reason === "barge-in") this.telemetry.bargeIn(interruption.detectedAt, clearSentAt);
+  }
+}

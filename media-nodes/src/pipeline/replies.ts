@@ -1,0 +1,191 @@
+// The agent's side of the conversation, reply by reply (livekit's agent activity): a caller's turn starts a
+// reply, or folds into the one still silent, or supersedes the one still talking; each reply's rounds are
+// played onto the agent's audio as they come; a handoff moves the call to another agent between rounds.
+import { performance } from "node:perf_hooks";
+import type { CallTokenClaims } from "../../../shared/call-token.ts";
+import type { Logger } from "../server/logger.ts";
+import type { AgentAudio } from "./agent-audio.ts";
+import type { History } from "./history.ts";
+import type { Interruption } from "./interruption.ts";
+import { Reply } from "./reply.ts";
+import type { CallAgent, HandoffAction, LlmStreamer, ReplyStep, RoundsContext } from "./reply-rounds.ts";
+import type { Telemetry } from "./telemetry.ts";
+
+export interface HandoffTarget extends CallAgent {
+  ok: true;
+}
+
+export interface RepliesDeps {
+  claims: CallTokenClaims;
+  agent: CallAgent;
+  llm: LlmStreamer;
+  history: History;
+  audio: AgentAudio;
+  telemetry: Telemetry;
+  apology: string;
+  log: Logger;
+  /** Lets due frames leave while a model streams (the node's frame clock). */
+  poll(): void;
+  /** The call's one interruption path. */
+  interrupt(interruption: Interruption): void;
+  /**
+   * The version a handoff names, resolved and checked like an admitted call's, with its tool runner. Absent: a
+   * handoff only records its context packet and the caller stays with the agent.
+   */
+  handOff?: (claims: CallTokenClaims) => Promise<HandoffTarget | { ok: false; reason: string }>;
+  /** The call is with another agent now (its thresholds, its cached lines). */
+  onHandedOff(agent: CallAgent): void;
+  /** A reply failed in a way that is not the model's: the call ends. */
+  onFailed(error: unknown): void;
+  /** The agent asked to end the call, and its goodbye has played. */
+  onAgentEnded(): void;
+}
+
+export class Replies {
+  readonly #d: RepliesDeps;
+  readonly #rounds: RoundsContext;
+  #agent: CallAgent;
+  #current: Reply | undefined;
+  #count = 0;
+
+  constructor(deps: RepliesDeps) {
+    this.#d = deps;
+    this.#agent = deps.agent;
+    this.#rounds = {
+      callId: deps.claims.callId,
+      tenantId: deps.claims.tenantId,
+      llm: deps.llm,
+      history: deps.history,
+      agent: () => this.#agent,
+      handOff: (action) => this.#handOff(action),
+      poll: deps.poll,
+      apology: deps.apology,
+      log: deps.log,
+    };
+  }
+
+  get agent(): CallAgent {
+    return this.#agent;
+  }
+
+  /** The reply in progress, or the last one. */
+  get current(): Reply | undefined {
+    return this.#current;
+  }
+
+  /** Caller turns answered so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The caller's turn ended: answer it. */
+  onUserTurn(userText: string, speechEndAt: number, sttFinalAt: number): void {
+    let text = userText;
+    const prev = this.#current;
+    const audio = this.#d.audio;
+    if (prev && !prev.settled) {
+      const now = performance.now();
+      if (!audio.heardAny(prev) && !prev.toolsStarted && prev.index > 0) {
+        // The caller went on talking before the agent said anything: one turn, one reply.
+        this.#d.interrupt({ reason: "fold", detectedAt: now });
+        this.#d.history.rewind(prev);
+        text = `${prev.userText} ${userText}`;
+      } else if (prev.owesReply || audio.audible(now)) {
+        this.#d.interrupt({ reason: "superseded", detectedAt: now });
+      } else {
+        prev.settle();
+      }
+    }
+    const reply = new Reply(++this.#count, text);
+    reply.times.speechEndAt = speechEndAt;
+    reply.times.sttFinalAt = sttFinalAt;
+    this.#d.history.beginReply(reply, text);
+    this.#begin(reply);
+    void this.#run(reply);
+  }
+
+  /** The agent's first message: no model, straight to speech. */
+  greet(text: string): void {
+    const reply = new Reply(0, "", "speaking");
+    this.#d.history.beginReply(reply, "");
+    this.#begin(reply);
+    reply.generated.push(text);
+    this.#d.history.appendAssistant([{ type: "text", text }]);
+    this.#d.audio.speak(reply, 0, text, true);
+    reply.times.firstClauseAt = performance.now();
+    this.#d.audio.endReply(reply);
+  }
+
+  /** Agent audio heard the reply to its end. */
+  onPlayed(reply: Reply): void {
+    if (reply.settled) return;
+    reply.played();
+    if (reply.endCallAfterPlayback) this.#d.onAgentEnded();
+  }
+
+  #begin(reply: Reply): void {
+    this.#current = reply;
+    this.#d.audio.begin(reply);
+    this.#d.telemetry.watch(reply);
+    reply.on((event) => {
+      if (event.type === "settled") this.#d.audio.release(reply);
+    });
+  }
+
+  async #run(reply: Reply): Promise<void> {
+    try {
+      for await (const step of reply.rounds(this.#rounds)) {
+        if (reply.signal.aborted) return;
+        this.#play(reply, step);
+      }
+      if (reply.signal.aborted) return;
+      reply.finishGenerating();
+      this.#d.audio.endReply(reply);
+    } catch (err) {
+      if (reply.signal.aborted) return;
+      this.#d.onFailed(err);
+    }
+  }
+
+  #play(reply: Reply, step: ReplyStep): void {
+    switch (step.type) {
+      case "clause":
+        this.#d.audio.speak(reply, step.round, step.text, step.flush);
+        return;
+      case "line":
+        // The acknowledgement once per reply, and only if nothing of it is playing yet.
+        if (step.source === "acknowledgement") {
+          if (reply.acknowledged || reply.firstByteAt !== undefined) return;
+          reply.acknowledged = true;
+        }
+        this.#d.audio.playLine(reply, step.source, step.text);
+        return;
+      case "action":
+        reply.emit({ type: "action", action: step.action });
+        if (step.action.type === "end_call") reply.endCallAfterPlayback = true;
+        return;
+    }
+  }
+
+  /**
+   * Hands the call to another agent's published version: its prompt prefix (cache point and all), tools, model
+   * policy and barge-in thresholds from the next request on. The call keeps its voice. If the version cannot be
+   * had, the first agent is told to carry on.
+   */
+  async #handOff(action: HandoffAction & { agentVersion: number; prefixHash: string }): Promise<void> {
+    const { agentId, agentVersion, prefixHash } = action;
+    const target = this.#d.handOff
+      ? await this.#d.handOff({ ...this.#d.claims, agentId, agentVersion, prefixHash })
+      : { ok: false as const, reason: "handoffs are not available on this node" };
+    if (!target.ok) {
+      this.#d.log.warn("handoff failed; the agent carries on", { agentId, reason: target.reason });
+      this.#d.history.noteHandoffFailed();
+      return;
+    }
+    const from = this.#agent.agent.agentId;
+    this.#agent = { agent: target.agent, prefix: target.prefix, toolRunner: target.toolRunner };
+    this.#d.onHandedOff(this.#agent);
+    this.#d.history.noteHandoff(action.context);
+    this.#d.log.info("call handed to another agent", { from, to: agentId, version: agentVersion });
+  }
+}

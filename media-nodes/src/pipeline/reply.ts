@@ -1,0 +1,220 @@
+// One agent reply (livekit's SpeechHandle): the answer to one caller turn, or the greeting. It has an explicit
+// state, its own AbortController and its latency waterfall, and it is interrupted through `interrupt(reason)`.
+// What it produces comes from `rounds()` (reply-rounds.ts), an async generator of clauses, canned lines and
+// call actions that knows nothing of the pacer or the socket. Telemetry and the call subscribe to its events.
+import { performance } from "node:perf_hooks";
+import type { CallActionEventAction, TurnWaterfall } from "../../../shared/session-events.ts";
+import type { LlmUsage } from "../providers/types.ts";
+import type { HistoryMark } from "./conversation.ts";
+import { type ReplyStep, type RoundsContext, replyRounds } from "./reply-rounds.ts";
+import type { AudioSource } from "./speech-output.ts";
+
+/**
+ * - `speculative`: started before the caller's turn was confirmed; nothing of it plays until `commit()` (issue 10).
+ * - `generating` / `tools`: the model is producing, or its tools are running.
+ * - `speaking`: the model's part is done; its audio may still be playing.
+ * - `played`: the caller heard all of it (end mark echoed, or the grace time passed).
+ * - `interrupted`: the caller cut in (or the node drained); `superseded`: a newer turn replaced it.
+ */
+export type ReplyState = "speculative" | "generating" | "tools" | "speaking" | "played" | "interrupted" | "superseded";
+
+export type InterruptReason = "barge-in" | "superseded" | "fold" | "drain";
+
+/** A canned line the platform spoke in this reply. */
+export type CannedSource = Exclude<AudioSource, "speech">;
+
+/** Timestamps on the performance.now() clock; converted to epoch ms when published. */
+export interface ReplyTimes {
+  speechEndAt?: number;
+  sttFinalAt?: number;
+  llmRequestAt?: number;
+  llmFirstTokenAt?: number;
+  /** The first clause was ready (chunker) and handed to TTS. */
+  firstClauseAt?: number;
+  ttsFirstByteAt?: number;
+  /** A canned line (acknowledgement, filler, apology) was triggered. */
+  cannedAt?: number;
+  firstAudioOutAt?: number;
+}
+
+export interface ToolRecord {
+  id: string;
+  name: string;
+  ok: boolean;
+  ms: number;
+}
+
+export type ReplyEvent =
+  | { type: "model"; modelId: string }
+  | { type: "tool"; record: ToolRecord }
+  | { type: "action"; action: CallActionEventAction }
+  | { type: "line"; source: CannedSource; text: string }
+  /** The model's part is done; `text` is everything it generated. */
+  | { type: "generated"; text: string }
+  /** Final: played, interrupted, superseded or the call ended. The reply's record is complete. */
+  | { type: "settled" };
+
+export class Reply {
+  state: ReplyState;
+  readonly abort = new AbortController();
+  readonly times: ReplyTimes = {};
+  readonly startedAt = performance.now();
+  /** The conversation before this reply touched it, so a fold can undo it. */
+  history: HistoryMark = { length: 0, lastContent: 0 };
+  readonly generated: string[] = [];
+  /** Canned lines spoken in this reply, in order (stored with the turn). */
+  readonly lines: { source: CannedSource; text: string }[] = [];
+  /** Round → heard text, set when the reply was cut short. */
+  heard: Map<number, string> | undefined;
+  clearDelayMs: number | undefined;
+  thinking = false;
+  tier: string | undefined;
+  readonly modelIds = new Set<string>();
+  readonly usage: LlmUsage = { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0 };
+  readonly tools: ToolRecord[] = [];
+  toolsStarted = false;
+  /** Byte position of the first audio queued for this reply, and what it was. */
+  firstByteAt: number | undefined;
+  firstSource: AudioSource | undefined;
+  /** Set when every clause was handed to TTS and the end mark is queued. */
+  endMark: string | undefined;
+  endCallAfterPlayback = false;
+  fillers = 0;
+  acknowledged = false;
+  /** A fold: the caller went on before hearing anything, so this reply leaves no record of its own. */
+  discarded = false;
+  #settled = false;
+  #listeners: ((event: ReplyEvent) => void)[] = [];
+
+  constructor(
+    readonly index: number,
+    public userText: string,
+    state: ReplyState = "generating",
+  ) {
+    this.state = state;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** The model still owes the caller something (dead air counts against it). */
+  get owesReply(): boolean {
+    return (this.state === "generating" || this.state === "tools") && !this.abort.signal.aborted;
+  }
+
+  get interrupted(): boolean {
+    return this.state === "interrupted" || this.state === "superseded";
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  on(listener: (event: ReplyEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  emit(event: ReplyEvent): void {
+    for (const l of this.#listeners) l(event);
+  }
+
+  /** The steps of this reply: clauses, canned lines and call actions, round by round. */
+  rounds(ctx: RoundsContext): AsyncGenerator<ReplyStep> {
+    return replyRounds(this, ctx);
+  }
+
+  /** A canned line is being spoken for this reply. */
+  spoke(source: CannedSource, text: string): void {
+    this.lines.push({ source, text });
+    this.emit({ type: "line", source, text });
+  }
+
+  /** The model's part is done (all text out, tools run); audio may still be playing. */
+  finishGenerating(): void {
+    if (this.state !== "generating" && this.state !== "tools" && this.state !== "speculative") return;
+    this.state = "speaking";
+    this.emit({ type: "generated", text: this.generated.join(" ").trim() });
+  }
+
+  /** The caller heard all of it. */
+  played(): void {
+    if (this.#settled || this.interrupted) return;
+    this.state = "played";
+    this.settle();
+  }
+
+  /**
+   * Stops the reply: its model stream and tools abort. `heard` is what the caller heard of it, per round (agent
+   * audio knows). A fold leaves no record; anything else settles now.
+   */
+  interrupt(reason: InterruptReason, heard?: Map<number, string>, clearDelayMs?: number): void {
+    if (this.#settled) return;
+    this.heard = heard;
+    this.clearDelayMs = clearDelayMs;
+    this.state = reason === "superseded" || reason === "fold" ? "superseded" : "interrupted";
+    this.abort.abort();
+    if (reason === "fold") {
+      this.discarded = true;
+      this.#settled = true;
+      return;
+    }
+    this.settle();
+  }
+
+  /** The call ended: stop, and publish what there is. */
+  close(): void {
+    this.abort.abort();
+    this.settle();
+  }
+
+  settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.emit({ type: "settled" });
+    this.#listeners = [];
+  }
+
+  waterfall(toEpoch: (t: number) => number): TurnWaterfall {
+    const t = this.times;
+    const d = (a: number | undefined, b: number | undefined) =>
+      a !== undefined && b !== undefined ? Math.max(0, round(b - a)) : undefined;
+    const w: TurnWaterfall = {};
+    const set = <K extends keyof TurnWaterfall>(k: K, v: TurnWaterfall[K] | undefined) => {
+      if (v !== undefined) w[k] = v;
+    };
+    const epoch = (v: number | undefined) => (v === undefined ? undefined : toEpoch(v));
+    set("speechEndAt", epoch(t.speechEndAt));
+    set("sttFinalAt", epoch(t.sttFinalAt));
+    set("llmRequestAt", epoch(t.llmRequestAt));
+    set("llmFirstTokenAt", epoch(t.llmFirstTokenAt));
+    set("ttsFirstByteAt", epoch(t.ttsFirstByteAt));
+    set("firstAudioOutAt", epoch(t.firstAudioOutAt));
+    set("sttMs", d(t.speechEndAt, t.sttFinalAt));
+    set("llmFirstTokenMs", d(t.llmRequestAt, t.llmFirstTokenAt));
+    set("ttsFirstByteMs", d(t.firstClauseAt, t.ttsFirstByteAt));
+    set("firstAudioMs", d(t.speechEndAt ?? t.sttFinalAt, t.firstAudioOutAt));
+    set("platformOverheadMs", this.platformOverheadMs());
+    if (this.firstSource && this.firstSource !== "goodbye") set("firstAudioSource", this.firstSource);
+    return w;
+  }
+
+  /**
+   * The platform's own share of the critical path: from the STT final to the LLM request, and from the
+   * moment audio was ready (TTS first byte, or a canned line triggered) to the first frame out. Waiting
+   * on STT, the model and TTS is excluded; that is the providers' latency, measured separately.
+   */
+  platformOverheadMs(): number | undefined {
+    const t = this.times;
+    if (t.firstAudioOutAt === undefined) return undefined;
+    const start = t.sttFinalAt ?? this.startedAt;
+    const toRequest = t.llmRequestAt !== undefined ? Math.max(0, t.llmRequestAt - start) : 0;
+    const ready = this.firstSource === "speech" ? t.ttsFirstByteAt : t.cannedAt;
+    if (ready === undefined) return undefined;
+    return round(toRequest + Math.max(0, t.firstAudioOutAt - ready));
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

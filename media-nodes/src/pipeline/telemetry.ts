@@ -1,0 +1,164 @@
+// Telemetry of one call: session events (call.started, turn, action, call.ended), the per-turn metrics and the
+// live transcript a browser shows. It learns about replies by subscribing to their events; nothing on the
+// audio path calls it.
+import { performance } from "node:perf_hooks";
+import type { CallTokenClaims } from "../../../shared/call-token.ts";
+import type { CallEndReason, SessionEvent, Transport } from "../../../shared/session-events.ts";
+import type { MediaMetrics } from "../metrics/media-metrics.ts";
+import type { Logger } from "../server/logger.ts";
+import type { SessionSink } from "../session-sink/types.ts";
+import type { WebNotice } from "../transports/types.ts";
+import type { Reply } from "./reply.ts";
+
+const toEpoch = (t: number) => Math.round(performance.timeOrigin + t);
+
+export interface TelemetryDeps {
+  callId: string;
+  sink: SessionSink;
+  metrics: MediaMetrics;
+  log: Logger;
+  /** Live transcript lines for a browser caller (carriers ignore them). */
+  notify(notice: WebNotice): void;
+}
+
+/** The carrier's own identifiers of the stream and call, for support; never used for trust. */
+export interface CarrierIds {
+  streamId?: string;
+  callRef?: string;
+}
+
+export class Telemetry {
+  readonly #d: TelemetryDeps;
+  #seq = 0;
+  /** The last barge-in: when it was detected and when the carrier's clear left. */
+  lastBargeIn: { detectedAt: number; clearSentAt: number } | undefined;
+
+  constructor(deps: TelemetryDeps) {
+    this.#d = deps;
+  }
+
+  callStarted(claims: CallTokenClaims, nodeId: string, transport: Transport, carrier: CarrierIds): void {
+    this.#publish({
+      type: "call.started",
+      callId: this.#d.callId,
+      seq: 0,
+      tenantId: claims.tenantId,
+      agentId: claims.agentId,
+      agentVersion: claims.agentVersion,
+      region: claims.region,
+      nodeId,
+      transport,
+      carrier,
+      at: Date.now(),
+    });
+  }
+
+  callEnded(reason: CallEndReason, detail: string | undefined, durationMs: number, turns: number): void {
+    this.#d.metrics.callsEnded.inc({ reason });
+    this.#publish({
+      type: "call.ended",
+      callId: this.#d.callId,
+      seq: 0,
+      reason,
+      ...(detail ? { detail: detail.slice(0, 500) } : {}),
+      durationMs: Math.round(durationMs),
+      turns,
+      at: Date.now(),
+    });
+  }
+
+  /** Follows a reply from its start to its record. */
+  watch(reply: Reply): void {
+    const m = this.#d.metrics;
+    if (reply.userText) this.#d.notify({ type: "transcript", role: "user", text: reply.userText });
+    reply.on((event) => {
+      switch (event.type) {
+        case "model":
+          m.llmRequests.inc({ model: event.modelId });
+          return;
+        case "tool":
+          m.toolCalls.inc({ outcome: event.record.ok ? "ok" : "error" });
+          return;
+        case "action":
+          this.#publish({
+            type: "action",
+            callId: this.#d.callId,
+            seq: 0,
+            turnIndex: reply.index,
+            action: event.action,
+            at: Date.now(),
+          });
+          return;
+        case "line":
+          if (event.source === "filler") m.fillers.inc();
+          return;
+        case "generated":
+          if (event.text) this.#d.notify({ type: "transcript", role: "assistant", text: event.text });
+          return;
+        case "settled":
+          if (!reply.discarded) this.#publishTurn(reply);
+          return;
+      }
+    });
+  }
+
+  /** A filler played with no reply in progress (a stalled recognizer between turns). */
+  fillerWithoutReply(): void {
+    this.#d.metrics.fillers.inc();
+  }
+
+  bargeIn(detectedAt: number, clearSentAt: number): void {
+    this.lastBargeIn = { detectedAt, clearSentAt };
+    this.#d.metrics.bargeIns.inc();
+    this.#d.log.debug("barge-in", { clearDelayMs: clearSentAt - detectedAt });
+  }
+
+  #publishTurn(reply: Reply): void {
+    const w = reply.waterfall(toEpoch);
+    const m = this.#d.metrics;
+    if (w.sttMs !== undefined) m.turnSttMs.observe(w.sttMs);
+    if (w.llmFirstTokenMs !== undefined)
+      m.turnLlmFirstTokenMs.observe(w.llmFirstTokenMs, { model: [...reply.modelIds][0] ?? "unknown" });
+    if (w.ttsFirstByteMs !== undefined) m.turnTtsFirstByteMs.observe(w.ttsFirstByteMs);
+    if (w.firstAudioMs !== undefined && reply.index > 0) m.turnFirstAudioMs.observe(w.firstAudioMs);
+    if (w.platformOverheadMs !== undefined) m.turnOverheadMs.observe(w.platformOverheadMs);
+    m.llmCacheReadTokens.inc(undefined, reply.usage.cacheReadInputTokens);
+    m.llmCacheWriteTokens.inc(undefined, reply.usage.cacheWriteInputTokens);
+    const generated = reply.generated.join(" ").replace(/\s+/g, " ").trim();
+    const heardText = reply.interrupted
+      ? [...(reply.heard ?? new Map<number, string>()).entries()]
+          .filter(([r]) => r >= 0)
+          .map(([, t]) => t)
+          .join(" ")
+      : generated;
+    // A reply the model could not give is still a turn the caller heard: the platform's own lines are its text.
+    const assistantText = heardText || (reply.interrupted ? "" : reply.lines.map((l) => l.text).join(" "));
+    this.#publish({
+      type: "turn",
+      callId: this.#d.callId,
+      seq: 0,
+      index: reply.index,
+      userText: reply.userText,
+      assistantText,
+      generatedText: generated,
+      interrupted: reply.interrupted,
+      ...(reply.clearDelayMs !== undefined ? { clearDelayMs: reply.clearDelayMs } : {}),
+      thinking: reply.thinking,
+      tools: reply.tools,
+      modelIds: [...reply.modelIds],
+      ...(reply.tier ? { tier: reply.tier } : {}),
+      usage: { ...reply.usage },
+      ...(reply.lines.length > 0 ? { lines: reply.lines.map((l) => ({ ...l })) } : {}),
+      waterfall: w,
+      at: Date.now(),
+    });
+  }
+
+  #publish(event: SessionEvent): void {
+    try {
+      this.#d.sink.publish({ ...event, seq: this.#seq++ });
+    } catch (err) {
+      this.#d.log.error("session event rejected", { type: event.type, error: String(err) });
+    }
+  }
+}

@@ -1,0 +1,127 @@
+// User turns, from scripted recognizer events and VAD verdicts alone: no socket, no provider. What the caller
+// says becomes a turn with the time their speech ended; words over the agent interrupt it only past the
+// agent's thresholds; back-channels and the agent's own echo are not turns.
+import { expect, test } from "vitest";
+import { type UserTurnEvent, UserTurns, type UserTurnsView } from "../../../../media-nodes/src/pipeline/user-turns.ts";
+import type { SttEvent } from "../../../../media-nodes/src/providers/types.ts";
+import { BargeInPolicySchema } from "../../../../shared/agent-config.ts";
+
+/** Recognizer events as a script: words 0.3 s apart, 0.25 s long. */
+const words = (text: string) =>
+  text.split(" ").map((word, i) => ({ word, start: i * 0.3, end: i * 0.3 + 0.25, confidence: 0.98 }));
+const FakeStt = {
+  final: (text: string, opts: { speechFinal?: boolean } = {}): SttEvent => ({
+    type: "final",
+    text,
+    words: words(text),
+    speechFinal: opts.speechFinal ?? true,
+    fromFinalize: false,
+    confidence: 0.98,
+  }),
+  interim: (text: string): SttEvent => ({ type: "interim", text, words: words(text) }),
+};
+
+/** Words recognized too quickly to pass minDurationMs by their own timing (so the VAD decides). */
+function quick(type: "interim" | "final", text: string, speechFinal = true): SttEvent {
+  const words = text.split(" ").map((word, i) => ({ word, start: i * 0.02, end: i * 0.02 + 0.02, confidence: 0.9 }));
+  return type === "interim"
+    ? { type, text, words }
+    : { type, text, words, speechFinal, fromFinalize: false, confidence: 0.9 };
+}
+
+function setup(view: Partial<UserTurnsView> & { audible?: boolean } = {}) {
+  const events: UserTurnEvent[] = [];
+  const state = { audible: view.audible ?? false, lastVoicedAt: Number.NEGATIVE_INFINITY, speechMs: 0 };
+  const turns = new UserTurns(
+    BargeInPolicySchema.parse({}),
+    {
+      agentAudible: () => state.audible,
+      agentSentence: view.agentSentence ?? (() => ""),
+      vadSpeechMs: () => state.speechMs,
+      lastVoicedAt: () => state.lastVoicedAt,
+    },
+    (e) => events.push(e),
+  );
+  return { turns, events, state };
+}
+
+test("finals up to the recognizer's end of speech make one turn, ended when the VAD last heard the caller", () => {
+  const { turns, events, state } = setup();
+  turns.onFrame(1_000, true);
+  state.lastVoicedAt = 2_400;
+  turns.onStt(FakeStt.final("I'd like to book", { speechFinal: false }), 2_500);
+  turns.onStt(FakeStt.final("a repair for Tuesday."), 2_800);
+  expect(events).toEqual([
+    { type: "speech-started", at: 1_000 },
+    { type: "turn-ended", text: "I'd like to book a repair for Tuesday.", speechEndAt: 2_420, sttFinalAt: 2_800 },
+  ]);
+});
+
+test("without a recent VAD end (an inaudible line), the turn ends at the last final", () => {
+  const { turns, events } = setup();
+  turns.onStt(FakeStt.final("Hello?", { speechFinal: false }), 10_000);
+  turns.onStt({ type: "utterance-end", lastWordEnd: 1 }, 11_000);
+  expect(events).toEqual([{ type: "turn-ended", text: "Hello?", speechEndAt: 10_000, sttFinalAt: 11_000 }]);
+});
+
+test("words over the audible agent interrupt once they pass minWords and minDurationMs, then become the turn", () => {
+  const { turns, events, state } = setup({ audible: true });
+  turns.onStt(FakeStt.interim("wait"), 100);
+  expect(events).toEqual([]);
+  state.speechMs = 400;
+  turns.onStt(FakeStt.interim("wait, actually"), 300);
+  expect(events).toEqual([{ type: "interruption", detectedAt: 300 }]);
+  state.audible = false;
+  turns.onStt(FakeStt.final("wait, actually I need Thursday"), 900);
+  expect(events.at(-1)).toMatchObject({ type: "turn-ended", text: "wait, actually I need Thursday" });
+});
+
+test("a VAD frame while the caller speaks over the agent decides the interruption without waiting for words", () => {
+  const { turns, events, state } = setup({ audible: true });
+  // Three words, but too short so far: not yet.
+  turns.onStt(quick("interim", "hold on please"), 100);
+  expect(events).toEqual([]);
+  state.speechMs = 320;
+  turns.onFrame(140, true);
+  expect(events).toEqual([
+    { type: "speech-started", at: 140 },
+    { type: "interruption", detectedAt: 140 },
+  ]);
+  // Once interrupting, further frames decide nothing more.
+  turns.onFrame(160, true);
+  expect(events).toHaveLength(2);
+});
+
+test("a back-channel over the agent is neither an interruption nor a turn", () => {
+  const { turns, events, state } = setup({ audible: true });
+  state.speechMs = 800;
+  turns.onStt(FakeStt.final("uh-huh okay"), 500);
+  state.audible = false;
+  turns.onStt({ type: "utterance-end", lastWordEnd: 1 }, 1_500);
+  expect(events).toEqual([]);
+});
+
+test("the agent's own words recognized back (echo) do not interrupt it", () => {
+  const { turns, events, state } = setup({ audible: true, agentSentence: () => "we open at nine on weekdays" });
+  state.speechMs = 900;
+  turns.onStt(FakeStt.final("open at nine on weekdays"), 500);
+  expect(events).toEqual([]);
+});
+
+test("over-speech that was not an interruption is an answer when the agent has finished by the end of it", () => {
+  const { turns, events, state } = setup({ audible: true });
+  state.speechMs = 100;
+  turns.onStt(quick("final", "Thursday works", false), 500);
+  expect(events).toEqual([]);
+  state.audible = false;
+  turns.onStt({ type: "utterance-end", lastWordEnd: 1 }, 1_500);
+  expect(events).toMatchObject([{ type: "turn-ended", text: "Thursday works" }]);
+});
+
+test("a handoff's thresholds apply from then on", () => {
+  const { turns, events, state } = setup({ audible: true });
+  turns.setPolicy(BargeInPolicySchema.parse({ minWords: 1, minDurationMs: 0 }));
+  state.speechMs = 0;
+  turns.onStt(FakeStt.interim("stop"), 50);
+  expect(events).toEqual([{ type: "interruption", detectedAt: 50 }]);
+});
