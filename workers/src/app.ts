@@ -8,6 +8,7 @@ import { callControlApi, liveRoutes } from "./api/call-control/routes.ts";
 import { callsApi } from "./api/calls/routes.ts";
 import { consentApi } from "./api/consent/routes.ts";
 import { renderReference } from "./api/docs/render.ts";
+import { healthRoutes } from "./api/health/routes.ts";
 import { phoneNumbersApi } from "./api/phone-numbers/routes.ts";
 import { verifyApi } from "./api/verify/routes.ts";
 import type { AppEnv } from "./env.ts";
@@ -64,6 +65,7 @@ export function createApp() {
     return c.html(reference);
   });
   app.get("/", (c) => c.json({ name: "aybiza-edge", docs: DOCS_PATH, openapi: OPENAPI_PATH }));
+  app.route("/v1", healthRoutes);
 
   app.use("/v1/*", bodyLimit());
   app.use("/v1/*", database());

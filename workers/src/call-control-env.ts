@@ -2,12 +2,14 @@
 // every optional one has a documented local default where it is read.
 import type { CallLedger } from "./do/call-ledger/call-ledger.ts";
 import type { MediaRegion } from "./do/media-region/media-region.ts";
+import type { NumberRouteCache } from "./do/number-route-cache/number-route-cache.ts";
 import type { TenantLimiter } from "./do/tenant-limiter/tenant-limiter.ts";
 
 export interface CallControlEnv {
   TENANT_LIMITER: DurableObjectNamespace<TenantLimiter>;
   MEDIA_REGION: DurableObjectNamespace<MediaRegion>;
   CALL_LEDGER: DurableObjectNamespace<CallLedger>;
+  NUMBER_ROUTE_CACHE: DurableObjectNamespace<NumberRouteCache>;
 
   /** Fallback database for every jurisdiction (local: the one Postgres or PGlite). */
   DATABASE_URL: string;

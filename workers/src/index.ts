@@ -5,6 +5,7 @@ import type { Env } from "./env.ts";
 
 export { CallLedger } from "./do/call-ledger/call-ledger.ts";
 export { MediaRegion } from "./do/media-region/media-region.ts";
+export { NumberRouteCache } from "./do/number-route-cache/number-route-cache.ts";
 export { TenantLimiter } from "./do/tenant-limiter/tenant-limiter.ts";
 
 const app = createApp();
