@@ -82,26 +82,29 @@ async function api(deployment: Env, method: string, path: string, key: string): 
   return { status: response.status, headers: response.headers, body, ms };
 }
 
-async function nodeEvent(deployment: Env, callId: string, event: unknown): Promise<number> {
+/** A request signed as media node node-test-1, sent with the given bindings. */
+async function asNode(deployment: Env, method: "GET" | "POST", path: string, event?: unknown) {
   const secrets = JSON.parse(testBindings.MEDIA_NODE_SECRETS ?? "{}") as Record<string, string>;
-  const path = `/v1/calls/${callId}/events`;
-  const body = JSON.stringify(event);
+  const body = event === undefined ? "" : JSON.stringify(event);
   const headers = await signNodeRequest({
     nodeId: "node-test-1",
     secret: secrets["node-test-1"] ?? "",
-    method: "POST",
+    method,
     url: path,
     body,
   });
-  const { response } = await send(
+  return send(
     deployment,
     new Request(`${EDGE}${path}`, {
-      method: "POST",
-      headers: { ...headers, "content-type": "application/json" },
-      body,
+      method,
+      headers: { ...headers, ...(event === undefined ? {} : { "content-type": "application/json" }) },
+      ...(event === undefined ? {} : { body }),
     }),
   );
-  return response.status;
+}
+
+async function nodeEvent(deployment: Env, callId: string, event: unknown): Promise<number> {
+  return (await asNode(deployment, "POST", `/v1/calls/${callId}/events`, event)).response.status;
 }
 
 async function storedCall(tenantId: string, callId: string) {
@@ -165,7 +168,18 @@ describe("a database outage costs no call", () => {
       // Twilio gives up after 15 s; the answer does not wait on the database at all.
       expect(answer.ms).toBeLessThan(5_000);
 
-      // The media node runs the call and reports it; nothing of that needs the database either.
+      // The media node fetches the agent version's prompt and runs the call; nothing of that needs the database.
+      const routed = (await edge.CALL_LEDGER.getByName(callId).snapshot())?.record;
+      const prefix = await asNode(
+        outage,
+        "GET",
+        `/v1/media/prefixes/${routed?.prefixHash}?tenant=${tenant.accountId}&agent=${agent.id}&version=${routed?.agentVersion}`,
+      );
+      expect(prefix.response.status).toBe(200);
+      expect(JSON.parse(prefix.text)).toMatchObject({
+        prefix: { hash: routed?.prefixHash },
+        agent: { tenantId: tenant.accountId, agentId: agent.id },
+      });
       const record = callRecord(tenant.accountId, { callId, agentId: agent.id });
       expect(await nodeEvent(outage, callId, { ...started(record, 0), nodeId: "node-test-1" })).toBe(202);
       expect(await nodeEvent(outage, callId, turn(record, 0, 1))).toBe(202);

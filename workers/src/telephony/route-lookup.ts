@@ -5,7 +5,9 @@ import type { CallControlEnv } from "../call-control-env.ts";
 import type { Jurisdiction } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
 import { withDeadline } from "../db/unavailable.ts";
+import { agentVersionKey } from "../do/agent-version-cache/agent-version-cache.ts";
 import { type CachedRoute, freshnessOf } from "../do/number-route-cache/freshness.ts";
+import type { AgentVersionRow } from "../prefix/runtime-config.ts";
 import { withEveryDatabase } from "../residency/databases.ts";
 import { durableObjectJurisdiction, namespaceFor } from "../residency/residency.ts";
 import { lookupNumber, lookupTenantRoutes, type NumberRoute } from "./number-routes.ts";
@@ -108,13 +110,37 @@ export async function readCachedRoute(
 }
 
 async function cacheRoute(env: CallControlEnv, e164: string, route: NumberRoute, checkedAt: number): Promise<void> {
-  await Promise.all(
-    jurisdictions(env).map((j) =>
+  const { version } = route;
+  await Promise.all([
+    // The media node that gets this number's next call fetches the version's prefix: keep it reachable too.
+    ...(version
+      ? [namespaceFor(env.AGENT_VERSION_CACHE, env, route.jurisdiction).getByName(versionKey(version)).store(version)]
+      : []),
+    ...jurisdictions(env).map((j) =>
       j === route.jurisdiction || !durableObjectJurisdiction(env, "eu")
         ? cacheOf(env, j, e164).store(route, checkedAt)
         : cacheOf(env, j, e164).forget(checkedAt),
     ),
+  ]);
+}
+
+const versionKey = (row: AgentVersionRow) => agentVersionKey(row.tenantId, row.agentId, row.version);
+
+/** An agent version the route cache has seen, from whichever jurisdiction holds it; for media nodes in an outage. */
+export async function readCachedVersion(
+  env: CallControlEnv,
+  tenantId: string,
+  agentId: string,
+  version: number,
+): Promise<AgentVersionRow | undefined> {
+  const key = agentVersionKey(tenantId, agentId, version);
+  const rows = await Promise.all(
+    jurisdictions(env).map(
+      async (j) =>
+        (await namespaceFor(env.AGENT_VERSION_CACHE, env, j).getByName(key).read()) as AgentVersionRow | undefined,
+    ),
   );
+  return rows.find((row) => row !== undefined);
 }
 
 async function forgetRoute(env: CallControlEnv, e164: string, checkedAt: number): Promise<void> {
