@@ -24,6 +24,7 @@ import type { Env } from "../../../workers/src/env.ts";
 import worker from "../../../workers/src/index.ts";
 import { spokenRefusal } from "../../../workers/src/telephony/refusals.ts";
 import { createAgent, type Json, type Reply, signUp } from "../helpers.ts";
+import { fakeCarriers } from "./fake-carriers.ts";
 import {
   callRecord,
   EDGE,
@@ -119,6 +120,36 @@ async function storedCall(tenantId: string, callId: string) {
       .where(and(eq(callTurns.tenantId, tenantId), eq(callTurns.callId, callId)));
     return { row, turns };
   });
+}
+
+async function telnyxInitiated(deployment: Env, to: string, callControlId: string) {
+  const raw = testBindings.TEST_TELNYX_PRIVATE_KEY ?? "";
+  const pkcs8 = Uint8Array.from(atob(raw.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
+  const key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
+  const body = JSON.stringify({
+    data: {
+      record_type: "event",
+      id: crypto.randomUUID(),
+      event_type: "call.initiated",
+      payload: { call_control_id: callControlId, from: "+12125550190", to, direction: "incoming", state: "parked" },
+    },
+  });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = new Uint8Array(
+    await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(`${timestamp}|${body}`)),
+  );
+  return send(
+    deployment,
+    new Request(`${EDGE}/v1/telephony/telnyx/voice`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "telnyx-timestamp": timestamp,
+        "telnyx-signature-ed25519": btoa(String.fromCharCode(...signature)),
+      },
+      body,
+    }),
+  );
 }
 
 /** Points a call's CallLedger at `url` for its outbox (undefined: back to the real database). */
@@ -231,6 +262,28 @@ describe("a database outage costs no call", () => {
       expect(parseStreamTwiml(retried.text)).toBeDefined();
     });
   }
+
+  it("answers a Telnyx call to a number it has routed before while Postgres is hung", async () => {
+    const carriers = fakeCarriers();
+    try {
+      const tenant = await seedTenantWithNumber({ provider: "telnyx" });
+      // A first call while the database is up fills the route cache from Postgres.
+      expect((await telnyxInitiated(healthy, tenant.number, `v3:${crypto.randomUUID()}`)).response.status).toBe(200);
+      carriers.requests.length = 0;
+
+      const callControlId = `v3:${crypto.randomUUID()}`;
+      await ledgerDatabase(await callIdForCarrierCall("telnyx", callControlId), HUNG);
+      const answered = await telnyxInitiated(hung, tenant.number, callControlId);
+      expect(answered.response.status).toBe(200);
+      expect(answered.ms).toBeLessThan(5_000);
+      expect(JSON.parse(answered.text)).toMatchObject({ action: "stream" });
+      expect(carriers.requests[0]?.path).toBe(`/v2/calls/${encodeURIComponent(callControlId)}/actions/answer`);
+      expect(carriers.requests[0]?.json).toMatchObject({ stream_url: expect.stringContaining("/v1/telephony/telnyx") });
+      await ledgerDatabase(await callIdForCarrierCall("telnyx", callControlId), undefined);
+    } finally {
+      carriers.restore();
+    }
+  });
 
   it("takes an agent published during normal operation into calls answered during an outage", async () => {
     const { tenant, agent, number } = await publishedNumber();
