@@ -5,7 +5,7 @@ import type { CallControlEnv } from "../call-control-env.ts";
 import type { Jurisdiction } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
 import { withDeadline } from "../db/unavailable.ts";
-import { agentVersionKey } from "../do/agent-version-cache/agent-version-cache.ts";
+import { agentVersionKey } from "../do/agent-version-cache/key.ts";
 import { type CachedRoute, freshnessOf } from "../do/number-route-cache/freshness.ts";
 import type { AgentVersionRow } from "../prefix/runtime-config.ts";
 import { withEveryDatabase } from "../residency/databases.ts";

@@ -7,10 +7,6 @@ import { Server } from "partyserver";
 import type { CallControlEnv } from "../../call-control-env.ts";
 import type { AgentVersionRow } from "../../prefix/runtime-config.ts";
 
-export function agentVersionKey(tenantId: string, agentId: string, version: number): string {
-  return `${tenantId}/${agentId}/${version}`;
-}
-
 export class AgentVersionCache extends Server<CallControlEnv> {
   async read(): Promise<AgentVersionRow | undefined> {
     return this.ctx.storage.kv.get<AgentVersionRow>("version");
