@@ -14,15 +14,17 @@ import {
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { signNodeRequest } from "../../../shared/media-node-auth.ts";
-import { calls, callTurns } from "../../../workers/src/db/schema.ts";
+import { agents, calls, callTurns } from "../../../workers/src/db/schema.ts";
 import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
 import type { CallLedger } from "../../../workers/src/do/call-ledger/call-ledger.ts";
 import { CONNECT_DEADLINE_MS } from "../../../workers/src/do/call-ledger/call-ledger.ts";
+import { ROUTE_FRESH_MS } from "../../../workers/src/do/number-route-cache/freshness.ts";
 import type { Env } from "../../../workers/src/env.ts";
 import worker from "../../../workers/src/index.ts";
 import { spokenRefusal } from "../../../workers/src/telephony/refusals.ts";
+import { readCachedRoute } from "../../../workers/src/telephony/route-lookup.ts";
 import { createAgent, type Json, type Reply, signUp } from "../helpers.ts";
 import { fakeCarriers } from "./fake-carriers.ts";
 import {
@@ -152,6 +154,15 @@ async function telnyxInitiated(deployment: Env, to: string, callControlId: strin
   );
 }
 
+/** A call to `number` is answered with a stream; then it ends (its lease given back, the free plan allows two). */
+async function expectStreamedAndHangUp(number: string) {
+  const params = voiceParams(number);
+  const answer = await voiceWebhook(healthy, params);
+  expect(parseStreamTwiml(answer.text), answer.text).toBeDefined();
+  const callId = await callIdForCarrierCall("twilio", params.CallSid ?? "");
+  await edge.CALL_LEDGER.getByName(callId).end({ status: "completed", reason: "caller-hung-up" });
+}
+
 /** Points a call's CallLedger at `url` for its outbox (undefined: back to the real database). */
 async function ledgerDatabase(callId: string, url: string | undefined) {
   await runInDurableObject(edge.CALL_LEDGER.getByName(callId), (instance: CallLedger) => {
@@ -177,8 +188,11 @@ async function publishedNumber() {
 }
 
 describe("a database outage costs no call", () => {
-  beforeAll(async () => {
+  beforeAll(() => {
     expect(HUNG && DOWN, "run through scripts/with-db.ts").toBeTruthy();
+  });
+  // Before each test: a node's heartbeat is fresh for 15 s, and the outage tests wait out deadlines.
+  beforeEach(async () => {
     expect((await heartbeat("us-east-1", { nodeId: "node-test-1" })).status).toBe(200);
   });
 
@@ -305,6 +319,35 @@ describe("a database outage costs no call", () => {
     const snapshot = await edge.CALL_LEDGER.getByName(callId).snapshot();
     expect(snapshot?.record.agentVersion).toBe(2);
     await ledgerDatabase(callId, undefined);
+  });
+
+  it("forgets a deleted number at once, and repairs a change the API never saw within the freshness bound", async () => {
+    const { tenant, agent, number } = await publishedNumber();
+    const cache = edge.NUMBER_ROUTE_CACHE.getByName(number);
+    expect((await readCachedRoute(edge, number))?.route.tenantId).toBe(tenant.accountId);
+
+    // A change made behind the API's back (here: the agent unpublished in SQL) is not seen while the entry is fresh…
+    await withDb((db) =>
+      db
+        .update(agents)
+        .set({ publishedVersionId: null })
+        .where(and(eq(agents.tenantId, tenant.accountId), eq(agents.id, agent.id))),
+    );
+    await expectStreamedAndHangUp(number);
+    // …and once it is older than the bound, the next call still uses it but refreshes it, so the one after sees it.
+    await runInDurableObject(cache, (_instance, state) => {
+      const entry = state.storage.kv.get<{ checkedAt: number }>("route");
+      if (entry) state.storage.kv.put("route", { ...entry, checkedAt: entry.checkedAt - ROUTE_FRESH_MS - 1 });
+    });
+    await expectStreamedAndHangUp(number);
+    const refused = await voiceWebhook(healthy, voiceParams(number));
+    expect(spokenText(refused.text)).toBe(spokenRefusal("not-in-service"));
+
+    // Deleting the number through the API forgets it before the API answers.
+    const numbers = await api(healthy, "GET", "/v1/phone-numbers", tenant.key);
+    const id = (numbers.body.data as { id: string; e164: string }[]).find((n) => n.e164 === number)?.id;
+    expect((await api(healthy, "DELETE", `/v1/phone-numbers/${id}`, tenant.key)).status).toBeLessThan(300);
+    expect(await readCachedRoute(edge, number)).toBeUndefined();
   });
 
   it("ends a call that was routed but never connected, and gives its capacity back", async () => {
