@@ -7,8 +7,15 @@ import { accountIdFromData } from "./shared/ids.ts";
 // runs under `wrangler dev`. scripts/with-db.ts starts the database and proxy and sets these two variables;
 // scripts/test.mjs runs this once per backend (PostgreSQL, PGlite).
 // TEST_DATABASE_URL_EU is a second database (same backend, same proxy) that only the residency suite points
-// DATABASE_URL_EU at; every other suite keeps all jurisdictions on DATABASE_URL.
-const { DATABASE_URL, DB_WS_PROXY, TEST_DATABASE_URL_EU = "" } = process.env;
+// DATABASE_URL_EU at; every other suite keeps all jurisdictions on DATABASE_URL. TEST_DATABASE_URL_HUNG and _DOWN
+// are a database that never answers and one that refuses (the outage suites point requests at them).
+const {
+  DATABASE_URL,
+  DB_WS_PROXY,
+  TEST_DATABASE_URL_EU = "",
+  TEST_DATABASE_URL_HUNG = "",
+  TEST_DATABASE_URL_DOWN = "",
+} = process.env;
 if (!DATABASE_URL || !DB_WS_PROXY) {
   throw new Error(
     "DATABASE_URL and DB_WS_PROXY are not set. Run the Worker suites through the database wrapper:\n" +
@@ -52,7 +59,16 @@ export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
-      miniflare: { bindings: { DATABASE_URL, DB_WS_PROXY, TEST_DATABASE_URL_EU, ...callControl } },
+      miniflare: {
+        bindings: {
+          DATABASE_URL,
+          DB_WS_PROXY,
+          TEST_DATABASE_URL_EU,
+          TEST_DATABASE_URL_HUNG,
+          TEST_DATABASE_URL_DOWN,
+          ...callControl,
+        },
+      },
     }),
   ],
   test: {

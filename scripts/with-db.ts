@@ -9,9 +9,19 @@
 // pglite:   an in-memory PGlite, migrated, served over TCP with pglite-socket.
 // Both pick free ports and pass DATABASE_URL and DB_WS_PROXY to the command's environment, plus
 // TEST_DATABASE_URL_EU: a second, separate database of the same kind behind the same proxy, for the suite that
-// proves an EU tenant's data stays in the EU database (it sets DATABASE_URL_EU to it for its own requests).
+// proves an EU tenant's data stays in the EU database (it sets DATABASE_URL_EU to it for its own requests), and
+// TEST_DATABASE_URL_HUNG / TEST_DATABASE_URL_DOWN: a database that accepts and never answers and one that refuses,
+// for the suites that prove a database outage costs no call.
 import { spawn } from "node:child_process";
-import { createScratchDatabase, hostPortOf, openNodeDb, servePglite, startDbProxy } from "../workers/src/db/node.ts";
+import {
+  closedDatabaseUrl,
+  createScratchDatabase,
+  hostPortOf,
+  openNodeDb,
+  servePglite,
+  startDbProxy,
+  startHungDatabase,
+} from "../workers/src/db/node.ts";
 
 const DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -50,11 +60,19 @@ async function main(): Promise<number> {
     console.error("usage: tsx scripts/with-db.ts <postgres|pglite> -- <command> [args…]");
     return 2;
   }
-  const [backend, eu] = await Promise.all([startBackend(kind), startBackend(kind)]);
-  const proxy = await startDbProxy({ port: 0, allow: [...new Set([backend.url, eu.url].map(hostPortOf))] });
+  const [backend, eu, hung, downUrl] = await Promise.all([
+    startBackend(kind),
+    startBackend(kind),
+    startHungDatabase(),
+    closedDatabaseUrl(),
+  ]);
+  const proxy = await startDbProxy({
+    port: 0,
+    allow: [...new Set([backend.url, eu.url, hung.url, downUrl].map(hostPortOf))],
+  });
   const stopAll = async () => {
     await proxy.stop();
-    await Promise.all([backend.stop(), eu.stop()]);
+    await Promise.all([backend.stop(), eu.stop(), hung.stop()]);
   };
   try {
     const [cmd = "", ...args] = command;
@@ -64,6 +82,8 @@ async function main(): Promise<number> {
         ...process.env,
         DATABASE_URL: backend.url,
         TEST_DATABASE_URL_EU: eu.url,
+        TEST_DATABASE_URL_HUNG: hung.url,
+        TEST_DATABASE_URL_DOWN: downUrl,
         DB_WS_PROXY: proxy.address,
         AYBIZA_DB_BACKEND: kind,
       },

@@ -8,6 +8,7 @@ import { callControlApi, liveRoutes } from "./api/call-control/routes.ts";
 import { callsApi } from "./api/calls/routes.ts";
 import { consentApi } from "./api/consent/routes.ts";
 import { renderReference } from "./api/docs/render.ts";
+import { healthRoutes } from "./api/health/routes.ts";
 import { phoneNumbersApi } from "./api/phone-numbers/routes.ts";
 import { sessionsApi } from "./api/sessions/routes.ts";
 import { usageApi } from "./api/usage/routes.ts";
@@ -84,6 +85,7 @@ export function createApp() {
     "/console",
     consoleRoutes((request, c) => app.fetch(request, c.env, executionContextOf(c))),
   );
+  app.route("/v1", healthRoutes);
 
   app.use("/v1/*", bodyLimit());
   app.use("/v1/*", database());

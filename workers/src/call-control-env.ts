@@ -1,13 +1,17 @@
 // The bindings call control reads. Secrets come from `.dev.vars` locally and `wrangler secret put` deployed;
 // every optional one has a documented local default where it is read.
+import type { AgentVersionCache } from "./do/agent-version-cache/agent-version-cache.ts";
 import type { CallLedger } from "./do/call-ledger/call-ledger.ts";
 import type { MediaRegion } from "./do/media-region/media-region.ts";
+import type { NumberRouteCache } from "./do/number-route-cache/number-route-cache.ts";
 import type { TenantLimiter } from "./do/tenant-limiter/tenant-limiter.ts";
 
 export interface CallControlEnv {
   TENANT_LIMITER: DurableObjectNamespace<TenantLimiter>;
   MEDIA_REGION: DurableObjectNamespace<MediaRegion>;
   CALL_LEDGER: DurableObjectNamespace<CallLedger>;
+  NUMBER_ROUTE_CACHE: DurableObjectNamespace<NumberRouteCache>;
+  AGENT_VERSION_CACHE: DurableObjectNamespace<AgentVersionCache>;
 
   /** Fallback database for every jurisdiction (local: the one Postgres or PGlite). */
   DATABASE_URL: string;

@@ -3,6 +3,9 @@
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
+  /** RFC 6455: a text message that is not UTF-8 (uWS refuses these itself; see frame-limits.ts). */
+  invalidPayload: 1007,
+  messageTooBig: 1009,
   internalError: 1011,
   protocolError: 4400,
   unauthorized: 4401,

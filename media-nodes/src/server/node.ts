@@ -26,6 +26,7 @@ import type { TransportCodec } from "../transports/types.ts";
 import { WebCodec } from "../transports/web.ts";
 import { CloseCode } from "./close-codes.ts";
 import { Connection, type SocketData, type StartInfo } from "./connection.ts";
+import { countNativeRefusal, refuseOversizedMessage, UWS_MAX_PAYLOAD_BYTES } from "./frame-limits.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { loadUws } from "./uws.ts";
 
@@ -214,8 +215,8 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
   for (const [path, transport] of Object.entries(ROUTES)) {
     app.ws<SocketData>(path, {
       compression: uws.DISABLED,
-      // Largest legitimate message: one second of 16 kHz PCM from a browser, plus JSON slack.
-      maxPayloadLength: 64 * 1024,
+      // Above our own limit (frame-limits.ts), so an oversized message gets a 1009 close rather than a dropped socket.
+      maxPayloadLength: UWS_MAX_PAYLOAD_BYTES,
       idleTimeout: 60,
       maxBackpressure: 1024 * 1024,
       upgrade: (res, req, context) => {
@@ -246,12 +247,15 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
         connections.add(connection);
       },
       message: (ws, message, isBinary) => {
-        ws.getUserData().connection?.onMessage(message, isBinary);
+        const connection = ws.getUserData().connection;
+        if (refuseOversizedMessage(message, connection, metrics.badMessages)) return;
+        connection?.onMessage(message, isBinary);
       },
       drain: (ws) => {
         ws.getUserData().connection?.onDrain();
       },
-      close: (ws) => {
+      close: (ws, code, message) => {
+        countNativeRefusal(code, message, metrics.badMessages);
         ws.getUserData().connection?.onClose();
       },
     });

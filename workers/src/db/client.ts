@@ -15,6 +15,15 @@ export type DbBindings = {
   DB_WS_PROXY?: string | undefined;
 };
 
+/**
+ * Deadlines of every connection and query the edge makes. A database that is down fails at once; one that is hung
+ * (accepts the connection, never answers) would otherwise hold a request until the platform's own limit, so the
+ * connection must be up within CONNECT_TIMEOUT_MS and a query answered within QUERY_TIMEOUT_MS. Together they keep
+ * an API request against an unreachable database under 5 s (it is then a 503, lib/errors.ts).
+ */
+export const CONNECT_TIMEOUT_MS = 3_000;
+export const QUERY_TIMEOUT_MS = 4_000;
+
 export type DbHandle = {
   db: Db;
   /** Closes the request's connections; pass to `ctx.waitUntil`. WebSockets cannot outlive the request. */
@@ -38,9 +47,24 @@ function configureNeon(proxy: string | undefined): void {
  * const { db, close } = openDb(env);
  * try { await db.select().from(agents) } finally { ctx.waitUntil(close()) }
  */
-export function openDb(env: DbBindings, { max = 4 }: { max?: number } = {}): DbHandle {
+export function openDb(
+  env: DbBindings,
+  {
+    max = 4,
+    connectTimeoutMs = CONNECT_TIMEOUT_MS,
+    queryTimeoutMs = QUERY_TIMEOUT_MS,
+  }: { max?: number; connectTimeoutMs?: number; queryTimeoutMs?: number } = {},
+): DbHandle {
   configureNeon(env.DB_WS_PROXY);
-  const pool = new Pool({ connectionString: env.DATABASE_URL, max });
+  const pool = new Pool({
+    connectionString: env.DATABASE_URL,
+    max,
+    connectionTimeoutMillis: connectTimeoutMs,
+    query_timeout: queryTimeoutMs,
+  });
+  // An idle client that loses its connection (the database restarted) emits on the pool; without a listener that
+  // is an uncaught error. The next query gets a fresh connection or its own error.
+  pool.on("error", () => undefined);
   const db: Db = drizzle({ client: pool, schema });
   return { db, close: () => pool.end() };
 }

@@ -6,6 +6,8 @@
 //  - servePglite(): exposes a PGlite over the Postgres wire protocol on loopback TCP (pglite-socket).
 //  - startDbProxy(): the loopback WebSocket→TCP proxy the Neon driver in workerd connects through.
 //  - createScratchDatabase(): a fresh, uniquely named database on a real server, for one test run.
+//  - startHungDatabase() / closedDatabaseUrl(): a database that accepts and never answers, and one that refuses,
+//    for the suites that prove a database outage costs no call.
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
@@ -274,6 +276,50 @@ export async function createScratchDatabase(
       }
     },
   };
+}
+
+/**
+ * A "database" that is hung the way a stopped Postgres process is: the kernel accepts the connection, nothing ever
+ * answers. Every byte sent to it is swallowed. `stop()` closes it and every connection it accepted.
+ */
+export async function startHungDatabase({ host = "127.0.0.1" }: { host?: string } = {}): Promise<Served> {
+  assertLoopback(host);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("data", () => undefined);
+    socket.on("error", () => undefined);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    host,
+    port,
+    url: `postgres://postgres@${host}:${port}/hung`,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The URL of a database that is down: a loopback port that was free a moment ago, so connecting is refused. */
+export async function closedDatabaseUrl(host = "127.0.0.1"): Promise<string> {
+  assertLoopback(host);
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `postgres://postgres@${host}:${port}/down`;
 }
 
 /** `host:port` of a postgres:// URL, the form the proxy allow-list uses. */

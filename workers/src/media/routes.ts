@@ -9,6 +9,7 @@ import { ResumeClaimSchema } from "../../../shared/call-checkpoint.ts";
 import { SessionEventSchema } from "../../../shared/session-events.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
 import type { Db } from "../db/types.ts";
+import { isDatabaseUnavailable, withDeadline } from "../db/unavailable.ts";
 import { locateSession } from "../do/call-ledger/locate.ts";
 import { heartbeatSchema } from "../do/media-region/heartbeat.ts";
 import { compileVersion } from "../prefix/runtime-config.ts";
@@ -16,6 +17,7 @@ import { findAgentVersion, loadStoredPrefix } from "../prefix/store.ts";
 import { withEveryDatabase } from "../residency/databases.ts";
 import { namespaceFor } from "../residency/residency.ts";
 import { regionInfo } from "../routing/regions.ts";
+import { ROUTE_LOOKUP_DEADLINE_MS, readCachedVersion } from "../telephony/route-lookup.ts";
 import { performCallAction } from "./call-actions.ts";
 import { authenticateNode } from "./node-auth.ts";
 
@@ -154,13 +156,23 @@ mediaRoutes.get("/media/prefixes/:hash", async (c) => {
     return problem(400, "validation-error", "Query needs tenant, agent and version (as in the call token).");
   const { tenant, agent, version } = query.data;
 
-  const found = await withEveryDatabase(c.env, c.var.db, async (dbs) => {
+  const fromDatabase = withEveryDatabase(c.env, c.var.db, async (dbs) => {
     for (const db of dbs) {
       const row = await findAgentVersion(db, tenant, agent, version);
       if (row) return { row, stored: await loadStoredPrefix(db, tenant, hash) };
     }
     return undefined;
   });
+  // Postgres unreachable: a version the route cache has seen is served from its cache (versions never change, and
+  // the hash check below holds either way); anything else is the 503 the error handler makes of the failure.
+  const found = await withDeadline(fromDatabase, ROUTE_LOOKUP_DEADLINE_MS, "the agent version lookup").catch(
+    async (error: unknown) => {
+      if (!isDatabaseUnavailable(error)) throw error;
+      const row = await readCachedVersion(c.env, tenant, agent, version);
+      if (!row) throw error;
+      return { row, stored: undefined };
+    },
+  );
   if (!found) return problem(404, "not-found", "No such agent version.");
   const { config, prefix } = await compileVersion(found.row);
   // The version is immutable, so its compiled prefix can only differ from the hash if the token was minted for

@@ -16,10 +16,11 @@ export interface NumberRoute {
   version: AgentVersionRow | undefined;
 }
 
-/** Looks the number up in one database. */
-export async function lookupNumberIn(db: Db, e164: string): Promise<NumberRoute | undefined> {
-  const [row] = await db
+/** The route rows the lookups share: number → tenant, plan, jurisdiction and the agent's published version. */
+function routeQuery(db: Db) {
+  return db
     .select({
+      e164: phoneNumberRoutes.e164,
       tenantId: phoneNumberRoutes.tenantId,
       phoneNumberId: phoneNumberRoutes.phoneNumberId,
       provider: phoneNumbers.provider,
@@ -40,10 +41,12 @@ export async function lookupNumberIn(db: Db, e164: string): Promise<NumberRoute 
     .leftJoin(
       agentVersions,
       and(eq(agentVersions.tenantId, agents.tenantId), eq(agentVersions.id, agents.publishedVersionId)),
-    )
-    .where(eq(phoneNumberRoutes.e164, e164))
-    .limit(1);
-  if (!row) return undefined;
+    );
+}
+
+type RouteRow = Awaited<ReturnType<ReturnType<typeof routeQuery>["execute"]>>[number];
+
+function toRoute(row: RouteRow): NumberRoute {
   return {
     tenantId: row.tenantId,
     jurisdiction: row.jurisdiction,
@@ -52,6 +55,27 @@ export async function lookupNumberIn(db: Db, e164: string): Promise<NumberRoute 
     provider: row.provider,
     version: row.version ?? undefined,
   };
+}
+
+/** Looks the number up in one database. */
+export async function lookupNumberIn(db: Db, e164: string): Promise<NumberRoute | undefined> {
+  const [row] = await routeQuery(db).where(eq(phoneNumberRoutes.e164, e164)).limit(1);
+  return row ? toRoute(row) : undefined;
+}
+
+/** Every routed number of one tenant (in its home database), by E.164: what the route cache is refreshed from. */
+export async function lookupTenantRoutes(db: Db, tenantId: string): Promise<Map<string, NumberRoute>> {
+  const rows = await routeQuery(db).where(eq(phoneNumberRoutes.tenantId, tenantId));
+  return new Map(rows.map((row) => [row.e164, toRoute(row)]));
+}
+
+/** The E.164 numbers routed to one tenant right now. */
+export async function tenantNumbers(db: Db, tenantId: string): Promise<string[]> {
+  const rows = await db
+    .select({ e164: phoneNumberRoutes.e164 })
+    .from(phoneNumberRoutes)
+    .where(eq(phoneNumberRoutes.tenantId, tenantId));
+  return rows.map((row) => row.e164);
 }
 
 /** Asks every database (in parallel); the first hit wins. A database that fails fails the lookup. */

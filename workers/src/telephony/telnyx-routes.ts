@@ -3,11 +3,11 @@
 // Telnyx retries webhooks that do not get a 2xx, so every accepted event gets 200 even when we act on nothing.
 import { Hono } from "hono";
 import type { CallControlEnv } from "../call-control-env.ts";
-import { withEveryDatabase } from "../residency/databases.ts";
+import { decideWithinBudget } from "./answer-budget.ts";
 import { abandonInboundCall, decideInboundCall, type InboundDecision } from "./inbound.ts";
-import { lookupNumber } from "./number-routes.ts";
 import { REFUSAL_REASONS, type RefusalReason, spokenRefusal } from "./refusals.ts";
 import { decideAfterStreamEnd } from "./resume.ts";
+import { resolveNumberRoute } from "./route-lookup.ts";
 import { applyCarrierStatus } from "./status.ts";
 import {
   answerForRefusal,
@@ -25,7 +25,7 @@ import {
   verifyTelnyxSignature,
 } from "./telnyx.ts";
 import type { TelephonyEnv } from "./twilio-routes.ts";
-import { edgeLocation } from "./webhook-request.ts";
+import { deferrer, edgeLocation } from "./webhook-request.ts";
 
 export { DEFAULT_TELNYX_API_BASE } from "./telnyx.ts";
 
@@ -87,24 +87,31 @@ telnyxRoutes.post("/telephony/telnyx/voice", async (c) => {
 
   try {
     if (type === "call.initiated" && payload.direction === "incoming") {
-      const route = await withEveryDatabase(c.env, c.var.db, (dbs) => lookupNumber(dbs, payload.to));
-      const decision = await decideInboundCall(
-        c.env,
-        {
-          provider: "telnyx",
-          carrierCallId: callControlId,
-          to: payload.to,
-          from: payload.from,
-          replayKey: `telnyx-event:${eventId}`,
-          cf: edgeLocation(c.req.raw),
-        },
-        route,
+      const defer = deferrer(c);
+      const decided = await decideWithinBudget(
+        (async () => {
+          const route = await resolveNumberRoute({ env: c.env, requestDb: c.var.db, defer }, payload.to);
+          return decideInboundCall(
+            c.env,
+            {
+              provider: "telnyx",
+              carrierCallId: callControlId,
+              to: payload.to,
+              from: payload.from,
+              replayKey: `telnyx-event:${eventId}`,
+              cf: edgeLocation(c.req.raw),
+            },
+            route,
+          );
+        })(),
+        { defer, abandon: (callId) => abandonInboundCall(c.env, callId, "unavailable: answered too late") },
       ).catch((error: unknown) => {
         // decideInboundCall gave back any lease it took; the caller still hears why the call ends.
         console.error("telnyx call.initiated: decision failed", { callControlId, error: String(error) });
-        const refused: InboundDecision = { kind: "refuse", reason: "unavailable" };
-        return refused;
+        return "failed" as const;
       });
+      const decision: InboundDecision =
+        decided === "late" || decided === "failed" ? { kind: "refuse", reason: "unavailable" } : decided;
       if (decision.kind === "replay") return c.json({ error: "replayed event" }, 403);
       if (decision.kind === "stream") {
         const clientState = encodeClientState({ callId: decision.callId, token: decision.token });

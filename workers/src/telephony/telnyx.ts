@@ -99,13 +99,15 @@ export function statusForHangupCause(
 
 /** Opaque state Telnyx echoes on every later event of the call: base64 JSON, at most 4 kB. */
 export function encodeClientState(state: Record<string, string>): string {
-  return btoa(JSON.stringify(state));
+  // UTF-8 first: btoa takes only Latin-1 and throws on anything else.
+  return btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(state))));
 }
 
 export function decodeClientState(value: string | null | undefined): Record<string, string> {
   if (!value) return {};
   try {
-    const parsed: unknown = JSON.parse(atob(value));
+    const bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+    const parsed: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
     const result = z.record(z.string(), z.string()).safeParse(parsed);
     return result.success ? result.data : {};
   } catch {

@@ -14,10 +14,12 @@ import { decideOutboundAnswer } from "../outbound/answer.ts";
 import { applyConsentReply, CONFIRMED_REPLY } from "../outbound/sms-consent.ts";
 import { withEveryDatabase, withJurisdictionDatabase } from "../residency/databases.ts";
 import { namespaceFor } from "../residency/residency.ts";
-import { decideInboundCall, type InboundDecision } from "./inbound.ts";
+import { decideWithinBudget } from "./answer-budget.ts";
+import { abandonInboundCall, decideInboundCall, type InboundDecision } from "./inbound.ts";
 import { lookupNumber } from "./number-routes.ts";
 import { spokenRefusal } from "./refusals.ts";
 import { decideAfterStreamEnd } from "./resume.ts";
+import { resolveNumberRoute } from "./route-lookup.ts";
 import { applyCarrierStatus } from "./status.ts";
 import {
   firstValues,
@@ -29,7 +31,7 @@ import {
   twilioVoiceWebhookSchema,
 } from "./twilio-webhooks.ts";
 import { connectStreamTwiml, emptyTwiml, hangUpTwiml, messageTwiml, sayAndHangUpTwiml } from "./twiml.ts";
-import { edgeLocation, signedUrlCandidates, xml } from "./webhook-request.ts";
+import { deferrer, edgeLocation, signedUrlCandidates, xml } from "./webhook-request.ts";
 
 export type TelephonyEnv = { Bindings: CallControlEnv; Variables: { db: Db; requestId: string } };
 
@@ -107,18 +109,30 @@ twilioRoutes.post("/telephony/twilio/voice", async (c) => {
         streamEndUrl(c.req.raw, c.env, outboundCallId),
       );
     }
-    const route = await withEveryDatabase(c.env, c.var.db, (dbs) => lookupNumber(dbs, hook.To));
-    const decision = await decideInboundCall(
-      c.env,
-      { provider: "twilio", carrierCallId: hook.CallSid, to: hook.To, from: hook.From, replayKey, cf },
-      route,
+    const defer = deferrer(c);
+    const decision = await decideWithinBudget(
+      (async () => {
+        const route = await resolveNumberRoute({ env: c.env, requestDb: c.var.db, defer }, hook.To);
+        return decideInboundCall(
+          c.env,
+          { provider: "twilio", carrierCallId: hook.CallSid, to: hook.To, from: hook.From, replayKey, cf },
+          route,
+        );
+      })(),
+      { defer, abandon: (callId) => abandonInboundCall(c.env, callId, "unavailable: answered too late") },
     );
+    if (decision === "late") {
+      console.error("twilio voice webhook: no decision within budget", { callSid: hook.CallSid });
+      return xml(sayAndHangUpTwiml(spokenRefusal("unavailable")));
+    }
     return answerTwiml(
       decision,
       decision.kind === "stream" ? streamEndUrl(c.req.raw, c.env, decision.callId) : undefined,
     );
   } catch (error) {
-    console.error("twilio voice webhook failed", { callSid: hook.CallSid, error: String(error) });
+    // The message only: a failed query's text carries its parameters (the caller's number).
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    console.error("twilio voice webhook failed", { callSid: hook.CallSid, error: reason });
     return xml(sayAndHangUpTwiml(spokenRefusal("unavailable")));
   }
 });

@@ -7,7 +7,8 @@ import { z } from "zod";
 export type TwilioForm = Record<string, string | string[]>;
 
 export function parseTwilioForm(body: string): TwilioForm {
-  const form: TwilioForm = {};
+  // No prototype: a parameter named `toString` or `__proto__` is a parameter like any other (the signature covers it).
+  const form: TwilioForm = Object.create(null);
   for (const [key, value] of new URLSearchParams(body)) {
     const existing = form[key];
     if (existing === undefined) form[key] = value;
@@ -19,7 +20,7 @@ export function parseTwilioForm(body: string): TwilioForm {
 
 /** The first value of each key, for schema validation of the fields a handler reads. */
 export function firstValues(form: TwilioForm): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (const [key, value] of Object.entries(form)) out[key] = Array.isArray(value) ? (value[0] ?? "") : value;
   return out;
 }

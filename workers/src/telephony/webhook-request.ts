@@ -26,3 +26,13 @@ export function edgeLocation(request: Request): EdgeLocation | undefined {
 export function xml(body: string, status = 200): Response {
   return new Response(body, { status, headers: { "content-type": "text/xml; charset=utf-8" } });
 }
+
+/** `ctx.waitUntil`, or plain fire-and-forget where there is no execution context (app.request in unit tests). */
+export function deferrer(c: { executionCtx: ExecutionContext }): (work: Promise<unknown>) => void {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return (work) => void work.catch(() => undefined);
+  }
+}

@@ -14,6 +14,7 @@ import { E164, iso, Timestamp } from "../../lib/schemas.ts";
 import { ALL_SCOPES } from "../../lib/scopes.ts";
 import { authorize } from "../../middleware/auth.ts";
 import { useHomeDatabase } from "../../middleware/database.ts";
+import { refreshNumberRoutes } from "../../middleware/number-route-refresh.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
 import { namespaceFor } from "../../residency/residency.ts";
 import { apiKeyOut, NewApiKeySchema } from "../api-keys/schemas.ts";
@@ -116,7 +117,7 @@ const updateAccount = createRoute({
   tags: ["Accounts"],
   summary: "Update your account's settings",
   security: needs("calls:write"),
-  middleware: [authorize("calls:write"), unitOfWork()] as const,
+  middleware: [authorize("calls:write"), refreshNumberRoutes(), unitOfWork()] as const,
   request: {
     params: z.object({ accountId: pathParam("accountId", accountId) }),
     body: jsonBody(AccountUpdateSchema),

@@ -12,6 +12,7 @@ import { newResourceId, pathParam, resourceId } from "../../lib/ids.ts";
 import { afterCursor, pageOf, pageQuery, toPage } from "../../lib/pagination.ts";
 import { fieldErrors, notFound, ProblemError, problems } from "../../lib/problem.ts";
 import { authorize } from "../../middleware/auth.ts";
+import { refreshNumberRoutes } from "../../middleware/number-route-refresh.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
 import { findAgentVersion, storePublishedPrefix } from "../../prefix/store.ts";
 import { jsonBody, jsonResponse, needs } from "../common.ts";
@@ -75,7 +76,7 @@ const updateAgent = createRoute({
     "Fields given replace those of the latest version and become a new version. " +
     "With only `publish`, publishes the latest version without writing a new one.",
   security: needs("agents:write"),
-  middleware: [authorize("agents:write"), unitOfWork()] as const,
+  middleware: [authorize("agents:write"), refreshNumberRoutes(), unitOfWork()] as const,
   request: { params: AgentParams, body: jsonBody(AgentUpdateSchema) },
   responses: { 200: jsonResponse(AgentSchema, "The agent"), ...problems(400, 401, 403, 404, 413, 415) },
 });
@@ -87,7 +88,7 @@ const deleteAgent = createRoute({
   summary: "Delete an agent",
   description: "Its versions stay, for the calls that used them. Detach its phone numbers first.",
   security: needs("agents:write"),
-  middleware: [authorize("agents:write"), unitOfWork()] as const,
+  middleware: [authorize("agents:write"), refreshNumberRoutes(), unitOfWork()] as const,
   request: { params: AgentParams },
   responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 409) },
 });
@@ -124,7 +125,7 @@ const publishAgent = createRoute({
   summary: "Publish a version",
   description: "New calls use the published version. Publishing an older version rolls back.",
   security: needs("agents:write"),
-  middleware: [authorize("agents:write"), unitOfWork()] as const,
+  middleware: [authorize("agents:write"), refreshNumberRoutes(), unitOfWork()] as const,
   request: { params: AgentParams, body: jsonBody(PublishSchema) },
   responses: { 200: jsonResponse(AgentSchema, "The agent"), ...problems(400, 401, 403, 404, 413, 415, 422) },
 });

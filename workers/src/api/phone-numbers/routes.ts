@@ -10,6 +10,7 @@ import { afterCursor, pageOf, pageQuery, toPage } from "../../lib/pagination.ts"
 import { notFound, ProblemError, problems } from "../../lib/problem.ts";
 import { E164, iso, Timestamp } from "../../lib/schemas.ts";
 import { authorize } from "../../middleware/auth.ts";
+import { refreshNumberRoutes } from "../../middleware/number-route-refresh.ts";
 import { unitOfWork } from "../../middleware/unit-of-work.ts";
 import { withEveryDatabase } from "../../residency/databases.ts";
 import { jsonBody, jsonResponse, needs } from "../common.ts";
@@ -49,7 +50,7 @@ const createNumber = createRoute({
   summary: "Add a phone number",
   description: "A number belongs to one account at most (409 if another account has it).",
   security: needs("numbers:write"),
-  middleware: [authorize("numbers:write"), unitOfWork()] as const,
+  middleware: [authorize("numbers:write"), refreshNumberRoutes(), unitOfWork()] as const,
   request: { body: jsonBody(PhoneNumberCreateSchema) },
   responses: { 201: jsonResponse(PhoneNumberSchema, "Created"), ...problems(400, 401, 403, 404, 409, 413, 415, 422) },
 });
@@ -92,7 +93,7 @@ const updateNumber = createRoute({
   tags: ["Phone numbers"],
   summary: "Attach an agent to a number (or detach it)",
   security: needs("numbers:write"),
-  middleware: [authorize("numbers:write"), unitOfWork()] as const,
+  middleware: [authorize("numbers:write"), refreshNumberRoutes(), unitOfWork()] as const,
   request: { params: NumberParams, body: jsonBody(PhoneNumberUpdateSchema) },
   responses: { 200: jsonResponse(PhoneNumberSchema, "The number"), ...problems(400, 401, 403, 404, 413, 415) },
 });
@@ -103,7 +104,7 @@ const deleteNumber = createRoute({
   tags: ["Phone numbers"],
   summary: "Remove a phone number",
   security: needs("numbers:write"),
-  middleware: [authorize("numbers:write"), unitOfWork()] as const,
+  middleware: [authorize("numbers:write"), refreshNumberRoutes(), unitOfWork()] as const,
   request: { params: NumberParams },
   responses: { 204: { description: "Removed" }, ...problems(400, 401, 403, 404) },
 });

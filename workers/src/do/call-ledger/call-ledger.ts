@@ -28,6 +28,12 @@ import { type CallState, canTransition } from "./state-machine.ts";
 /** A flush that takes longer than this counts as failed (a half-open connection must not wedge the outbox). */
 const FLUSH_TIMEOUT_MS = 15_000;
 
+/**
+ * How long a routed call may wait for its media node's `call.started`: the call token's 60 s plus connect time,
+ * the same span the TenantLimiter gives an unconfirmed lease.
+ */
+export const CONNECT_DEADLINE_MS = 90_000;
+
 /** A transfer the media node asked for: armed by the tool, bound to its turn by the action event, done after it. */
 export interface PendingTransfer {
   to: string;
@@ -500,6 +506,22 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     const stored = this.#load();
     if (stored?.state === "ended" && stored.leaseHeld) await this.#releaseLease();
     await this.#checkNode();
+    if (stored?.state === "routed") await this.#endIfNeverConnected(stored);
+  }
+
+  /**
+   * A call routed to a media node that never reported `call.started` (the carrier gave up on a slow webhook, the
+   * token expired unused) is ended as failed once CONNECT_DEADLINE_MS have passed, so no record stays `ringing`.
+   */
+  async #endIfNeverConnected(stored: Stored): Promise<void> {
+    const routedAt = stored.transitions.findLast((t) => t.state === "routed")?.at ?? stored.record.createdAt;
+    const deadline = routedAt + CONNECT_DEADLINE_MS;
+    if (Date.now() >= deadline) {
+      await this.end({ status: "failed", reason: "never-connected" });
+      return;
+    }
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > deadline) await this.ctx.storage.setAlarm(deadline);
   }
 
   override onConnect(connection: Connection): void {
