@@ -358,7 +358,25 @@ export function spellIdForSpeech(id: AccountId | UserId, options: { phonetic?: b
 // ---------------------------------------------------------------------------------------------
 // Opaque resource IDs
 
-export const RESOURCE_KINDS = ["agt", "agv", "num", "call", "turn", "key", "cns", "aud", "ver", "req"] as const;
+export const RESOURCE_KINDS = [
+  "agt",
+  "agv",
+  "num",
+  "call",
+  "turn",
+  "key",
+  "cns",
+  "aud",
+  "ver",
+  "req",
+  // Envelope encryption and event webhooks (issue 13).
+  "dk",
+  "sec",
+  "we",
+  "evt",
+  "dlv",
+  "att",
+] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 /** `agt_` + 20 lower-case symbols: about 97 random bits, safe to read aloud if it ever has to be. */
 export type ResourceId<K extends ResourceKind = ResourceKind> = `${K}_${string}`;

@@ -9,7 +9,9 @@ import { callsApi } from "./api/calls/routes.ts";
 import { consentApi } from "./api/consent/routes.ts";
 import { renderReference } from "./api/docs/render.ts";
 import { phoneNumbersApi } from "./api/phone-numbers/routes.ts";
+import { secretsApi } from "./api/secrets/routes.ts";
 import { verifyApi } from "./api/verify/routes.ts";
+import { webhookEndpointsApi } from "./api/webhook-endpoints/routes.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./lib/errors.ts";
 import { type FieldError, fieldErrors, ProblemError } from "./lib/problem.ts";
@@ -77,6 +79,8 @@ export function createApp() {
   app.route("/v1", liveRoutes);
   app.route("/v1", consentApi);
   app.route("/v1", verifyApi);
+  app.route("/v1", webhookEndpointsApi);
+  app.route("/v1", secretsApi);
   // Not tenant API (not in the OpenAPI document): carrier webhooks, signed by the carrier, and media-node calls,
   // signed per node.
   app.route("/v1", twilioRoutes);

@@ -11,6 +11,9 @@ import type { SessionEvent } from "../../../../shared/session-events.ts";
 import type { CallControlEnv } from "../../call-control-env.ts";
 import { type DbBindings, openDb } from "../../db/client.ts";
 import type { CallStatus } from "../../db/schema.ts";
+import type { EventMessage } from "../../events/messages.ts";
+import { buildEvent, sendEvent } from "../../events/publish.ts";
+import type { EventData, EventType } from "../../events/schemas.ts";
 import { databaseUrlFor, namespaceFor } from "../../residency/residency.ts";
 import { DEFAULT_TWILIO_API_BASE, redirectTwilioCall } from "../../telephony/twilio-rest.ts";
 import { outboxRetryDelayMs } from "./backoff.ts";
@@ -79,7 +82,12 @@ export type SessionResult =
   | { ok: false; error: "not-live"; state: CallState };
 
 type Stored = Omit<SessionSnapshot, "pending">;
-type OutboxItem = { kind: "call"; record: CallRecord } | { kind: "turn"; row: TurnRow };
+// Events for the tenant's webhooks ride the same outbox: durable from the step that caused them, sent to the webhook
+// queue in order after the call record they describe is in Postgres, never awaited by the call itself.
+type OutboxItem =
+  | { kind: "call"; record: CallRecord }
+  | { kind: "turn"; row: TurnRow }
+  | { kind: "event"; message: EventMessage };
 type OutboxRow = { seq: number; payload: string; attempts: number };
 
 /** A live feed message; the first a subscriber gets is `snapshot`. */
@@ -181,6 +189,7 @@ export class CallLedger extends Server<CallControlEnv> {
       endedAt: Date.now(),
       endReason: input.reason,
     }));
+    if (result.ok) await this.#emitEnded(result.snapshot.record);
     await this.#releaseLease();
     return result;
   }
@@ -216,7 +225,20 @@ export class CallLedger extends Server<CallControlEnv> {
           region: event.region,
           nodeId: event.nodeId,
         }));
-        if (moved.ok) await this.#confirmLease(moved.snapshot.record);
+        if (moved.ok) {
+          await this.#confirmLease(moved.snapshot.record);
+          const r = moved.snapshot.record;
+          await this.#emit("call.started", {
+            callId: r.callId,
+            direction: r.direction,
+            from: r.fromNumber,
+            to: r.toNumber,
+            agentId: r.agentId,
+            agentVersion: r.agentVersion,
+            region: r.region,
+            startedAt: new Date(r.answeredAt ?? Date.now()).toISOString(),
+          });
+        }
         this.#broadcast({ type: "event", event });
         return moved;
       }
@@ -369,6 +391,11 @@ export class CallLedger extends Server<CallControlEnv> {
     if (!accountSid || !authToken || stored.record.provider !== "twilio" || !callSid) {
       detail = "the call cannot be redirected (not a Twilio call, or Twilio is not configured)";
     } else {
+      await this.#emit("transfer.started", {
+        callId: stored.record.callId,
+        to: transfer.to,
+        reason: transfer.reason ?? null,
+      });
       try {
         await redirectTwilioCall(
           { accountSid, authToken, apiBase: this.env.TWILIO_API_BASE ?? DEFAULT_TWILIO_API_BASE },
@@ -378,6 +405,12 @@ export class CallLedger extends Server<CallControlEnv> {
         stored.transfer = { ...transfer, status: "done" };
         this.#save(stored);
         this.#log(stored, { type: "transfer_call", ok: true, at: Date.now(), detail: `transferred to ${transfer.to}` });
+        await this.#emit("transfer.ended", {
+          callId: stored.record.callId,
+          to: transfer.to,
+          outcome: "redirected",
+          detail: null,
+        });
         return this.end({ status: "completed", reason: `transferred to ${transfer.to}` });
       } catch (error) {
         detail = `Twilio refused the redirect: ${error instanceof Error ? error.message : String(error)}`;
@@ -389,7 +422,34 @@ export class CallLedger extends Server<CallControlEnv> {
     latest.transfer = { ...transfer, status: "failed", detail };
     this.#save(latest);
     this.#log(latest, { type: "transfer_call", ok: false, at: Date.now(), detail });
+    await this.#emit("transfer.ended", { callId: latest.record.callId, to: transfer.to, outcome: "failed", detail });
     return { ok: true, snapshot: this.#snapshot(latest) };
+  }
+
+  /** Queues an event for the tenant's webhooks through the outbox (sent by the alarm, never awaited by the call). */
+  async #emit<T extends EventType>(type: T, data: EventData<T>): Promise<void> {
+    const stored = this.#load();
+    if (!stored) return;
+    const message = buildEvent({ id: stored.record.tenantId, jurisdiction: stored.record.jurisdiction }, type, data);
+    await this.#enqueue([{ kind: "event", message }]);
+  }
+
+  async #emitEnded(record: CallRecord): Promise<void> {
+    const endedAt = record.endedAt ?? Date.now();
+    const base = (this.env.PUBLIC_BASE_URL ?? "").replace(/\/+$/, "");
+    await this.#emit("call.ended", {
+      callId: record.callId,
+      direction: record.direction,
+      from: record.fromNumber,
+      to: record.toNumber,
+      agentId: record.agentId,
+      status: record.status,
+      endReason: record.endReason,
+      startedAt: record.answeredAt === null ? null : new Date(record.answeredAt).toISOString(),
+      endedAt: new Date(endedAt).toISOString(),
+      durationSeconds: record.answeredAt === null ? 0 : Math.max(0, (endedAt - record.answeredAt) / 1000),
+      transcriptUrl: `${base}/v1/calls/${record.callId}`,
+    });
   }
 
   #log(stored: Stored, entry: ActionLogEntry): void {
@@ -440,7 +500,12 @@ export class CallLedger extends Server<CallControlEnv> {
     try {
       for (const row of rows) {
         const item = JSON.parse(row.payload) as OutboxItem;
-        const write = item.kind === "call" ? upsertCall(db, item.record) : upsertTurn(db, item.row);
+        const write =
+          item.kind === "call"
+            ? upsertCall(db, item.record)
+            : item.kind === "turn"
+              ? upsertTurn(db, item.row)
+              : sendEvent(this.env, item.message);
         await withTimeout(write, FLUSH_TIMEOUT_MS);
         this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
         written++;
