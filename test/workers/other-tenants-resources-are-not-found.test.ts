@@ -4,7 +4,7 @@
 // resources to B. An operation added to the API without an entry here fails the coverage test, so new routes
 // cannot skip this check.
 import { beforeAll, describe, expect, it } from "vitest";
-import { verifications } from "../../workers/src/db/schema.ts";
+import { verifications, webhookDeliveries, webhookEvents } from "../../workers/src/db/schema.ts";
 import { newResourceId } from "../../workers/src/lib/ids.ts";
 import {
   auditActions,
@@ -23,7 +23,15 @@ type Doc = { paths: Record<string, Record<string, unknown>> };
 const METHODS = ["get", "post", "put", "patch", "delete"];
 
 /** Operations that take no ID at all (they only create in the caller's own account): nothing to cross. */
-const NO_FOREIGN_INPUT = new Set(["POST /v1/accounts", "POST /v1/agents", "POST /v1/api-keys", "POST /v1/consent"]);
+const NO_FOREIGN_INPUT = new Set([
+  "POST /v1/accounts",
+  "POST /v1/agents",
+  "POST /v1/api-keys",
+  "POST /v1/consent",
+  "POST /v1/webhook-endpoints",
+  "POST /v1/secrets",
+  "POST /v1/tool-signing-secret/rotate",
+]);
 
 /** Bodies that pass validation, so a 404 can only come from the tenant check. */
 function bodyFor(op: string, a: AIds): unknown {
@@ -44,6 +52,10 @@ function bodyFor(op: string, a: AIds): unknown {
       return { accountId: a.accountId };
     case "POST /v1/verify/{verificationId}/check":
       return { code: "123456" };
+    case "PATCH /v1/webhook-endpoints/{endpointId}":
+      return { url: "https://attacker.example/hook", enabled: true };
+    case "PUT /v1/secrets/{secretId}/value":
+      return { value: "a-value-long-enough-to-store" };
     default:
       return undefined;
   }
@@ -58,6 +70,9 @@ type AIds = {
   consentId: string;
   apiKeyId: string;
   verificationId: string;
+  endpointId: string;
+  deliveryId: string;
+  secretId: string;
 };
 
 let a: Tenant;
@@ -95,7 +110,32 @@ beforeAll(async () => {
       expiresAt: new Date(Date.now() + 300_000),
     }),
   );
+  const endpoint = await call<{ id: string }>("POST", "/v1/webhook-endpoints", {
+    key: a.key,
+    body: { url: "https://a.example/hooks", events: ["call.ended"] },
+  });
+  const secret = await call<{ id: string }>("POST", "/v1/secrets", {
+    key: a.key,
+    body: { kind: "generic", name: "crm token", value: "crm-token-of-tenant-a-0001" },
+  });
+  // A failed delivery, so B can try to resend it.
+  const eventId = newResourceId("evt");
+  const deliveryId = newResourceId("dlv");
+  await withDb(async (db) => {
+    await db.insert(webhookEvents).values({ tenantId: a.accountId, id: eventId, type: "call.ended", body: "{}" });
+    await db.insert(webhookDeliveries).values({
+      tenantId: a.accountId,
+      id: deliveryId,
+      endpointId: endpoint.body.id,
+      eventId,
+      eventType: "call.ended",
+      status: "failed",
+    });
+  });
   ids = {
+    endpointId: endpoint.body.id,
+    deliveryId,
+    secretId: secret.body.id,
     accountId: a.accountId,
     agentId: agent.id,
     version: "1",
@@ -111,6 +151,8 @@ beforeAll(async () => {
     key: b.key,
     body: { phoneNumber: "+16505550122", type: "service", verificationMethod: "voice" },
   });
+  await call("POST", "/v1/webhook-endpoints", { key: b.key, body: { url: "https://b.example/hooks" } });
+  await call("POST", "/v1/tool-signing-secret/rotate", { key: b.key });
 
   const doc = (await call<Doc>("GET", "/v1/openapi.json")).body;
   operations = Object.entries(doc.paths).flatMap(([path, item]) =>

@@ -12,6 +12,11 @@ export type DataKeyRow = typeof tenantDataKeys.$inferSelect;
 const MAX_CACHED_KEYS = 1_000;
 const unwrapped = new Map<string, Promise<CryptoKey>>();
 
+/** Forgets every unwrapped key of this isolate (tests that must see an unwrap happen). */
+export function forgetUnwrappedKeys(): void {
+  unwrapped.clear();
+}
+
 /** The tenant's active data key, created (and wrapped by the current KEK) on first use. */
 export async function activeDataKey(db: Db, ring: Keyring, tenantId: string): Promise<DataKeyRow> {
   const found = await selectActive(db, tenantId);
