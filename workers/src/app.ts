@@ -13,6 +13,7 @@ import { secretsApi } from "./api/secrets/routes.ts";
 import { verifyApi } from "./api/verify/routes.ts";
 import { webhookEndpointsApi } from "./api/webhook-endpoints/routes.ts";
 import type { AppEnv } from "./env.ts";
+import { registerEventWebhooks } from "./events/openapi.ts";
 import { errorResponse } from "./lib/errors.ts";
 import { type FieldError, fieldErrors, ProblemError } from "./lib/problem.ts";
 import { mediaRoutes } from "./media/routes.ts";
@@ -87,6 +88,7 @@ export function createApp() {
   app.route("/v1", telnyxRoutes);
   app.route("/v1", mediaRoutes);
 
+  registerEventWebhooks(app);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",

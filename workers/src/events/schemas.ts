@@ -101,6 +101,10 @@ export const SUBSCRIBABLE_EVENT_TYPES = [...EVENT_TYPE_NAMES, ...RESERVED_EVENT_
 /** The body of every webhook: Standard Webhooks' recommended `{ type, timestamp, data }`, plus our `version`. */
 export function envelopeSchema<T extends EventType>(type: T) {
   const spec = EVENT_TYPES[type];
+  const name = `${type
+    .split(".")
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join("")}Event`;
   return z
     .object({
       type: z.literal(type),
@@ -108,7 +112,7 @@ export function envelopeSchema<T extends EventType>(type: T) {
       timestamp: Iso.openapi({ description: "When the event happened." }),
       data: spec.data,
     })
-    .openapi({ description: spec.summary });
+    .openapi(name, { description: spec.summary });
 }
 
 export interface EventEnvelope {
