@@ -188,7 +188,7 @@ describe("a failing webhook endpoint", () => {
     captured.queue.length = 0;
     await consume(WEBHOOK_QUEUE_NAME, event, 1, consumerEnv, () => new Response("unused"));
     const deliver = captured.queue.find((m) => m.kind === "deliver");
-    if (!deliver || deliver.kind !== "deliver") throw new Error("no delivery");
+    if (deliver?.kind !== "deliver") throw new Error("no delivery");
     await consume(WEBHOOK_DLQ_NAME, deliver, 1, consumerEnv, () => new Response("unused"));
     const list = await call<{ data: { id: string; status: string }[] }>(
       "GET",
