@@ -9,7 +9,12 @@ import { auditLog, secretDecryptions, tenantDataKeys, tenantSecrets } from "../.
 import type { Db } from "../../workers/src/db/types.ts";
 import { activeDataKey, forgetUnwrappedKeys } from "../../workers/src/secrets/data-keys.ts";
 import { keyring } from "../../workers/src/secrets/kek.ts";
-import { continueDataKeyRotations, rewrapDataKeys, rotateTenantDataKey } from "../../workers/src/secrets/rotation.ts";
+import {
+  continueDataKeyRotations,
+  rewrapDataKeys,
+  rotateAgedDataKeys,
+  rotateTenantDataKey,
+} from "../../workers/src/secrets/rotation.ts";
 import { SecretKek } from "../../workers/src/secrets/secret-kek.ts";
 import { revealSecret } from "../../workers/src/secrets/vault.ts";
 import { call, signUp, type Tenant, withDb } from "./helpers.ts";
@@ -146,6 +151,21 @@ describe("tenant secrets", () => {
     // And once more, in one call.
     const again = await withDb((db) => rotateTenantDataKey({ db, ring }, tenant.accountId));
     expect(again.reencrypted).toBe(expected.size);
+    await everySecretDecrypts(ring);
+
+    // Regular rotation: the scheduled maintenance rotates a key that has reached its age, and only then.
+    const current = () => withDb(async (db) => (await activeDataKey(db, ring, tenant.accountId)).id);
+    const before = await current();
+    await withDb((db) => rotateAgedDataKeys({ db, ring }, { maxAgeDays: 90, limit: 10_000 }));
+    expect(await current()).toBe(before);
+    await withDb((db) =>
+      db
+        .update(tenantDataKeys)
+        .set({ createdAt: new Date(Date.now() - 91 * 86_400_000) })
+        .where(and(eq(tenantDataKeys.tenantId, tenant.accountId), eq(tenantDataKeys.id, before))),
+    );
+    await withDb((db) => rotateAgedDataKeys({ db, ring }, { maxAgeDays: 90, limit: 10_000 }));
+    expect(await current()).not.toBe(before);
     await everySecretDecrypts(ring);
   });
 

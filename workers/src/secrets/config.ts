@@ -17,6 +17,8 @@ export interface SecretsBindings {
   KMS_SECRET_ACCESS_KEY?: string | undefined;
   KMS_SESSION_TOKEN?: string | undefined;
   KMS_ENDPOINT?: string | undefined;
+  /** Data keys older than this many days are rotated by the scheduled maintenance. Default 90. */
+  DATA_KEY_MAX_AGE_DAYS?: string | undefined;
 }
 
 // The bindings of one isolate never change, so the parsed keyring (and its imported keys) is kept per string.

@@ -133,10 +133,30 @@ async function finishRotation(vault: Vault, tenantId: string): Promise<{ reencry
   return { reencrypted, retired: done.length };
 }
 
-/** Every maintenance step on one database (the scheduled handler runs it per database). */
-export async function keyMaintenance(db: Db, ring: Keyring) {
+/** Rotates the data keys of up to `limit` tenants whose active key is older than `maxAgeDays`. */
+export async function rotateAgedDataKeys(vault: Vault, { maxAgeDays = 90, limit = 20 } = {}) {
+  const aged = await vault.db
+    .select({ tenantId: tenantDataKeys.tenantId })
+    .from(tenantDataKeys)
+    .where(
+      and(
+        eq(tenantDataKeys.status, "active"),
+        sql`${tenantDataKeys.createdAt} < now() - make_interval(days => ${maxAgeDays})`,
+      ),
+    )
+    .limit(limit);
+  for (const { tenantId } of aged) await rotateTenantDataKey(vault, tenantId);
+  return { rotated: aged.length };
+}
+
+/**
+ * Every maintenance step on one database (the scheduled handler runs it per database): re-wrap after a KEK rotation,
+ * finish interrupted data-key rotations, and rotate data keys that reached `dataKeyMaxAgeDays` (regular rotation).
+ */
+export async function keyMaintenance(db: Db, ring: Keyring, { dataKeyMaxAgeDays = 90 } = {}) {
   const vault = { db, ring };
   const rewrap = await rewrapDataKeys(vault);
   const rotations = await continueDataKeyRotations(vault);
-  return { rewrap, rotations };
+  const aged = await rotateAgedDataKeys(vault, { maxAgeDays: dataKeyMaxAgeDays });
+  return { rewrap, rotations, aged };
 }
