@@ -3,6 +3,7 @@
 import { createApp } from "./app.ts";
 import type { Env } from "./env.ts";
 import { consumeWebhookBatch } from "./events/consumer.ts";
+import { WEBHOOK_DLQ_NAME, WEBHOOK_QUEUE_NAME } from "./events/messages.ts";
 import { runKeyMaintenance } from "./secrets/maintenance.ts";
 
 export { CallLedger } from "./do/call-ledger/call-ledger.ts";
@@ -13,8 +14,14 @@ const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
-  // Event webhooks: the webhook queue and its dead-letter queue (workers/src/events/consumer.ts).
-  queue: (batch, env) => consumeWebhookBatch(batch, env),
+  // One handler for every queue this Worker consumes, dispatched by queue name. A batch of a queue nobody handles is
+  // retried, never acked: a missing consumer must not drop messages.
+  queue: async (batch, env) => {
+    // Event webhooks: the webhook queue and its dead-letter queue (workers/src/events/consumer.ts).
+    if (batch.queue === WEBHOOK_QUEUE_NAME || batch.queue === WEBHOOK_DLQ_NAME) return consumeWebhookBatch(batch, env);
+    console.error("no consumer for queue", { queue: batch.queue });
+    batch.retryAll({ delaySeconds: 60 });
+  },
   // Key maintenance: finishes KEK re-wraps and data-key rotations (workers/src/secrets/rotation.ts).
   scheduled: (_controller, env, ctx) => ctx.waitUntil(runKeyMaintenance(env)),
 } satisfies ExportedHandler<Env>;
