@@ -49,6 +49,8 @@ export interface LocalWorkerOptions {
   inspectorPort?: number;
   /** Keep Durable Object state in this directory instead of memory. */
   persistTo?: string;
+  /** Listen here instead of on a free port. */
+  port?: number;
 }
 
 const bundles = new Map<string, Promise<string>>();
@@ -119,7 +121,7 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
     modulesRoot: path.dirname(entry),
     bindings: { ...workerOptions.bindings, ...options.vars },
     host: "127.0.0.1",
-    port: 0,
+    port: options.port ?? 0,
     log: new Log(MINIFLARE_LOG[level]),
     // The Worker's console goes to workerd's stdout/stderr: shown from "log" up, its errors from "error" up.
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {

@@ -97,6 +97,13 @@ export interface PlatformOptions {
   signal?: AbortSignal;
   /** Crashes and restarts of child processes, one line each. */
   log?: (line: string) => void;
+  /** Open the edge's V8 inspector (wrangler dev --inspector-port) here: the soak takes heap snapshots through it. */
+  edgeInspectorPort?: number;
+  /**
+   * What runs the edge: `wrangler dev` (default, what a developer knows: live reload, request logs) or the Worker
+   * under Miniflare's API directly (scripts/platform/miniflare-edge.ts), without wrangler's proxy in front.
+   */
+  edgeRuntime?: "wrangler" | "miniflare";
 }
 
 export interface Platform {
@@ -248,13 +255,14 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     const edge = track(
       "edge",
       (o) =>
-        startEdge({
+        (opts.edgeRuntime === "miniflare" ? startMiniflareEdge : startEdge)({
           ports,
           dataDir,
           databaseUrl: db.url,
           proxy: proxy.address,
           secrets,
           twilioToken: twilio.token,
+          inspectorPort: opts.edgeInspectorPort,
           spawn: o,
         }),
       { env: childEnv, logDir },
@@ -397,16 +405,11 @@ async function startDatabase(o: {
   };
 }
 
-function startEdge(o: {
-  ports: PlatformPorts;
-  dataDir: string;
-  databaseUrl: string;
-  proxy: string;
-  secrets: LocalSecrets;
-  twilioToken: string;
-  spawn: SpawnOptions;
-}): Child {
-  const vars: Record<string, string> = {
+type EdgeStart = Parameters<typeof startEdge>[0];
+
+/** The Worker's vars: where the database is, and the secrets of this machine. */
+function edgeVars(o: EdgeStart): Record<string, string> {
+  return {
     DATABASE_URL: o.databaseUrl,
     DB_WS_PROXY: o.proxy,
     TWILIO_AUTH_TOKEN: o.twilioToken,
@@ -414,6 +417,19 @@ function startEdge(o: {
     CALL_TOKEN_KID: o.secrets.callToken.kid,
     MEDIA_NODE_SECRETS: JSON.stringify({ [LOCAL_NODE_ID]: o.secrets.nodeSecret }),
   };
+}
+
+function startEdge(o: {
+  ports: PlatformPorts;
+  dataDir: string;
+  databaseUrl: string;
+  proxy: string;
+  secrets: LocalSecrets;
+  twilioToken: string;
+  inspectorPort: number | undefined;
+  spawn: SpawnOptions;
+}): Child {
+  const vars = edgeVars(o);
   // The wrangler script itself, not `npx wrangler`: no npm wrapper between us and the signals. wrangler and its
   // workerd do not watch their parent, so orphan-guard.mjs (a few lines of plain Node) does it for them.
   return spawnChild(
@@ -430,6 +446,7 @@ function startEdge(o: {
       "--show-interactive-dev-session=false",
       "--persist-to",
       path.join(o.dataDir, "edge-state"),
+      ...(o.inspectorPort ? ["--inspector-port", String(o.inspectorPort)] : []),
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     {
@@ -442,6 +459,22 @@ function startEdge(o: {
       },
     },
   );
+}
+
+function startMiniflareEdge(o: EdgeStart): Child {
+  const vars = edgeVars(o);
+  return spawnTs("edge", "scripts/platform/miniflare-edge.ts", {
+    ...o.spawn,
+    env: {
+      ...o.spawn.env,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      EDGE_PORT: String(o.ports.edge),
+      EDGE_VARS: JSON.stringify(vars),
+      EDGE_PERSIST_TO: path.join(o.dataDir, "edge-state-miniflare"),
+      ...(o.inspectorPort ? { EDGE_INSPECTOR_PORT: String(o.inspectorPort) } : {}),
+    },
+  });
 }
 
 function checkPackages(plan: ProviderPlan): string[] {
