@@ -65,7 +65,7 @@ async function api<T>(edge: LocalEdge, method: string, route: string, body?: unk
 }
 
 /** A business-plan tenant with a published agent and a number (business: 100 concurrent calls, 120 call burst). */
-async function seedTenant(edge: LocalEdge, i: number): Promise<Tenant> {
+export async function seedTenant(edge: LocalEdge, i: number): Promise<Tenant> {
   const signUp = await api<{ account: { id: string }; apiKey: { key: string } }>(edge, "POST", "/v1/accounts", {
     name: `Bench ${i}`,
     email: `bench-${i}-${crypto.randomUUID()}@example.com`,
@@ -88,7 +88,7 @@ async function seedTenant(edge: LocalEdge, i: number): Promise<Tenant> {
   return { accountId: signUp.account.id, number };
 }
 
-async function heartbeat(edge: LocalEdge, nodeId: string): Promise<void> {
+export async function heartbeat(edge: LocalEdge, nodeId: string): Promise<void> {
   const target = `${edge.url}/v1/media-nodes/heartbeat`;
   const body = JSON.stringify({
     nodeId,
@@ -128,7 +128,7 @@ async function signedPost(edge: LocalEdge, route: string, params: Record<string,
 }
 
 /** One inbound call: the timed webhook, then the untimed status callback that gives the lease back. */
-async function oneCall(edge: LocalEdge, tenant: Tenant): Promise<{ ms: number; streamed: boolean }> {
+export async function oneCall(edge: LocalEdge, tenant: Tenant): Promise<{ ms: number; streamed: boolean }> {
   const callSid = newCallSid();
   const params = {
     CallSid: callSid,

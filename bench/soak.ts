@@ -21,7 +21,7 @@ import { type Platform, type PlatformPorts, PORT_VARS, startPlatform } from "../
 import { freePort } from "../scripts/platform/processes.ts";
 import { PROVIDER_VARS } from "../scripts/platform/providers.ts";
 import { compareHeapSummaries, type HeapGrowth, summarizeHeapSnapshot } from "./lib/heap-snapshot.ts";
-import { InspectorSession, inspectorTargets } from "./lib/inspector.ts";
+import { InspectorSession, workerTarget } from "./lib/inspector.ts";
 import { procRssBytes, REPO_ROOT } from "./lib/proc.ts";
 import { lineChartSvg } from "./lib/svg-plot.ts";
 
@@ -114,9 +114,7 @@ class WorkerdInspector {
 
   private async connect(): Promise<InspectorSession> {
     if (this.session) return this.session;
-    const targets = await inspectorTargets(this.port);
-    const target = targets[0];
-    if (!target) throw new Error(`no inspector target on port ${this.port}`);
+    const target = await workerTarget(this.port);
     this.session = await InspectorSession.connect(target.webSocketDebuggerUrl);
     return this.session;
   }

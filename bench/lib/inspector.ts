@@ -7,6 +7,14 @@ import { z } from "zod";
 
 const Targets = z.array(z.object({ id: z.string(), title: z.string().optional(), webSocketDebuggerUrl: z.string() }));
 
+/** The target of the user's Worker among workerd's (Miniflare adds its own: "core:entry", "cache:0" …). */
+export async function workerTarget(port: number): Promise<z.infer<typeof Targets>[number]> {
+  const targets = await inspectorTargets(port);
+  const target = targets.find((t) => t.id.startsWith("core:user:")) ?? targets[0];
+  if (!target) throw new Error(`no inspector target on port ${port}`);
+  return target;
+}
+
 /** The inspector targets (one per Worker isolate) listed at http://HOST:PORT/json. */
 export async function inspectorTargets(port: number): Promise<z.infer<typeof Targets>> {
   const res = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(5_000) });
@@ -86,7 +94,8 @@ export class InspectorSession {
     await this.send("HeapProfiler.collectGarbage");
   }
 
-  /** A full heap snapshot (after a GC) streamed to `file` (Chrome's .heapsnapshot format). */
+  /** A full heap snapshot streamed to `file` (Chrome's .heapsnapshot format). V8 collects garbage first itself;
+   * an explicit HeapProfiler.collectGarbage is never answered by workerd's own inspector, so none is sent. */
   async heapSnapshot(file: string): Promise<void> {
     const out = createWriteStream(file);
     this.listeners.set("HeapProfiler.addHeapSnapshotChunk", (params) => {
@@ -94,7 +103,6 @@ export class InspectorSession {
     });
     try {
       await this.send("HeapProfiler.enable");
-      await this.collectGarbage();
       await this.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 300_000);
     } finally {
       this.listeners.delete("HeapProfiler.addHeapSnapshotChunk");

@@ -13,6 +13,7 @@ import { type DbBindings, openDb } from "../../db/client.ts";
 import type { CallStatus } from "../../db/schema.ts";
 import { databaseUrlFor, namespaceFor } from "../../residency/residency.ts";
 import { DEFAULT_TWILIO_API_BASE, redirectTwilioCall } from "../../telephony/twilio-rest.ts";
+import { SqlKv } from "../sql-kv.ts";
 import { outboxRetryDelayMs } from "./backoff.ts";
 import { upsertCall, upsertTurn } from "./persist.ts";
 import { type CallRecord, type TurnRow, turnRows } from "./records.ts";
@@ -99,9 +100,18 @@ export class CallLedger extends Server<CallControlEnv> {
   /** Test seam: replace the database connection settings (e.g. point at an unreachable host). */
   dbOverride: Partial<DbBindings> | undefined;
   #flushing: Promise<{ written: number; remaining: number }> | undefined;
+  /** Session and outbox state; not `ctx.storage.kv`, whose use leaks the object's storage (sql-kv.ts). */
+  readonly #kv: SqlKv;
 
   constructor(ctx: DurableObjectState, env: CallControlEnv) {
     super(ctx, env);
+    const isNew =
+      ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE name = 'outbox'").one().n ===
+      0;
+    const { kv, created } = SqlKv.open(ctx.storage.sql);
+    this.#kv = kv;
+    // An object from before SqlKv (it has an outbox but no kv table): bring its session over, once.
+    if (created && !isNew) kv.migrateFrom(() => ctx.storage.kv, ["session", "retryAt", "failures"]);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
@@ -399,11 +409,11 @@ export class CallLedger extends Server<CallControlEnv> {
   }
 
   #load(): Stored | undefined {
-    return this.ctx.storage.kv.get<Stored>("session");
+    return this.#kv.get<Stored>("session");
   }
 
   #save(stored: Stored): void {
-    this.ctx.storage.kv.put("session", stored);
+    this.#kv.put("session", stored);
   }
 
   #snapshot(stored: Stored): SessionSnapshot {
@@ -419,7 +429,7 @@ export class CallLedger extends Server<CallControlEnv> {
     for (const item of items)
       this.ctx.storage.sql.exec("INSERT INTO outbox (payload) VALUES (?)", JSON.stringify(item));
     // While backing off, new items wait for the scheduled retry instead of hammering a database that is down.
-    const retryAt = this.ctx.storage.kv.get<number>("retryAt") ?? 0;
+    const retryAt = this.#kv.get<number>("retryAt") ?? 0;
     const due = Math.max(Date.now(), retryAt);
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > due) await this.ctx.storage.setAlarm(due);
@@ -445,14 +455,14 @@ export class CallLedger extends Server<CallControlEnv> {
         this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
         written++;
       }
-      this.ctx.storage.kv.delete("retryAt");
-      this.ctx.storage.kv.delete("failures");
+      this.#kv.delete("retryAt");
+      this.#kv.delete("failures");
     } catch (thrown) {
       const error = describeFailure(thrown);
-      const failures = (this.ctx.storage.kv.get<number>("failures") ?? 0) + 1;
+      const failures = (this.#kv.get<number>("failures") ?? 0) + 1;
       const retryAt = Date.now() + outboxRetryDelayMs(failures);
-      this.ctx.storage.kv.put("failures", failures);
-      this.ctx.storage.kv.put("retryAt", retryAt);
+      this.#kv.put("failures", failures);
+      this.#kv.put("retryAt", retryAt);
       const head = rows[written];
       if (head) {
         this.ctx.storage.sql.exec(
