@@ -9,7 +9,11 @@
 // Writes bench/results/soak-<time>.json (series, summary, heap comparison), .csv and .svg (the plot). Too long for
 // CI; see docs/reliability.md, "Memory over time".
 //
-//   npm run soak -- --minutes 60 --concurrency 20 [--idle-minutes 3] [--sample-seconds 5] [--no-snapshots]
+//   npm run soak -- --minutes 60 --concurrency 20 [--idle-minutes 3] [--sample-seconds 5] [--snapshots end|all|none]
+//
+// A heap snapshot makes workerd (and, through wrangler's inspector proxy, the proxy's workerd) allocate tens of MB
+// that its allocator keeps: RSS steps up after each one. So by default there is one, at the very end, after the
+// last sample; `--snapshots all` adds one before the load, one once warm and one after it, for comparisons.
 //                   [--edge wrangler|miniflare]   (default wrangler, as npm start; miniflare: no wrangler proxy)
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -143,7 +147,7 @@ interface Options {
   concurrency: number;
   idleMinutes: number;
   sampleSeconds: number;
-  snapshots: boolean;
+  snapshots: "end" | "all" | "none";
   outDir: string;
   edge: "wrangler" | "miniflare";
 }
@@ -155,7 +159,7 @@ function parseOptions(): Options {
       concurrency: { type: "string", default: "5" },
       "idle-minutes": { type: "string", default: "2" },
       "sample-seconds": { type: "string", default: "5" },
-      "no-snapshots": { type: "boolean", default: false },
+      snapshots: { type: "string", default: "end" },
       out: { type: "string", default: path.join(REPO_ROOT, "bench/results") },
       edge: { type: "string", default: "wrangler" },
     },
@@ -171,7 +175,7 @@ function parseOptions(): Options {
     concurrency: Math.floor(num("concurrency", values.concurrency, 1)),
     idleMinutes: num("idle-minutes", values["idle-minutes"], 0),
     sampleSeconds: num("sample-seconds", values["sample-seconds"], 1),
-    snapshots: !values["no-snapshots"],
+    snapshots: values.snapshots === "all" || values.snapshots === "none" ? values.snapshots : "end",
     outDir: values.out ?? path.join(REPO_ROOT, "bench/results"),
     edge: values.edge === "miniflare" ? "miniflare" : "wrangler",
   };
@@ -248,7 +252,7 @@ async function main(): Promise<void> {
 
   const snapshots: Record<string, string> = {};
   const snap = async (name: string) => {
-    if (!o.snapshots) return;
+    if (o.snapshots === "none" || (o.snapshots === "end" && name !== "after-idle")) return;
     await mkdir(snapshotDir, { recursive: true });
     const file = path.join(snapshotDir, `workerd-${name}.heapsnapshot`);
     const started = Date.now();
@@ -372,6 +376,17 @@ async function main(): Promise<void> {
       }
     }
 
+    // What the last snapshot holds: a Durable Object's storage without its object is what a leak looks like.
+    let endHeap: { heapMb: number; liveObjects: number; objectStorages: number } | undefined;
+    if (snapshots["after-idle"]) {
+      const end = await summarizeHeapSnapshot(snapshots["after-idle"]);
+      const count = (key: string) => end.groups.get(key)?.count ?? 0;
+      endHeap = {
+        heapMb: round(end.totalBytes / MB),
+        liveObjects: count("native workerd / DurableObjectState"),
+        objectStorages: count("native workerd / SqlStorage"),
+      };
+    }
     const base = path.join(o.outDir, `soak-${o.edge}-${stamp}`);
     await mkdir(o.outDir, { recursive: true });
     const result = {
@@ -385,6 +400,7 @@ async function main(): Promise<void> {
       calls: { done, failed, failures: Object.fromEntries(failures) },
       warmMinute: round(warmMinute),
       summary,
+      endHeap,
       heapComparison,
       samples,
     };
