@@ -178,6 +178,8 @@ export class SpeechOutput {
         this.#pending = [];
         // Pre-synthesized: it needs no TTS session.
         this.#playDeferred();
+        // The audio it owed will never come: the turn ends with what was heard, rather than waiting forever.
+        if (this.#closingTurn !== undefined) this.#finishTurn();
         return;
     }
   }

@@ -58,10 +58,17 @@ test("a filler plays at once, even while speech is being synthesized", () => {
   expect(queued).toEqual([{ source: "filler", at: 0 }]);
 });
 
-test("if speech synthesis dies, a waiting apology still plays (it needs no TTS)", () => {
-  const { out, queued } = setup();
+test("if speech synthesis dies, a waiting apology still plays (it needs no TTS) and the turn still ends", () => {
+  const { out, queued, completed } = setup();
   out.speak(1, 0, "Your order", true);
   out.playCanned(1, "apology", apology, "t1apology0");
+  out.endTurn(1);
   out.onTtsEvent({ type: "closed", code: 1011, reason: "every voice failed" });
   expect(queued).toEqual([{ source: "apology", at: 0 }]);
+  // Nothing waits for audio that will never come.
+  expect(completed).toEqual(["t1end"]);
+  // Later turns have no voice to speak with, and end at once.
+  expect(out.speak(2, 0, "Anything else?", true)).toBeUndefined();
+  out.endTurn(2);
+  expect(completed).toEqual(["t1end", "t2end"]);
 });
