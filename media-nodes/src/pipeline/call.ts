@@ -89,6 +89,8 @@ export class Call {
   #ended = false;
   #started = false;
   #drainWaiter: (() => void) | undefined;
+  /** Canned lines played with no reply in progress, waiting for the turn they belong to. */
+  #looseLines: { source: "filler"; text: string }[] = [];
 
   constructor(init: CallInit, deps: CallDeps) {
     this.#init = init;
@@ -153,7 +155,11 @@ export class Call {
             turn: reply?.index,
           });
           if (reply) this.agentAudio.playLine(reply, "filler", deps.lines.filler);
-          else if (this.agentAudio.playLoose("filler", deps.lines.filler)) this.telemetry.fillerWithoutReply();
+          else if (this.agentAudio.playLoose("filler", deps.lines.filler)) {
+            this.telemetry.fillerWithoutReply();
+            // Heard before any reply exists (a stalled recognizer mid-turn): stored with the reply that follows.
+            this.#looseLines.push({ source: "filler", text: deps.lines.filler });
+          }
         },
       },
     );
@@ -364,8 +370,17 @@ export class Call {
         return;
       case "turn-ended":
         this.replies.onUserTurn(event.text, event.speechEndAt, event.sttFinalAt);
+        this.#attachLooseLines();
         return;
     }
+  }
+
+  /** Every line the caller heard is stored: loose ones go first in the turn that answers them. */
+  #attachLooseLines(): void {
+    const reply = this.replies.current;
+    if (this.#looseLines.length === 0 || !reply || reply.settled) return;
+    reply.lines.unshift(...this.#looseLines);
+    this.#looseLines = [];
   }
 
   /** The one interruption path (interruption.ts): clear, reply interrupt, history trim. */

@@ -70,13 +70,28 @@ function plan(reply: Reply, agent: AgentRuntimeConfig) {
 export async function* replyRounds(reply: Reply, ctx: RoundsContext): AsyncGenerator<ReplyStep> {
   // A failed tool's own sentence says more than the generic apology if the model then fails too.
   let toolError: string | undefined;
+  // Clauses of the round in progress, already on their way to the caller: a round is recorded when it completes.
+  let partial: { round: number; clauses: string[] } = { round: -1, clauses: [] };
   try {
-    yield* rounds(reply, ctx, (text) => {
+    for await (const step of rounds(reply, ctx, (text) => {
       toolError = text;
-    });
+    })) {
+      if (step.type === "clause") {
+        if (step.round !== partial.round) partial = { round: step.round, clauses: [] };
+        partial.clauses.push(step.text);
+      }
+      yield step;
+    }
   } catch (err) {
     if (reply.signal.aborted || !(err instanceof LlmError)) throw err;
     ctx.log.warn("model failed; apologizing", { kind: err.kind, error: err.message });
+    // A stream that broke mid-reply (a 5xx after the first words): what the caller heard stays the reply's text,
+    // in the stored turn and in what the model is told it said.
+    const heard = partial.round >= reply.generated.length ? partial.clauses.join(" ").trim() : "";
+    if (heard) {
+      reply.generated.push(heard);
+      ctx.history.appendAssistant([{ type: "text", text: heard }]);
+    }
     yield { type: "line", source: "apology", text: toolError ?? ctx.apology };
   }
 }

@@ -59,6 +59,8 @@ export class SpeechOutput {
   #bytesPerChar = DEFAULT_BYTES_PER_CHAR;
   /** Turn whose input ended (no more clauses) but whose last segment is still synthesizing. */
   #closingTurn: number | undefined;
+  /** Canned lines waiting for the speech before them to be synthesized (see playCanned). */
+  #deferred: { turn: number; source: AudioSource; audio: Uint8Array; markName: string }[] = [];
   /** Clauses by mark name, for the turn(s) still playing. */
   readonly clauses = new Map<string, Clause>();
 
@@ -109,6 +111,16 @@ export class SpeechOutput {
 
   /** Pre-synthesized audio, queued after whatever is already queued. */
   playCanned(turn: number, source: AudioSource, audio: Uint8Array, markName: string): void {
+    // An acknowledgement or a filler fills a silence, so it plays at once. An apology answers a failure after the
+    // model's first words: it follows those words, not cuts in ahead of (or between) their synthesized audio.
+    if (source === "apology" && this.synthesizing) {
+      this.#deferred.push({ turn, source, audio, markName });
+      return;
+    }
+    this.#enqueueCanned(turn, source, audio, markName);
+  }
+
+  #enqueueCanned(turn: number, source: AudioSource, audio: Uint8Array, markName: string): void {
     const at = this.pacer.writtenBytes;
     this.pacer.enqueue(audio);
     this.pacer.mark(markName);
@@ -121,6 +133,7 @@ export class SpeechOutput {
     this.#open = undefined;
     this.#pending = [];
     this.#closingTurn = undefined;
+    this.#deferred = [];
     this.clauses.clear();
     if (this.tts) {
       this.tts.clear();
@@ -149,7 +162,10 @@ export class SpeechOutput {
         const seg = this.#pending.shift();
         if (!seg) return;
         this.#place(seg);
-        if (this.#pending.length === 0 && !this.#open && this.#closingTurn !== undefined) this.#finishTurn();
+        if (this.#pending.length === 0 && !this.#open) {
+          this.#playDeferred();
+          if (this.#closingTurn !== undefined) this.#finishTurn();
+        }
         return;
       }
       case "cleared":
@@ -160,6 +176,10 @@ export class SpeechOutput {
         this.tts = undefined;
         this.#open = undefined;
         this.#pending = [];
+        // Pre-synthesized: it needs no TTS session.
+        this.#playDeferred();
+        // The audio it owed will never come: the turn ends with what was heard, rather than waiting forever.
+        if (this.#closingTurn !== undefined) this.#finishTurn();
         return;
     }
   }
@@ -249,6 +269,12 @@ export class SpeechOutput {
       this.pacer.mark(clause.id, end);
     }
     if (this.#pending.length === 0 && !this.#open) this.pacer.endOfInput();
+  }
+
+  #playDeferred(): void {
+    const lines = this.#deferred;
+    this.#deferred = [];
+    for (const l of lines) this.#enqueueCanned(l.turn, l.source, l.audio, l.markName);
   }
 
   #finishTurn(): void {

@@ -1,21 +1,24 @@
-// Deepgram Flux (/v2/listen) through the official SDK's listen.v2: a recogniser that reports turns. Each TurnInfo
-// becomes our turn events (turn-started, turn-eager-end, turn-resumed, turn-ended), plus the plain events every
-// SttSession sends (speech-started, interim, one speechFinal final per turn), so a pipeline that only knows
-// endpointing still works. Like the Nova-3 session it survives a dropped socket: the SDK's reconnect is off, the
+// Deepgram Flux (/v2/listen) through the official SDK's listen.v2: a recogniser that reports turns (its TurnInfo
+// messages become our events in flux-turns.ts; the wire format is flux-wire.ts). This is the session: the socket,
+// Configure, keep-alive and the audio kept for resending. Like the Nova-3 session it survives a dropped socket: the SDK's reconnect is off, the
 // audio since the last EndOfTurn is kept, resent on a new socket, and its times and turn indexes shifted so the
 // pipeline sees one continuous stream.
 import type { DeepgramClient } from "@deepgram/sdk";
-import {
-  type SttEvent,
-  type SttOptions,
-  type SttProvider,
-  type SttSession,
-  type SttWord,
-  TURN_THRESHOLD_LIMITS,
-  type TurnThresholds,
-} from "../types.ts";
+import type { SttEvent, SttOptions, SttProvider, SttSession, TurnThresholds } from "../types.ts";
 import { AudioLog } from "./audio-log.ts";
 import { createDeepgramClient, describeError, isFatalClose, isFatalHandshake } from "./client.ts";
+import { FluxTurns } from "./flux-turns.ts";
+import {
+  configureThresholds,
+  FLUX_DEFAULT_THRESHOLDS,
+  type FluxSocket,
+  fluxConnectArgs,
+  type TurnInfo,
+  thresholdProblem,
+  thresholdsConfigured,
+} from "./flux-wire.ts";
+
+export { FLUX_DEFAULT_THRESHOLDS, thresholdProblem } from "./flux-wire.ts";
 
 export interface DeepgramFluxSttOptions {
   apiKey: string;
@@ -35,38 +38,10 @@ export interface DeepgramFluxSttOptions {
   configureTimeoutMs?: number;
 }
 
-/** Flux's own defaults, used when the options give no thresholds. */
-export const FLUX_DEFAULT_THRESHOLDS: TurnThresholds = {
-  eagerEotThreshold: null,
-  eotThreshold: 0.7,
-  eotTimeoutMs: 5_000,
-};
-
-type FluxSocket = Awaited<ReturnType<DeepgramClient["listen"]["v2"]["connect"]>>;
-type FluxConnectArgs = Parameters<DeepgramClient["listen"]["v2"]["connect"]>[0];
-
 const CLOSE_GRACE_MS = 1_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Checks thresholds against Flux's ranges; returns the problem, or null. */
-export function thresholdProblem(t: TurnThresholds): string | null {
-  const L = TURN_THRESHOLD_LIMITS;
-  if (t.eagerEotThreshold !== null) {
-    if (!(t.eagerEotThreshold >= L.eagerEotThreshold.min && t.eagerEotThreshold <= L.eagerEotThreshold.max)) {
-      return `eagerEotThreshold must be ${L.eagerEotThreshold.min}–${L.eagerEotThreshold.max} or null`;
-    }
-    if (t.eagerEotThreshold > t.eotThreshold) return "eagerEotThreshold must not exceed eotThreshold";
-  }
-  if (!(t.eotThreshold >= L.eotThreshold.min && t.eotThreshold <= L.eotThreshold.max)) {
-    return `eotThreshold must be ${L.eotThreshold.min}–${L.eotThreshold.max}`;
-  }
-  if (!Number.isInteger(t.eotTimeoutMs) || t.eotTimeoutMs < L.eotTimeoutMs.min || t.eotTimeoutMs > L.eotTimeoutMs.max) {
-    return `eotTimeoutMs must be an integer ${L.eotTimeoutMs.min}–${L.eotTimeoutMs.max}`;
-  }
-  return null;
 }
 
 export function deepgramFluxStt(opts: DeepgramFluxSttOptions): SttProvider {
@@ -93,17 +68,6 @@ export function deepgramFluxStt(opts: DeepgramFluxSttOptions): SttProvider {
   };
 }
 
-interface TurnInfo {
-  event: string;
-  turn_index: number;
-  audio_window_start: number;
-  audio_window_end: number;
-  transcript: string;
-  words: { word: string; confidence: number; start?: number; end?: number }[];
-  end_of_turn_confidence: number;
-  trigger?: string;
-}
-
 interface PendingConfigure {
   wanted: TurnThresholds;
   resolve: (t: TurnThresholds) => void;
@@ -120,13 +84,14 @@ class ResilientFluxSession implements SttSession {
   private settledBytes = 0;
   /** Absolute byte offset at which the current connection's audio (its time zero) begins. */
   private connectionStartBytes = 0;
-  /** Turns ended before this connection: added to the vendor's turn_index, which restarts at 0 per socket. */
-  private turnBase = 0;
-  /** The call-wide index of the last turn-started we reported, and whether its eager end is outstanding. */
-  private startedTurn = -1;
-  private eagerOpen = false;
-  private endedTurns = 0;
-  private lastInterim = "";
+  private readonly turns = new FluxTurns({
+    emit: (event) => this.onEvent(event),
+    turnEnded: (windowEndSec, manual) => {
+      if (manual) this.forcePending = false;
+      const endBytes = this.connectionStartBytes + Math.round(windowEndSec * this.bytesPerSecond);
+      this.settleTo(this.options.encoding === "linear16" ? endBytes - (endBytes % 2) : endBytes);
+    },
+  });
   private forcePending = false;
   private lastConnectError = "";
   private lastSendAt = Date.now();
@@ -218,13 +183,7 @@ class ResilientFluxSession implements SttSession {
   // ── Socket ──
 
   private sendConfigure(socket: FluxSocket, change: Partial<TurnThresholds>): void {
-    const thresholds: { eager_eot_threshold?: number; eot_threshold?: number; eot_timeout_ms?: number } = {};
-    if (change.eagerEotThreshold !== undefined && change.eagerEotThreshold !== null) {
-      thresholds.eager_eot_threshold = change.eagerEotThreshold;
-    }
-    if (change.eotThreshold !== undefined) thresholds.eot_threshold = change.eotThreshold;
-    if (change.eotTimeoutMs !== undefined) thresholds.eot_timeout_ms = change.eotTimeoutMs;
-    this.trySend(() => socket.sendConfigure({ type: "Configure", thresholds }));
+    this.trySend(() => socket.sendConfigure({ type: "Configure", thresholds: configureThresholds(change) }));
   }
 
   private settleConfigure(pending: PendingConfigure, outcome: TurnThresholds | Error): void {
@@ -279,32 +238,10 @@ class ResilientFluxSession implements SttSession {
     this.log.dropBefore(cut);
   }
 
-  private connectArgs(): FluxConnectArgs {
-    const o = this.options;
-    const t = this.thresholds;
-    const args: FluxConnectArgs = {
-      model: this.model,
-      encoding: o.encoding,
-      sample_rate: o.sampleRate,
-      eot_threshold: t.eotThreshold,
-      eot_timeout_ms: t.eotTimeoutMs,
-      // Digits, as Nova-3's smart_format gives: an order number reaches the model as "48213".
-      numerals: "true",
-      reconnectAttempts: 0,
-      shouldReconnect: () => false,
-      connectionTimeoutInSeconds: this.cfg.connectTimeoutMs / 1000,
-    };
-    if (t.eagerEotThreshold !== null) args.eager_eot_threshold = t.eagerEotThreshold;
-    if (o.keyterms && o.keyterms.length > 0) args.keyterm = o.keyterms;
-    if (o.tag) args.tag = o.tag;
-    if (this.model === "flux-general-multi" && !/^(multi|en)\b/i.test(o.language)) {
-      args.language_hint = o.language.split("-")[0]?.toLowerCase() ?? o.language;
-    }
-    return args;
-  }
-
   private async connectOnce(): Promise<FluxSocket> {
-    const socket = await this.client.listen.v2.connect(this.connectArgs());
+    const socket = await this.client.listen.v2.connect(
+      fluxConnectArgs(this.model, this.options, this.thresholds, this.cfg.connectTimeoutMs),
+    );
     socket.on("message", (message) => this.onMessage(socket, message));
     socket.on("close", (event) => this.onClose(socket, event.code, event.reason ?? ""));
     socket.on("error", () => {});
@@ -357,7 +294,7 @@ class ResilientFluxSession implements SttSession {
     this.socket = socket;
     this.state = "open";
     this.connectionStartBytes = this.settledBytes;
-    this.turnBase = this.endedTurns;
+    this.turns.connected(this.connectionStartBytes / this.bytesPerSecond);
     // The socket opened with the thresholds now wanted: what configure() waited for is in force.
     for (const p of [...this.pendingConfigures]) {
       this.thresholds = p.wanted;
@@ -375,12 +312,7 @@ class ResilientFluxSession implements SttSession {
       return;
     }
     this.state = "connecting";
-    // The new socket will hear the open turn again and may judge it differently: a reply prepared on its eager
-    // end must not be used.
-    if (this.eagerOpen) {
-      this.eagerOpen = false;
-      this.onEvent({ type: "turn-resumed", turnIndex: this.startedTurn, text: this.lastInterim });
-    }
+    this.turns.lost();
     void this.connectWithRetry(this.cfg.reconnect.attempts).then((next) => {
       if (next) this.attach(next);
       else if (this.state === "connecting") {
@@ -398,45 +330,18 @@ class ResilientFluxSession implements SttSession {
 
   // ── Messages ──
 
-  private offsetSeconds(): number {
-    return this.connectionStartBytes / this.bytesPerSecond;
-  }
-
-  /** Flux words carry no times on every deployment: spread them over the turn's audio window when absent. */
-  private words(info: TurnInfo): SttWord[] {
-    const offset = this.offsetSeconds();
-    const n = info.words.length;
-    const span = Math.max(0, info.audio_window_end - info.audio_window_start);
-    return info.words.map((w, i) => ({
-      word: w.word,
-      start: (w.start ?? info.audio_window_start + (span * i) / Math.max(1, n)) + offset,
-      end: (w.end ?? info.audio_window_start + (span * (i + 1)) / Math.max(1, n)) + offset,
-      confidence: w.confidence,
-    }));
-  }
-
   private onMessage(socket: FluxSocket, message: unknown): void {
     if (socket !== this.socket || this.state !== "open") return;
     if (!message || typeof message !== "object" || !("type" in message)) return;
     const m = message as { type: string } & Record<string, unknown>;
     switch (m.type) {
       case "TurnInfo":
-        this.onTurnInfo(m as unknown as TurnInfo);
+        this.turns.onTurnInfo(m as unknown as TurnInfo);
         return;
       case "ConfigureSuccess": {
         const pending = this.pendingConfigures[0];
-        const t = (m.thresholds ?? {}) as {
-          eager_eot_threshold?: number;
-          eot_threshold?: number;
-          eot_timeout_ms?: number;
-        };
-        const now: TurnThresholds = {
-          eagerEotThreshold: t.eager_eot_threshold ?? this.thresholds.eagerEotThreshold,
-          eotThreshold: t.eot_threshold ?? this.thresholds.eotThreshold,
-          eotTimeoutMs: t.eot_timeout_ms ?? this.thresholds.eotTimeoutMs,
-        };
-        this.thresholds = now;
-        if (pending) this.settleConfigure(pending, now);
+        this.thresholds = thresholdsConfigured(m, this.thresholds);
+        if (pending) this.settleConfigure(pending, this.thresholds);
         return;
       }
       case "ConfigureFailure": {
@@ -455,72 +360,6 @@ class ResilientFluxSession implements SttSession {
       }
       default:
         // Connected and anything newer.
-        return;
-    }
-  }
-
-  private onTurnInfo(info: TurnInfo): void {
-    const turnIndex = this.turnBase + (info.turn_index ?? 0);
-    const text = (info.transcript ?? "").trim();
-    const offset = this.offsetSeconds();
-    switch (info.event) {
-      case "StartOfTurn": {
-        // After a reconnect the open turn is heard again: report its start once.
-        if (turnIndex === this.startedTurn) return;
-        this.startedTurn = turnIndex;
-        this.eagerOpen = false;
-        this.lastInterim = text;
-        const timestamp = info.audio_window_start + offset;
-        this.onEvent({ type: "speech-started", timestamp });
-        this.onEvent({ type: "turn-started", turnIndex, text, timestamp });
-        return;
-      }
-      case "Update":
-        if (text.length > 0 && text !== this.lastInterim) {
-          this.lastInterim = text;
-          this.onEvent({ type: "interim", text, words: this.words(info) });
-        }
-        return;
-      case "EagerEndOfTurn":
-        if (text.length === 0) return;
-        this.eagerOpen = true;
-        this.onEvent({
-          type: "turn-eager-end",
-          turnIndex,
-          text,
-          words: this.words(info),
-          confidence: info.end_of_turn_confidence,
-        });
-        return;
-      case "TurnResumed":
-        if (!this.eagerOpen) return;
-        this.eagerOpen = false;
-        this.onEvent({ type: "turn-resumed", turnIndex, text });
-        return;
-      case "EndOfTurn": {
-        const trigger = info.trigger ?? "model";
-        const manual = trigger === "manual";
-        if (manual) this.forcePending = false;
-        const endBytes = this.connectionStartBytes + Math.round(info.audio_window_end * this.bytesPerSecond);
-        this.settleTo(this.options.encoding === "linear16" ? endBytes - (endBytes % 2) : endBytes);
-        const words = this.words(info);
-        const nothingSaid = text.length === 0 && this.startedTurn < turnIndex;
-        if (!nothingSaid) {
-          this.endedTurns = turnIndex + 1;
-          this.startedTurn = Math.max(this.startedTurn, turnIndex);
-        }
-        this.eagerOpen = false;
-        this.lastInterim = "";
-        this.onEvent({ type: "turn-ended", turnIndex, text, words, confidence: info.end_of_turn_confidence, trigger });
-        // The plain final every SttSession sends; an empty one only answers a finalize().
-        if (text.length > 0 || manual) {
-          const confidence =
-            words.length > 0 ? words.reduce((s, w) => s + w.confidence, 0) / words.length : info.end_of_turn_confidence;
-          this.onEvent({ type: "final", text, words, speechFinal: true, fromFinalize: manual, confidence });
-        }
-        return;
-      }
-      default:
         return;
     }
   }

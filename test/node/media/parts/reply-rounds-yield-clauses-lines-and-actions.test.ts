@@ -101,6 +101,25 @@ test("a model that fails becomes the apology line, and nothing is thrown", async
   expect(steps).toEqual([{ type: "line", source: "apology", text: APOLOGY }]);
 });
 
+test("a stream that breaks mid-reply keeps the words already spoken, in the reply and the history, then apologizes", async () => {
+  const { steps, reply, history } = await run([
+    async function* () {
+      yield { type: "text", text: "Your order shipped on Monday. It should " };
+      throw new LlmError("unavailable", "InternalServerException mid-stream");
+    },
+  ]);
+  expect(steps.map((s) => (s.type === "clause" ? s.text.trim() : s.type === "line" ? s.source : s.type))).toEqual([
+    "Your order shipped on Monday.",
+    "apology",
+  ]);
+  // What the caller heard is what is stored and what the model is told it said; the words it never sent are not.
+  expect(reply.generated).toEqual(["Your order shipped on Monday."]);
+  expect(history.messages.at(-1)).toEqual({
+    role: "assistant",
+    content: [{ type: "text", text: "Your order shipped on Monday." }],
+  });
+});
+
 test("when a tool failed and then the model fails, the tool's own spoken error is what the caller hears", async () => {
   const tools: ToolRunnerPort = {
     run: async (calls) => ({

@@ -13,6 +13,7 @@ import {
   type FakeTtsOptions,
 } from "../../../../media-nodes/src/providers/fake/index.ts";
 import type { LlmProvider, SttProvider, TtsProvider } from "../../../../media-nodes/src/providers/types.ts";
+import type { Logger } from "../../../../media-nodes/src/server/logger.ts";
 import { type MediaNodeHandle, startMediaNode } from "../../../../media-nodes/src/server/node.ts";
 import { InMemorySessionSink } from "../../../../media-nodes/src/session-sink/in-memory.ts";
 import { type AgentRuntimeConfig, AgentRuntimeConfigSchema } from "../../../../shared/agent-config.ts";
@@ -40,6 +41,8 @@ export interface HarnessOptions {
   fetch?: typeof fetch;
   now?: () => number;
   startTimeoutMs?: number;
+  /** The node's logger (default: JSON lines at MEDIA_TEST_LOG, silent unless set). */
+  logger?: Logger;
 }
 
 export interface Harness {
@@ -100,6 +103,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.startTimeoutMs ? { startTimeoutMs: opts.startTimeoutMs } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
   });
   return {
     node,
