@@ -112,6 +112,13 @@ export const BargeInPolicySchema = z
     minWords: z.number().int().min(1).max(10).default(2),
     /** Caller speech duration needed before the agent stops. */
     minDurationMs: z.number().int().min(0).max(3_000).default(300),
+    /**
+     * Speech onset over the agent pauses its audio; with no interruption decided, it resumes once the caller has
+     * been quiet this long (the back-channel decision's latency after the last voiced frame, plus a margin).
+     */
+    resumeAfterQuietMs: z.number().int().min(40).max(2_000).default(160),
+    /** The longest the agent is held paused on sound that never passes the thresholds (noise, a long echo). */
+    maxPauseMs: z.number().int().min(200).max(5_000).default(1_500),
     backchannels: z
       .array(z.string())
       .default(["uh-huh", "uh huh", "mm-hmm", "mhm", "okay", "ok", "right", "yeah", "yes", "sure", "got it"]),

@@ -15,6 +15,7 @@ import {
 import type { LlmProvider, SttProvider, TtsProvider } from "../../../../media-nodes/src/providers/types.ts";
 import { type MediaNodeHandle, startMediaNode } from "../../../../media-nodes/src/server/node.ts";
 import { InMemorySessionSink } from "../../../../media-nodes/src/session-sink/in-memory.ts";
+import type { z } from "zod";
 import { type AgentRuntimeConfig, AgentRuntimeConfigSchema } from "../../../../shared/agent-config.ts";
 import {
   type CallTokenSigner,
@@ -27,7 +28,8 @@ import { compilePromptPrefix } from "../../../../shared/prompt-prefix.ts";
 export const REGION = "test-1";
 
 export interface HarnessOptions {
-  agent?: Partial<AgentRuntimeConfig>;
+  /** Parsed like a stored agent: what is left out (a barge-in setting, say) takes its default. */
+  agent?: Partial<z.input<typeof AgentRuntimeConfigSchema>>;
   llm?: FakeLlmTurn[];
   llmOptions?: FakeLlmOptions;
   /** Replace the fakes entirely (a provider that throttles; the real clients against the emulators). */
@@ -59,7 +61,7 @@ export interface Harness {
 
 let callCounter = 0;
 
-export function testAgent(overrides: Partial<AgentRuntimeConfig> = {}): AgentRuntimeConfig {
+export function testAgent(overrides: Partial<z.input<typeof AgentRuntimeConfigSchema>> = {}): AgentRuntimeConfig {
   return AgentRuntimeConfigSchema.parse({
     tenantId: "ten_test",
     agentId: "agt_test",
