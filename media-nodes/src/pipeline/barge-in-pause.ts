@@ -13,12 +13,22 @@ export interface PausableAudio {
   resume(): void;
 }
 
+/** What turn detection has made of the caller's words so far (UserTurns.wordsOverAgent). */
+export type WordsOverAgent = () => { heard: number; meaningful: number };
+
 export interface BargeInPauseOptions {
   /**
-   * The caller quiet this long (no voiced frame) with no interruption decided: resume. This is the
-   * back-channel decision's latency: the VAD's last voiced frame of an "uh-huh" plus this margin.
+   * The caller quiet this long (no voiced frame) with no interruption decided: resume. The back-channel
+   * decision's latency: the last voiced frame of an "uh-huh" plus this margin. The recognizer's words come
+   * later than this (its final waits for its endpointing), so this is decided on sound alone.
    */
   resumeAfterQuietMs: number;
+  /**
+   * The caller has said words of their own, not yet enough to interrupt, or speaks again within the utterance
+   * after a resume ("Sorry, … wait, …": a back-channel is one burst): the pause holds through the gaps between
+   * their words, and resumes only after this much quiet (the recognizer's final has come by then).
+   */
+  resumeAfterWordsQuietMs: number;
   /** Never hold the agent longer than this on sound that does not pass the thresholds (noise, a long echo). */
   maxPauseMs: number;
 }
@@ -36,6 +46,7 @@ export class BargeInPause {
   readonly #audio: PausableAudio;
   #opts: BargeInPauseOptions;
   readonly #onDecided: (record: PauseRecord) => void;
+  readonly #words: WordsOverAgent;
   #pausedAt: number | undefined;
   /** The caller's last voiced frame (arrival time) since the pause began. */
   #lastVoicedAt = Number.NEGATIVE_INFINITY;
@@ -43,11 +54,19 @@ export class BargeInPause {
   #voicedRun = 0;
   /** The caller's utterance that caused the last resume is still going on (the VAD has not ended it). */
   #resumedInUtterance = false;
+  /** This pause began when the caller spoke again after a resume, in the same utterance. */
+  #again = false;
 
-  constructor(audio: PausableAudio, opts: BargeInPauseOptions, onDecided: (record: PauseRecord) => void) {
+  constructor(
+    audio: PausableAudio,
+    opts: BargeInPauseOptions,
+    onDecided: (record: PauseRecord) => void,
+    words: WordsOverAgent = () => ({ heard: 0, meaningful: 0 }),
+  ) {
     this.#audio = audio;
     this.#opts = opts;
     this.#onDecided = onDecided;
+    this.#words = words;
   }
 
   /** A handoff brings the other agent's settings. */
@@ -76,14 +95,16 @@ export class BargeInPause {
     this.#voicedRun = voiced ? this.#voicedRun + 1 : 0;
     if (voiced) this.#lastVoicedAt = now;
     if (!speaking) this.#resumedInUtterance = false;
-    else if (this.#resumedInUtterance && this.#voicedRun >= 2) this.onset(now);
+    else if (this.#resumedInUtterance && this.#voicedRun >= 2 && this.onset(now)) this.#again = true;
   }
 
   /** On the pacer's tick (it ticks while paused): resume once the caller is quiet, or at the bound. */
   tick(now: number): void {
     const pausedAt = this.#pausedAt;
     if (pausedAt === undefined) return;
-    const quiet = now - Math.max(this.#lastVoicedAt, pausedAt) >= this.#opts.resumeAfterQuietMs;
+    const o = this.#opts;
+    const bound = this.#again || this.#words().meaningful > 0 ? o.resumeAfterWordsQuietMs : o.resumeAfterQuietMs;
+    const quiet = now - Math.max(this.#lastVoicedAt, pausedAt) >= bound;
     if (quiet || now - pausedAt >= this.#opts.maxPauseMs) {
       // Past the bound, the sound goes on (noise, a TV): pausing again on it would stutter the agent.
       this.#resumedInUtterance = quiet;
@@ -104,6 +125,7 @@ export class BargeInPause {
   #decide(now: number, outcome: PauseOutcome): void {
     const pausedAt = this.#pausedAt!;
     this.#pausedAt = undefined;
+    this.#again = false;
     this.#onDecided({ pausedAt, decidedAt: now, outcome });
   }
 }

@@ -137,7 +137,12 @@ export class Call {
           "slow consumer: audio not read",
         ),
     });
-    this.bargeInPause = new BargeInPause(this.agentAudio, init.agent.bargeIn, (record) => this.#onPauseDecided(record));
+    this.bargeInPause = new BargeInPause(
+      this.agentAudio,
+      init.agent.bargeIn,
+      (record) => this.#onPauseDecided(record),
+      () => this.userTurns.wordsOverAgent(),
+    );
     this.userTurns = new UserTurns(
       init.agent.bargeIn,
       {

@@ -37,7 +37,9 @@ class TapeLink extends RecordingLink {
 }
 
 async function setup() {
-  const agent = testAgent({ bargeIn: { resumeAfterQuietMs: 160, maxPauseMs: 1_500 } });
+  const agent = testAgent({
+    bargeIn: { resumeAfterQuietMs: 160, resumeAfterWordsQuietMs: 450, maxPauseMs: 1_500 },
+  });
   const prefix = await compilePromptPrefix(agent);
   const stt = new FakeStt();
   const fakeTts = new FakeTts({ bytesPerChar: 40, firstByteMs: 0 });
@@ -190,7 +192,11 @@ function pauseRig(audible = true) {
     },
   };
   const records: PauseRecord[] = [];
-  const pause = new BargeInPause(audio, { resumeAfterQuietMs: 160, maxPauseMs: 1_000 }, (r) => records.push(r));
+  const pause = new BargeInPause(
+    audio,
+    { resumeAfterQuietMs: 160, resumeAfterWordsQuietMs: 450, maxPauseMs: 1_000 },
+    (r) => records.push(r),
+  );
   return { audio, records, pause };
 }
 

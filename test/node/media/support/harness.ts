@@ -1,6 +1,7 @@
 // A media node in-process on port 0 with scripted fakes behind it, plus everything a test needs to place
 // calls on it: signing keys, an agent in the directory, an in-memory session sink.
 
+import type { z } from "zod";
 import { InMemoryAgentDirectory } from "../../../../media-nodes/src/admission/agent-directory.ts";
 import { loadConfig } from "../../../../media-nodes/src/config.ts";
 import type { ToolRunnerPort } from "../../../../media-nodes/src/pipeline/call.ts";
@@ -15,7 +16,6 @@ import {
 import type { LlmProvider, SttProvider, TtsProvider } from "../../../../media-nodes/src/providers/types.ts";
 import { type MediaNodeHandle, startMediaNode } from "../../../../media-nodes/src/server/node.ts";
 import { InMemorySessionSink } from "../../../../media-nodes/src/session-sink/in-memory.ts";
-import type { z } from "zod";
 import { type AgentRuntimeConfig, AgentRuntimeConfigSchema } from "../../../../shared/agent-config.ts";
 import {
   type CallTokenSigner,
