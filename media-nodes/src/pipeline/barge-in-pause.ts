@@ -88,6 +88,14 @@ export class BargeInPause {
   }
 
   /**
+   * The recognizer's start of turn (Flux `StartOfTurn`): the same onset, often heard after the VAD's. Ignored for an
+   * utterance whose pause was already decided as a resume (a late start of turn for an "uh-huh").
+   */
+  onRecognizerOnset(now: number): boolean {
+    return this.#resumedInUtterance ? false : this.onset(now);
+  }
+
+  /**
    * Once per caller frame. The VAD reports its onset once per utterance; a caller who resumes talking within
    * its hangover (after the agent resumed) would otherwise be talked over: two voiced frames pause again.
    */

@@ -367,13 +367,16 @@ export class Call {
       );
       return;
     }
-    this.userTurns.onStt(event, performance.now());
+    const now = performance.now();
+    // Flux's start of turn is a speech onset too: the same pause as the VAD's.
+    if (event.type === "turn-started" && this.bargeInPause.onRecognizerOnset(now)) this.#notePause(now);
+    this.userTurns.onStt(event, now);
   }
 
   #onUserTurn(event: UserTurnEvent): void {
     switch (event.type) {
       // Speech onset over the agent pauses it at once (no clear: the carrier plays out what it has). Flux's
-      // start of turn is the same signal: its event joins this case.
+      // start of turn does the same (#onStt).
       case "speech-started":
         if (this.bargeInPause.onset(event.at)) this.#notePause(event.at);
         return;
