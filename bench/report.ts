@@ -197,6 +197,49 @@ function latencySection(r: BenchResult): string {
     ...f.baseline.errors.map((e) => `baseline: ${e}`),
   ];
   if (errors.length > 0) out.push(`- Errors seen: ${errors.slice(0, 6).map(fmt).join("; ")}`);
+  const b = f.bargeIn;
+  if (b) {
+    out.push(
+      "",
+      "### Barge-in as heard at the caller (media node)",
+      "",
+      `${b.calls} calls, each saying \`order-status\` with "uh-huh" over the answer (a back-channel), then \`opening-hours\` ` +
+        "talked over by `barge-in-change-address` (an interruption). Measured from the simulated caller's own playout; " +
+        "onset is the caller's first voiced frame.",
+      "",
+      table(
+        ["measure", "n", "p50 ms", "p99 ms"],
+        [
+          [
+            "interruption: onset → agent quiet (time-to-silence)",
+            b.interruptions.n,
+            ...summaryCells(b.interruptions.timeToSilenceMs),
+          ],
+          [
+            "interruption: agent heard again before the clear",
+            b.interruptions.n,
+            ...summaryCells(b.interruptions.heardAfterStopMs),
+          ],
+          [
+            "interruption: line start → clear",
+            b.interruptions.clearAfterMs.n,
+            ...summaryCells(b.interruptions.clearAfterMs),
+          ],
+          [
+            "back-channel: longest silence heard in the answer",
+            b.backchannels.longestSilenceMs.n,
+            ...summaryCells(b.backchannels.longestSilenceMs),
+          ],
+        ],
+      ),
+      "",
+      `- Back-channels taken for an interruption: ${b.backchannels.interrupted} of ${b.backchannels.n}.`,
+      "- The agent pauses on the caller's speech onset and resumes after 100 ms of quiet unless the words interrupt " +
+        '(docs/media-node.md, "Barge-in is two steps"); "heard again" is a resume between the caller\'s first words ' +
+        "before the recognizer has returned any.",
+    );
+    if (b.errors.length > 0) out.push(`- Errors seen: ${b.errors.slice(0, 6).map(fmt).join("; ")}`);
+  }
   return out.join("\n");
 }
 

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { type BargeInFigures, measureBargeIn } from "./lib/barge-in.ts";
 import { compareCapacity, measureCapacity, startCallersProcess } from "./lib/capacity.ts";
 import { currentAffinity, machineInfo } from "./lib/machine.ts";
 import { hasTaskset, REPO_ROOT, setAffinity, stopAllServices } from "./lib/proc.ts";
@@ -73,7 +74,7 @@ function settingsFor(mode: "full" | "quick"): Settings {
         emulators: { seconds: 3, maxStreams: 512 },
       }
     : {
-        latency: { calls: 2, staggerMs: 300, warmup: false, script: ["book-appointment"] },
+        latency: { calls: 2, staggerMs: 300, warmup: false, script: ["book-appointment"], bargeInCalls: 1 },
         capacity: { levels: [5], turnsPerCall: 1, warmupCalls: 0 },
         mediaNode: { levels: [1, 5], turnsPerCall: 1 },
         edge: { calls: 20, concurrency: 4, decisions: 200 },
@@ -175,6 +176,8 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchResult> {
       const node = await startMediaNodeTarget({ emulators, cpu: sutCpu });
       const mediaNode = await measureMediaNodeLatency(node, latency);
       log(`   media node: heard p50 ${mediaNode.voiceToVoiceMs.p50} ms, p99 ${mediaNode.voiceToVoiceMs.p99} ms`);
+      const bargeIn = await measureBargeIn(node, emulators, latency.bargeInCalls ?? 3);
+      for (const line of bargeInLines(bargeIn)) log(`   ${line}`);
       await node.stop();
       const relay = await startBaselineTarget({ emulators, cpu: sutCpu });
       const baseline = await measureBaselineLatency(relay, latency);
@@ -182,7 +185,7 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchResult> {
       await relay.stop();
       await emulators.stop();
       return {
-        figures: compareLatency(mediaNode, baseline, latency),
+        figures: compareLatency(mediaNode, baseline, latency, bargeIn),
         notes: [node.service.command, relay.service.command, emulators.service.command],
       };
     });
@@ -267,6 +270,17 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchResult> {
   }
 }
 
+/** Barge-in as heard at the caller, in two lines. */
+function bargeInLines(b: BargeInFigures): string[] {
+  const i = b.interruptions;
+  const k = b.backchannels;
+  return [
+    `barge-in (media node, ${i.n} interruptions): agent quiet after the caller's onset p50/p99 ${i.timeToSilenceMs.p50}/${i.timeToSilenceMs.p99} ms, ` +
+      `agent heard again before the clear p50/p99 ${i.heardAfterStopMs.p50}/${i.heardAfterStopMs.p99} ms, clear p50 ${i.clearAfterMs.p50} ms`,
+    `back-channels over an answer (${k.n}): ${k.interrupted} interrupted, longest silence heard p50/p99 ${k.longestSilenceMs.p50}/${k.longestSilenceMs.p99} ms`,
+  ];
+}
+
 /** The headline figures, for the terminal. */
 export function summaryLines(r: BenchResult): string[] {
   const lines = [
@@ -281,6 +295,7 @@ export function summaryLines(r: BenchResult): string[] {
         `(baseline ÷ media node: ${f.ratios.voiceToVoiceP50}× p50, ${f.ratios.voiceToVoiceP99}× p99)`,
       `platform share p50/p99: media node ${f.mediaNode.platformMs.p50}/${f.mediaNode.platformMs.p99} ms, baseline ${f.baseline.platformMs.p50}/${f.baseline.platformMs.p99} ms`,
     );
+    if (f.bargeIn) lines.push(...bargeInLines(f.bargeIn));
   } else lines.push(`voice-to-voice latency: not measured: ${l.reason}`);
   const c = r.sections.capacity;
   if (c.status === "measured") {

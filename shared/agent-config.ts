@@ -112,6 +112,19 @@ export const BargeInPolicySchema = z
     minWords: z.number().int().min(1).max(10).default(2),
     /** Caller speech duration needed before the agent stops. */
     minDurationMs: z.number().int().min(0).max(3_000).default(300),
+    /**
+     * Speech onset over the agent pauses its audio; with no interruption decided, it resumes once the caller has
+     * been quiet this long (the back-channel decision's latency after the last voiced frame, plus a margin).
+     */
+    resumeAfterQuietMs: z.number().int().min(40).max(2_000).default(100),
+    /**
+     * The same once the caller has said words of their own, not yet enough to interrupt, or has started speaking
+     * again after a resume in the same utterance (a back-channel is one burst): the pause holds through the gaps
+     * between their words until the recognizer's final (endpointing, 300 ms) has had time to decide.
+     */
+    resumeAfterWordsQuietMs: z.number().int().min(40).max(3_000).default(450),
+    /** The longest the agent is held paused on sound that never passes the thresholds (noise, a long echo). */
+    maxPauseMs: z.number().int().min(200).max(5_000).default(1_500),
     backchannels: z
       .array(z.string())
       .default(["uh-huh", "uh huh", "mm-hmm", "mhm", "okay", "ok", "right", "yeah", "yes", "sure", "got it"]),

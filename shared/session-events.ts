@@ -54,6 +54,23 @@ export const TurnWaterfallSchema = z
     platformOverheadMs: durationMs.optional(),
     /** What played first: the model's words, the cached acknowledgement, or a filler line. */
     firstAudioSource: z.enum(["speech", "acknowledgement", "filler", "apology"]).optional(),
+    /** The model opened its first tool call. */
+    toolCallOpenedAt: epochMs.optional(),
+    /** The acknowledgement's first frame left for the caller. */
+    acknowledgementOutAt: epochMs.optional(),
+    /**
+     * What the acknowledgement answers → its first frame out: the turn confirmed (STT final) on a turn sent to
+     * extended thinking, the model opening the tool call on a tool turn.
+     */
+    acknowledgementMs: durationMs.optional(),
+    /** The caller's speech onset paused the agent's audio (the last such pause in this turn). */
+    pausedAt: epochMs.optional(),
+    /** That pause ended in a resume (a back-channel, a cough, echo): playback went on from where it stopped. */
+    resumedAt: epochMs.optional(),
+    /** That pause → its decision (resume, or the interruption's clear). */
+    pauseToDecisionMs: durationMs.optional(),
+    /** Pauses in this turn (each resumed but possibly the last). */
+    pauses: z.number().int().min(0).max(10_000).optional(),
   })
   .strict();
 export type TurnWaterfall = z.infer<typeof TurnWaterfallSchema>;

@@ -5,6 +5,7 @@
 import { FRAME_BYTES, FRAME_MS, mulawRms } from "../../emulators/twilio-caller/audio.ts";
 import { type CallerStep, type CallReport, SimulatedCaller } from "../../emulators/twilio-caller/caller.ts";
 import type { RelayStats } from "../baseline/ws-relay.ts";
+import type { BargeInFigures } from "./barge-in.ts";
 import type { BaselineTarget, MediaNodeTarget, VoiceTarget } from "./stack.ts";
 import { ratio, round, type Summary, sleep, summarize } from "./stats.ts";
 
@@ -22,6 +23,8 @@ export interface VoiceLatencyOptions {
   /** One unmeasured call first, so both systems are measured warm. */
   warmup?: boolean;
   script?: readonly string[];
+  /** Media node calls that barge in (bench/lib/barge-in.ts), after the latency calls. */
+  bargeInCalls?: number;
 }
 
 export interface TurnSample {
@@ -68,6 +71,8 @@ export interface VoiceLatencyFigures {
   baseline: SystemLatency;
   /** baseline ÷ media node (above 1: the media node answers sooner). */
   ratios: { voiceToVoiceP50: number | null; voiceToVoiceP99: number | null };
+  /** The media node's barge-in as heard at the caller (bench/lib/barge-in.ts); absent in older results. */
+  bargeIn?: BargeInFigures;
 }
 
 export interface LatencyCall {
@@ -285,8 +290,10 @@ export function compareLatency(
   mediaNode: SystemLatency,
   baseline: SystemLatency,
   opts: VoiceLatencyOptions,
+  bargeIn?: BargeInFigures,
 ): VoiceLatencyFigures {
   return {
+    ...(bargeIn ? { bargeIn } : {}),
     script: [...(opts.script ?? LATENCY_SCRIPT)],
     callsPerSystem: opts.calls,
     staggerMs: opts.staggerMs ?? DEFAULT_STAGGER_MS,

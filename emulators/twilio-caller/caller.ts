@@ -99,6 +99,18 @@ export interface TurnReport {
   clearAfterMs: number | null;
   /** The agent's reply to this line was cut short by the next line (a barge-in). */
   interrupted: boolean;
+  /** From the first to the last non-silent frame of this line sent: the caller's own speech onset. */
+  speechOnsetMs: number | null;
+  /**
+   * Barge-in lines that stopped the agent: from the caller's speech onset to the moment the agent's audio went
+   * quiet as the caller heard it (the start of the first silence of 200 ms or more, or the `clear`), the
+   * time-to-silence; null if it never stopped.
+   */
+  agentStoppedAfterOnsetMs: number | null;
+  /** Barge-in lines: agent speech the caller still heard after it first went quiet and before the `clear`. */
+  agentHeardAfterStopMs: number;
+  /** The longest silence the caller heard inside this turn's reply, between two of its voiced frames. */
+  longestAgentSilenceMs: number;
   /** No agent speech within replyTimeoutMs. */
   timedOut: boolean;
 }
@@ -292,6 +304,14 @@ interface Turn {
   clearAt: number | null;
   interrupted: boolean;
   timedOut: boolean;
+  /** First voiced frame of this line sent. */
+  onsetAt: number | null;
+  /** Barge-in lines: the last voiced frame heard of the reply they talked over, since their onset. */
+  interruptedReplyLastVoiceAt: number | null;
+  /** Barge-in lines: when the reply they talked over went quiet as heard (see agentStoppedAfterOnsetMs). */
+  agentStoppedAt: number | null;
+  agentHeardAfterStopMs: number;
+  longestSilenceMs: number;
 }
 
 interface PendingSpeech {
@@ -603,6 +623,9 @@ export class SimulatedCaller {
       if (current.offset === 0 && current.turn) current.turn.startedAt = this.now();
       const n = Math.min(FRAME_BYTES, current.audio.length - current.offset);
       frame.set(current.audio.subarray(current.offset, current.offset + n));
+      if (current.turn && current.turn.onsetAt === null && mulawRms(frame, 0, n) > this.opts.energyThreshold) {
+        current.turn.onsetAt = this.now();
+      }
       current.offset += n;
       if (current.offset >= current.audio.length) {
         this.speech.shift();
@@ -639,11 +662,29 @@ export class SimulatedCaller {
       this.lastVoicePlayedAt = t;
       const turn = this.playbackTurn;
       if (turn) {
+        if (turn.lastVoicePlayedAt !== null) {
+          turn.longestSilenceMs = Math.max(turn.longestSilenceMs, t - turn.lastVoicePlayedAt - FRAME_MS);
+        }
         turn.firstVoicePlayedAt ??= t;
         turn.lastVoicePlayedAt = t;
       }
     }
+    this.followBargeIn(n > 0 && mulawRms(frame, 0, n) > this.opts.energyThreshold);
     if (this.opts.record) this.agentSink.push(frame);
+  }
+
+  /** While a barge-in line waits for its `clear`: when the reply it talks over went quiet, and what followed. */
+  private followBargeIn(voiced: boolean): void {
+    const barge = this.pendingBargeIn;
+    if (!barge || barge.onsetAt === null || this.playbackTurn === barge) return;
+    const t = this.now();
+    if (barge.agentStoppedAt !== null) {
+      if (voiced) barge.agentHeardAfterStopMs += FRAME_MS;
+      return;
+    }
+    if (voiced) barge.interruptedReplyLastVoiceAt = t;
+    const quietFrom = (barge.interruptedReplyLastVoiceAt ?? barge.onsetAt - FRAME_MS) + FRAME_MS;
+    if (!voiced && t + FRAME_MS - quietFrom >= 200) barge.agentStoppedAt = quietFrom;
   }
 
   private echoPlayedMarks(): void {
@@ -761,6 +802,9 @@ export class SimulatedCaller {
     const barge = this.pendingBargeIn;
     if (barge && barge.startedAt !== null && barge.clearAt === null) {
       barge.clearAt = this.now();
+      if (barge.onsetAt !== null) {
+        barge.agentStoppedAt ??= (barge.interruptedReplyLastVoiceAt ?? barge.onsetAt - FRAME_MS) + FRAME_MS;
+      }
       this.pendingBargeIn = null;
       this.openReplyWindow(barge);
     }
@@ -824,6 +868,11 @@ export class SimulatedCaller {
       clearAt: null,
       interrupted: false,
       timedOut: false,
+      onsetAt: null,
+      interruptedReplyLastVoiceAt: null,
+      agentStoppedAt: null,
+      agentHeardAfterStopMs: 0,
+      longestSilenceMs: 0,
     };
   }
 
@@ -872,6 +921,13 @@ export class SimulatedCaller {
       clearAfterMs: turn.clearAt === null ? null : round(turn.clearAt - start),
       interrupted: turn.interrupted,
       timedOut: turn.timedOut,
+      speechOnsetMs: turn.onsetAt === null ? null : round(turn.onsetAt - start),
+      agentStoppedAfterOnsetMs:
+        turn.clearAt === null || turn.onsetAt === null || turn.agentStoppedAt === null
+          ? null
+          : round(Math.max(0, turn.agentStoppedAt - turn.onsetAt)),
+      agentHeardAfterStopMs: turn.agentHeardAfterStopMs,
+      longestAgentSilenceMs: round(turn.longestSilenceMs),
     };
   }
 

@@ -20,6 +20,8 @@ export interface MediaMetrics {
   readonly framesDeferred: Counter;
   readonly slowConsumers: Counter;
   readonly bargeIns: Counter;
+  readonly bargeInPauses: Counter;
+  readonly bargeInPauseMs: Histogram;
   readonly fillers: Counter;
   readonly callErrors: Counter;
   readonly turnSttMs: Histogram;
@@ -66,6 +68,15 @@ export function createMediaMetrics(opts: { activeCalls: () => number }): MediaMe
       "Calls ended because the peer read too slowly.",
     ),
     bargeIns: registry.counter("media_barge_ins_total", "Times the caller interrupted the agent."),
+    bargeInPauses: registry.counter(
+      "media_barge_in_pauses_total",
+      "Times the caller's speech onset paused the agent, by outcome (resumed, interrupted, ended).",
+    ),
+    bargeInPauseMs: registry.histogram(
+      "media_barge_in_pause_ms",
+      "A barge-in pause from the caller's speech onset to its decision (resume or interruption).",
+      LATENCY_BUCKETS_MS,
+    ),
     fillers: registry.counter(
       "media_dead_air_fillers_total",
       "Filler lines played because the caller heard nothing for 2 s.",

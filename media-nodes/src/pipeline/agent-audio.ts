@@ -55,6 +55,8 @@ export class AgentAudio {
   readonly #deps: AgentAudioDeps;
   /** The reply whose audio is being produced or played. */
   #current: Reply | undefined;
+  /** Where the current reply's acknowledgement starts in the pacer's bytes, until its first frame leaves. */
+  #ackAt: number | undefined;
 
   constructor(deps: AgentAudioDeps) {
     this.#deps = deps;
@@ -70,6 +72,10 @@ export class AgentAudio {
         const reply = this.#current;
         if (reply && reply.firstByteAt !== undefined && reply.times.firstAudioOutAt === undefined) {
           if (sent > reply.firstByteAt) reply.times.firstAudioOutAt = now;
+        }
+        if (reply && this.#ackAt !== undefined && sent > this.#ackAt) {
+          reply.times.acknowledgementOutAt ??= now;
+          this.#ackAt = undefined;
         }
       },
       onDeferred: () => metrics.framesDeferred.inc(),
@@ -113,6 +119,7 @@ export class AgentAudio {
   /** From now on, audio belongs to `reply`. */
   begin(reply: Reply): void {
     this.#current = reply;
+    this.#ackAt = undefined;
   }
 
   get current(): Reply | undefined {
@@ -235,6 +242,7 @@ export class AgentAudio {
 
   #onEnqueue(index: number, source: AudioSource, at: number): void {
     const reply = this.#current;
+    if (reply && reply.index === index && source === "acknowledgement") this.#ackAt ??= at;
     if (!reply || reply.index !== index || reply.firstByteAt !== undefined) return;
     reply.firstByteAt = at;
     reply.firstSource = source;

@@ -20,6 +20,7 @@ import type { Logger } from "../server/logger.ts";
 import type { SessionSink } from "../session-sink/types.ts";
 import { AgentAudio, type CallLink } from "./agent-audio.ts";
 import type { AudioCache } from "./audio-cache.ts";
+import { BargeInPause, type PauseRecord } from "./barge-in-pause.ts";
 import { CallerAudio, type PreStartBuffer } from "./caller-audio.ts";
 import type { FrameClock } from "./frame-clock.ts";
 import { History } from "./history.ts";
@@ -79,6 +80,8 @@ export class Call {
   readonly callerAudio: CallerAudio;
   readonly userTurns: UserTurns;
   readonly agentAudio: AgentAudio;
+  /** The first step of a barge-in: speech onset pauses the agent; the words decide (barge-in-pause.ts). */
+  readonly bargeInPause: BargeInPause;
   readonly history = new History();
   readonly supervision: Supervision;
   readonly telemetry: Telemetry;
@@ -107,7 +110,10 @@ export class Call {
     this.callerAudio = new CallerAudio({
       // Until both end-of-utterance answers can have come (plus a margin), caller audio is not batched.
       promptWindowMs: STT_ENDPOINTING_MS + STT_UTTERANCE_END_MS + 200,
-      onFrame: (now, speaking) => this.userTurns.onFrame(now, speaking),
+      onFrame: (now, speaking) => {
+        this.bargeInPause.onCallerFrame(now, this.callerAudio.vad.lastVoicedAt === now, speaking);
+        this.userTurns.onFrame(now, speaking);
+      },
       ...(init.preStart ? { preStart: init.preStart } : {}),
     });
     const vad = this.callerAudio.vad;
@@ -119,7 +125,10 @@ export class Call {
       // The call keeps the voice it started with: the TTS session and the cached lines are in it.
       voice: init.agent.voice,
       onFrame: (frame, now) => vad.noteOutbound(frame, now),
-      onTick: (now) => this.supervision.tick(now),
+      onTick: (now) => {
+        this.bargeInPause.tick(now);
+        this.supervision.tick(now);
+      },
       onPlayed: (reply) => this.replies.onPlayed(reply),
       onGoodbyePlayed: () => this.#drainWaiter?.(),
       onSlowConsumer: () =>
@@ -130,6 +139,12 @@ export class Call {
           "slow consumer: audio not read",
         ),
     });
+    this.bargeInPause = new BargeInPause(
+      this.agentAudio,
+      init.agent.bargeIn,
+      (record) => this.#onPauseDecided(record),
+      () => this.userTurns.wordsOverAgent(),
+    );
     this.userTurns = new UserTurns(
       init.agent.bargeIn,
       {
@@ -177,6 +192,7 @@ export class Call {
       ...(deps.handOff ? { handOff: deps.handOff } : {}),
       onHandedOff: (agent) => {
         this.userTurns.setPolicy(agent.agent.bargeIn);
+        this.bargeInPause.setOptions(agent.agent.bargeIn);
         this.#warmLines();
       },
       onFailed: (err) => {
@@ -357,13 +373,18 @@ export class Call {
       );
       return;
     }
-    this.userTurns.onStt(event, performance.now());
+    const now = performance.now();
+    // Flux's start of turn is a speech onset too: the same pause as the VAD's.
+    if (event.type === "turn-started" && this.bargeInPause.onRecognizerOnset(now)) this.#notePause(now);
+    this.userTurns.onStt(event, now);
   }
 
   #onUserTurn(event: UserTurnEvent): void {
     switch (event.type) {
+      // Speech onset over the agent pauses it at once (no clear: the carrier plays out what it has). Flux's
+      // start of turn does the same (#onStt).
       case "speech-started":
-        // Issue 10's two-step barge-in pauses the agent's audio here (agentAudio.pause()).
+        if (this.bargeInPause.onset(event.at)) this.#notePause(event.at);
         return;
       case "interruption":
         this.#interrupt({ reason: "barge-in", detectedAt: event.detectedAt });
@@ -383,8 +404,27 @@ export class Call {
     this.#looseLines = [];
   }
 
+  #notePause(at: number): void {
+    const times = this.agentAudio.current?.times;
+    if (!times) return;
+    times.pausedAt = at;
+    times.resumedAt = times.pauseDecidedAt = undefined;
+    times.pauses = (times.pauses ?? 0) + 1;
+  }
+
+  #onPauseDecided(record: PauseRecord): void {
+    const reply = this.agentAudio.current;
+    if (reply?.times.pausedAt === record.pausedAt) {
+      reply.times.pauseDecidedAt = record.decidedAt;
+      if (record.outcome === "resumed") reply.times.resumedAt = record.decidedAt;
+    }
+    this.telemetry.bargeInPause(record);
+  }
+
   /** The one interruption path (interruption.ts): clear, reply interrupt, history trim. */
   #interrupt(interruption: Interruption): void {
+    // A pause in progress is decided here: the caller interrupted, or something else stopped the agent.
+    this.bargeInPause.settle(interruption.detectedAt, interruption.reason === "barge-in" ? "interrupted" : "ended");
     const { clearSentAt } = interrupt(
       { audio: this.agentAudio, history: this.history, reply: this.replies.current },
       interruption,

@@ -167,6 +167,7 @@ async function* rounds(
           thoughts.push(event.block);
           break;
         case "tool-use-start": {
+          reply.times.toolCallOpenedAt ??= performance.now();
           // The first sign a tool is needed. Text before it is complete: speak it now rather than after the
           // tool's input has streamed. If the model said nothing, the caller hears the canned acknowledgement
           // while the input streams and the tool runs; if it did, that was its own.
@@ -180,6 +181,7 @@ async function* rounds(
         }
         case "tool-use":
           reply.times.llmFirstTokenAt ??= performance.now();
+          reply.times.toolCallOpenedAt ??= performance.now();
           toolUses.push({ id: event.id, name: event.name, input: event.input });
           if (firstClause && text.trim() === "" && !acknowledged) yield acknowledgement()!;
           break;

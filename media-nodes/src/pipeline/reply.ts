@@ -35,6 +35,16 @@ export interface ReplyTimes {
   /** A canned line (acknowledgement, filler, apology) was triggered. */
   cannedAt?: number;
   firstAudioOutAt?: number;
+  /** The model opened its first tool call (its toolUse block started). */
+  toolCallOpenedAt?: number;
+  /** The acknowledgement's first frame left. */
+  acknowledgementOutAt?: number;
+  /** The last barge-in pause in this reply, and its decision (resume, or interruption). */
+  pausedAt?: number;
+  resumedAt?: number;
+  pauseDecidedAt?: number;
+  /** How many times the caller's speech onset paused this reply. */
+  pauses?: number;
 }
 
 export interface ToolRecord {
@@ -196,6 +206,17 @@ export class Reply {
     set("firstAudioMs", d(t.speechEndAt ?? t.sttFinalAt, t.firstAudioOutAt));
     set("platformOverheadMs", this.platformOverheadMs());
     if (this.firstSource && this.firstSource !== "goodbye") set("firstAudioSource", this.firstSource);
+    set("toolCallOpenedAt", epoch(t.toolCallOpenedAt));
+    set("acknowledgementOutAt", epoch(t.acknowledgementOutAt));
+    // A thinking turn's acknowledgement answers the turn being confirmed; a tool turn's, the tool call opening.
+    set(
+      "acknowledgementMs",
+      d(this.thinking ? (t.sttFinalAt ?? this.startedAt) : t.toolCallOpenedAt, t.acknowledgementOutAt),
+    );
+    set("pausedAt", epoch(t.pausedAt));
+    set("resumedAt", epoch(t.resumedAt));
+    set("pauseToDecisionMs", d(t.pausedAt, t.pauseDecidedAt));
+    set("pauses", t.pauses);
     return w;
   }
 

@@ -8,6 +8,7 @@ import type { MediaMetrics } from "../metrics/media-metrics.ts";
 import type { Logger } from "../server/logger.ts";
 import type { SessionSink } from "../session-sink/types.ts";
 import type { WebNotice } from "../transports/types.ts";
+import type { PauseRecord } from "./barge-in-pause.ts";
 import type { Reply } from "./reply.ts";
 
 const toEpoch = (t: number) => Math.round(performance.timeOrigin + t);
@@ -32,6 +33,8 @@ export class Telemetry {
   #seq = 0;
   /** The last barge-in: when it was detected and when the carrier's clear left. */
   lastBargeIn: { detectedAt: number; clearSentAt: number } | undefined;
+  /** The call's recent barge-in pauses and how each was decided. */
+  readonly pauses: PauseRecord[] = [];
 
   constructor(deps: TelemetryDeps) {
     this.#d = deps;
@@ -105,6 +108,15 @@ export class Telemetry {
   /** A filler played with no reply in progress (a stalled recognizer between turns). */
   fillerWithoutReply(): void {
     this.#d.metrics.fillers.inc();
+  }
+
+  /** A barge-in pause was decided: resumed (a back-channel, echo), interrupted, or ended by something else. */
+  bargeInPause(record: PauseRecord): void {
+    this.pauses.push(record);
+    if (this.pauses.length > 64) this.pauses.shift();
+    this.#d.metrics.bargeInPauses.inc({ outcome: record.outcome });
+    this.#d.metrics.bargeInPauseMs.observe(record.decidedAt - record.pausedAt);
+    this.#d.log.debug("barge-in pause", { outcome: record.outcome, ms: record.decidedAt - record.pausedAt });
   }
 
   bargeIn(detectedAt: number, clearSentAt: number): void {

@@ -5,7 +5,9 @@
 // echo) are not a turn. Deepgram Flux's eager and resumed ends arrive here as more event kinds (issue 10).
 import type { BargeInPolicy } from "../../../shared/agent-config.ts";
 import type { SttEvent, SttWord } from "../providers/types.ts";
-import { BargeInPolicyEvaluator } from "./barge-in.ts";
+import { BargeInPolicyEvaluator, normalizeWords } from "./barge-in.ts";
+
+const NO_WORDS = Object.freeze({ heard: 0, meaningful: 0 });
 
 export type UserTurnEvent =
   /** The VAD heard the caller start speaking (the onset; a pause-first barge-in starts here). */
@@ -99,6 +101,21 @@ export class UserTurns {
       default:
         return;
     }
+  }
+
+  /**
+   * What the recognizer has made so far of the caller's words over the agent in this utterance: how many words
+   * it heard, and how many of them would count towards an interruption (not a back-channel, not the agent's
+   * echo). A barge-in pause decides on them.
+   */
+  wordsOverAgent(): { heard: number; meaningful: number } {
+    if (this.#overSpeech.length === 0 && !this.#interim) return NO_WORDS;
+    const pieces = this.#interim ? [...this.#overSpeech, this.#interim] : this.#overSpeech;
+    const text = pieces.map((p) => p.text).join(" ");
+    return {
+      heard: normalizeWords(text).length,
+      meaningful: this.#policy.meaningfulWords(text, this.#view.agentSentence()).length,
+    };
   }
 
   #maybeInterrupt(now: number): void {

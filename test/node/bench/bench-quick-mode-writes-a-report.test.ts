@@ -41,6 +41,9 @@ describe("npm run bench", () => {
     if (latency.status === "measured") {
       expect(latency.figures.mediaNode.voiceToVoiceMs.n).toBeGreaterThan(0);
       expect(latency.figures.baseline.voiceToVoiceMs.n).toBeGreaterThan(0);
+      // The barge-in call: the agent went quiet for the interruption, and the back-channel did not interrupt.
+      expect(latency.figures.bargeIn?.interruptions.n).toBe(1);
+      expect(latency.figures.bargeIn?.backchannels.interrupted).toBe(0);
     }
     // Every section not run says so, with its reason, instead of silently missing.
     for (const id of SECTION_IDS) {
@@ -52,6 +55,7 @@ describe("npm run bench", () => {
     expect(doc).toContain(process.version);
     expect(doc).toContain(`| cores | ${result.machine.cores} |`);
     expect(doc).toContain("npm run bench -- --quick --only latency");
+    expect(doc).toContain("Barge-in as heard at the caller");
     expect(doc).toContain("published, not measured here");
   });
 

@@ -63,6 +63,10 @@ test("the acknowledgement leaves within 100 ms of the model opening a tool call,
   await until(() => h!.sink.ofType("turn").length === 1, "the answer", 15_000);
   const [turn] = h.sink.ofType("turn");
   expect(turn!.waterfall.firstAudioSource).toBe("acknowledgement");
+  // The turn's record says the same: tool call opened → acknowledgement out.
+  expect(turn!.waterfall.toolCallOpenedAt).toBeDefined();
+  expect(turn!.waterfall.acknowledgementOutAt).toBeGreaterThanOrEqual(turn!.waterfall.toolCallOpenedAt!);
+  expect(turn!.waterfall.acknowledgementMs).toBeLessThanOrEqual(100);
   expect(turn!.assistantText).toBe("Both orders shipped and arrive Friday.");
   expect(turn!.tools.map((t) => t.id)).toEqual(["tu_1", "tu_2"]);
   // Two tool calls over two rounds, one acknowledgement.

@@ -77,6 +77,28 @@ test("each turn's request carries the budget its difficulty warrants, capped by 
   await caller.hangUp();
 }, 60_000);
 
+test("on a turn sent to extended thinking, the acknowledgement is heard within 100 ms of the turn being confirmed", async () => {
+  const caller = await TwilioTestClient.connect(h.wsUrl());
+  caller.start(await h.token());
+  await until(() => h.stt.current !== undefined, "the call to start");
+  const agent = testAgent({ thinkingBudgetTokens: 20_000, maxTokens: 1_024 });
+  await until(() => h.tts.synthesized.some((s) => s.text === agent.acknowledgement), "the acknowledgement's audio");
+  const before = h.sink.ofType("turn").length;
+  // The recognizer's final confirms the turn; a hard question sends it to extended thinking.
+  const confirmedAt = performance.now();
+  h.stt.emit(FakeStt.final("Compare the two warranty options for me in detail."));
+  await until(() => caller.receivedBytes > 0, "the acknowledgement");
+  const heardAfter = caller.events("media")[0]!.at - confirmedAt;
+  expect(heardAfter).toBeGreaterThanOrEqual(0);
+  expect(heardAfter).toBeLessThanOrEqual(100);
+  await until(() => h.sink.ofType("turn").length === before + 1, "the answer", 15_000);
+  const turn = h.sink.ofType("turn").at(-1)!;
+  expect(turn.thinking).toBe(true);
+  expect(turn.waterfall.firstAudioSource).toBe("acknowledgement");
+  expect(turn.waterfall.acknowledgementMs).toBeLessThanOrEqual(100);
+  await caller.hangUp();
+}, 30_000);
+
 test("a per-turn budget is clamped to 1,024..64,000 and to the agent's ceiling", () => {
   const small = testAgent({ thinkingBudgetTokens: 4_096 });
   const hardCode = "Explain why my SQL query is slow and compare the options in detail.";

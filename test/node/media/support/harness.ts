@@ -1,6 +1,7 @@
 // A media node in-process on port 0 with scripted fakes behind it, plus everything a test needs to place
 // calls on it: signing keys, an agent in the directory, an in-memory session sink.
 
+import type { z } from "zod";
 import { InMemoryAgentDirectory } from "../../../../media-nodes/src/admission/agent-directory.ts";
 import { loadConfig } from "../../../../media-nodes/src/config.ts";
 import type { ToolRunnerPort } from "../../../../media-nodes/src/pipeline/call.ts";
@@ -28,7 +29,8 @@ import { compilePromptPrefix } from "../../../../shared/prompt-prefix.ts";
 export const REGION = "test-1";
 
 export interface HarnessOptions {
-  agent?: Partial<AgentRuntimeConfig>;
+  /** Parsed like a stored agent: what is left out (a barge-in setting, say) takes its default. */
+  agent?: Partial<z.input<typeof AgentRuntimeConfigSchema>>;
   llm?: FakeLlmTurn[];
   llmOptions?: FakeLlmOptions;
   /** Replace the fakes entirely (a provider that throttles; the real clients against the emulators). */
@@ -62,7 +64,7 @@ export interface Harness {
 
 let callCounter = 0;
 
-export function testAgent(overrides: Partial<AgentRuntimeConfig> = {}): AgentRuntimeConfig {
+export function testAgent(overrides: Partial<z.input<typeof AgentRuntimeConfigSchema>> = {}): AgentRuntimeConfig {
   return AgentRuntimeConfigSchema.parse({
     tenantId: "ten_test",
     agentId: "agt_test",
