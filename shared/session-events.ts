@@ -54,6 +54,18 @@ export const TurnWaterfallSchema = z
     platformOverheadMs: durationMs.optional(),
     /** What played first: the model's words, the cached acknowledgement, or a filler line. */
     firstAudioSource: z.enum(["speech", "acknowledgement", "filler", "apology"]).optional(),
+    /**
+     * Turn detection's wait: end of speech → the model request of the reply that played. Negative when that reply
+     * was asked for before speech ended was judged (a speculative reply is asked at the eager end, so this is small).
+     */
+    turnDetectionMs: z.number().finite().optional(),
+    /** The model's first token → the first clause handed to TTS. */
+    firstClauseMs: durationMs.optional(),
+    /** The reply that played was started speculatively (on an eager end of turn) and committed. */
+    speculative: z.boolean().optional(),
+    /** Speculative replies started in this turn (at most 3), and those aborted (the caller went on, or the text changed). */
+    speculativeStarts: z.number().int().nonnegative().optional(),
+    speculativeWasted: z.number().int().nonnegative().optional(),
   })
   .strict();
 export type TurnWaterfall = z.infer<typeof TurnWaterfallSchema>;
