@@ -71,9 +71,12 @@ export class UserTurns {
   #lastFinalAt = 0;
   #speaking = false;
   #settings: TurnSettings | undefined;
-  /** Speech heard since the last turn ended (the VAD's), and when it last went silent. */
+  /** Speech heard since the last turn ended (the VAD's). */
   #heardSpeech = false;
-  #silentSince: number | undefined;
+  /** The VAD's last voiced frame when finalize() was asked: a later one means the caller went on. */
+  #askedAtVoice = 0;
+  /** Nova-3: how long the finals so far may wait for more speech (unset until judged). */
+  #holdMs: number | undefined;
   /** Nova-3: finalize() asked for this silence; its final ends the eager step. */
   #finalizeAsked = false;
   #finalized = false;
@@ -110,21 +113,10 @@ export class UserTurns {
       this.#speaking = speaking;
       if (speaking) {
         this.#heardSpeech = true;
-        this.#silentSince = undefined;
         this.#emit({ type: "speech-started", at: now });
-        // Nova-3: the caller went on after the eager end (Flux says so itself, with turn-resumed).
-        if (this.#endpointing()) {
-          this.#finalizeAsked = false;
-          this.#finalized = false;
-          this.#resume(now);
-        }
-      } else {
-        this.#silentSince = now;
       }
     }
-    if (!speaking && this.#silentSince !== undefined && this.#heardSpeech && this.#endpointing()) {
-      this.#endpointingTick(now);
-    }
+    if (this.#heardSpeech && this.#endpointing()) this.#endpointingTick(now);
     if (
       speaking &&
       !this.#interrupting &&
@@ -152,17 +144,18 @@ export class UserTurns {
             this.#maybeInterrupt(now);
           } else {
             this.#finals.push(piece);
+            this.#holdMs = undefined;
           }
         }
         if (event.fromFinalize && this.#finalizeAsked && this.#endpointing()) {
           this.#finalized = true;
           this.#eagerFromFinals(now);
         }
-        if (event.speechFinal) this.#endOfUtterance(now);
+        if (event.speechFinal) this.#recognizerEnd(now);
         return;
       }
       case "utterance-end":
-        this.#endOfUtterance(now);
+        this.#recognizerEnd(now);
         return;
       case "turn-eager-end": {
         const text = event.text.trim();
@@ -196,6 +189,21 @@ export class UserTurns {
     this.#emit({ type: "interruption", detectedAt: now });
   }
 
+  /**
+   * The recogniser's end of utterance. Nova-3's is silence alone, and its UtteranceEnd may come while the caller
+   * has already gone on: the endpointing tick ends the turn once the VAD has heard enough silence (the hold, for
+   * words that end unfinished). Words heard over the agent, or a caller the VAD does not hear, end it at once.
+   */
+  #recognizerEnd(now: number): void {
+    if (this.#endpointing() && this.#heardSpeech && this.#overSpeech.length === 0) {
+      if (!this.#finalized) this.#askedAtVoice = this.#view.lastVoicedAt();
+      this.#finalized = true;
+      this.#endpointingTick(now);
+      return;
+    }
+    this.#endOfUtterance(now);
+  }
+
   #endpointing(): boolean {
     return this.#view.session?.()?.turnDetection === "endpointing";
   }
@@ -211,19 +219,31 @@ export class UserTurns {
    * are in, end the turn at the endpointing silence if they read finished, or after the hold if they do not.
    */
   #endpointingTick(now: number): void {
-    const silentMs = now - (this.#silentSince ?? now);
-    if (!this.#finalizeAsked) {
+    // The VAD's own speaking flag trails speech by its hangover; silence counts from the last voiced frame.
+    const lastVoiced = this.#view.lastVoicedAt();
+    if ((this.#finalizeAsked || this.#finalized) && lastVoiced > this.#askedAtVoice) {
+      // The caller went on after the eager end (Flux says so itself, with turn-resumed).
+      this.#finalizeAsked = false;
+      this.#finalized = false;
+      this.#resume(now);
+    }
+    const silentMs = now - lastVoiced;
+    if (!this.#finalizeAsked && !this.#finalized) {
       if (silentMs < EAGER_SILENCE_MS || this.#view.agentAudible(now) || this.#interrupting) return;
       this.#finalizeAsked = true;
+      this.#askedAtVoice = lastVoiced;
       this.#view.session?.()?.finalize();
       return;
     }
     if (!this.#finalized || this.#finals.length === 0 || this.#overSpeech.length > 0) return;
-    const text = this.#finals.map((f) => f.text).join(" ");
-    const hold = judgeCompleteness(text, this.#settings?.language ?? "en").complete
-      ? ENDPOINT_SILENCE_MS
-      : Math.max(ENDPOINT_SILENCE_MS, this.#settings?.turnTaking.completenessHoldMs ?? ENDPOINT_SILENCE_MS);
-    if (silentMs >= hold) this.#endOfUtterance(now);
+    // Judged once per set of finals, not per frame.
+    if (this.#holdMs === undefined) {
+      const text = this.#finals.map((f) => f.text).join(" ");
+      this.#holdMs = judgeCompleteness(text, this.#settings?.language ?? "en").complete
+        ? ENDPOINT_SILENCE_MS
+        : Math.max(ENDPOINT_SILENCE_MS, this.#settings?.turnTaking.completenessHoldMs ?? ENDPOINT_SILENCE_MS);
+    }
+    if (silentMs >= this.#holdMs) this.#endOfUtterance(now);
   }
 
   /** Nova-3: the finalized words are the eager text, if they read finished (unfinished words are held, not guessed). */
@@ -286,6 +306,7 @@ export class UserTurns {
 
   #endOfUtterance(now: number): void {
     this.#eager = false;
+    this.#holdMs = undefined;
     this.#heardSpeech = false;
     this.#finalizeAsked = false;
     this.#finalized = false;
