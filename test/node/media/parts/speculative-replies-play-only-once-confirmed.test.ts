@@ -165,8 +165,9 @@ test(`at most ${MAX_SPECULATIVE_STARTS} speculative starts per turn`, async () =
   expect(s.llm.requests.filter((r) => r.speculative)).toHaveLength(MAX_SPECULATIVE_STARTS);
   s.replies.onUserTurn("part 5", 2_000, 2_100);
   await until(() => s.replies.current!.state === "speaking", "the reply");
-  // While the answer is still audible a new eager end is not a new turn; once it has played, the next turn may
-  // speculate again.
+  // While the answer is still queued for the caller a new eager end is not a new turn; once it has played, the
+  // next turn may speculate again.
+  await until(() => s.replies.current!.endMark !== undefined, "the answer's audio queued");
   expect(s.replies.speculate("next turn", 8_000)).toBe(false);
   s.replies.current!.played();
   expect(s.replies.speculate("next turn", 9_000)).toBe(true);
