@@ -14,9 +14,13 @@ import type { CallControlEnv } from "../../call-control-env.ts";
 import { callUsageRows, turnUsageRows, type UsageRow } from "../../cost/meters.ts";
 import { type DbBindings, openDb } from "../../db/client.ts";
 import type { CallStatus } from "../../db/schema.ts";
+import type { EventMessage } from "../../events/messages.ts";
+import { buildEvent, sendEvent } from "../../events/publish.ts";
+import type { EventData, EventType } from "../../events/schemas.ts";
 import { databaseUrlFor, namespaceFor } from "../../residency/residency.ts";
 import { DEFAULT_TWILIO_API_BASE, redirectTwilioCall } from "../../telephony/twilio-rest.ts";
 import type { MediaRegion } from "../media-region/media-region.ts";
+import { SqlKv } from "../sql-kv.ts";
 import { outboxRetryDelayMs } from "./backoff.ts";
 import { HEARD_TABLE, HeardStore } from "./heard.ts";
 import { judgeLiveness, LIVENESS_CHECK_MS, MEDIA_NODE_LOST } from "./liveness.ts";
@@ -119,13 +123,16 @@ export type SessionResult =
   | { ok: false; error: "not-your-call" };
 
 type Stored = Omit<SessionSnapshot, "pending">;
+// Events for the tenant's webhooks ride the same outbox: durable from the step that caused them, sent to the webhook
+// queue in order after the call record they describe is in Postgres, never awaited by the call itself.
 type OutboxItem =
   | { kind: "call"; record: CallRecord }
   | { kind: "turn"; row: TurnRow }
   /** A turn's meters (cost per call): written after the turn's rows, keyed by the turn so a retry overwrites. */
   | { kind: "usage"; tenantId: string; callId: string; rows: UsageRow[] }
   /** Sent to the analysis queue once the ended call and its turns are in Postgres (the outbox is ordered). */
-  | { kind: "analysis"; message: AnalysisMessage; delaySeconds?: number };
+  | { kind: "analysis"; message: AnalysisMessage; delaySeconds?: number }
+  | { kind: "event"; message: EventMessage };
 type OutboxRow = { seq: number; payload: string; attempts: number };
 
 /** A live feed message; the first a subscriber gets is `snapshot`. */
@@ -150,9 +157,19 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
   /** Test seam: replace the database connection settings (e.g. point at an unreachable host). */
   dbOverride: Partial<DbBindings> | undefined;
   #flushing: Promise<{ written: number; remaining: number }> | undefined;
+  /** Session and outbox state; not `ctx.storage.kv`, whose use leaks the object's storage (sql-kv.ts). */
+  readonly #kv: SqlKv;
 
   constructor(ctx: DurableObjectState, env: CallControlEnv & AnalysisEnv) {
     super(ctx, env);
+    const isNew =
+      ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE name = 'outbox'").one().n ===
+      0;
+    const { kv, created } = SqlKv.open(ctx.storage.sql);
+    this.#kv = kv;
+    // An object from before SqlKv (it has an outbox but no kv table): bring its session over, once.
+    if (created && !isNew)
+      kv.migrateFrom(() => ctx.storage.kv, ["session", "retryAt", "failures", "watchAt", "heardAt"]);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
@@ -296,6 +313,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
       endedAt: Date.now(),
       endReason: input.reason,
     }));
+    if (result.ok) await this.#emitEnded(result.snapshot.record);
     await this.#releaseLease();
     // The node reports the end after its last turn, so the transcript is complete once the outbox gets there. Ended
     // by the carrier or the edge, the node's last turn may still be on its way: the analysis waits for the node's
@@ -370,7 +388,20 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
           region: event.region,
           nodeId: event.nodeId,
         }));
-        if (moved.ok) await this.#confirmLease(moved.snapshot.record);
+        if (moved.ok) {
+          await this.#confirmLease(moved.snapshot.record);
+          const r = moved.snapshot.record;
+          await this.#emit("call.started", {
+            callId: r.callId,
+            direction: r.direction,
+            from: r.fromNumber,
+            to: r.toNumber,
+            agentId: r.agentId,
+            agentVersion: r.agentVersion,
+            region: r.region,
+            startedAt: new Date(r.answeredAt ?? Date.now()).toISOString(),
+          });
+        }
         this.#broadcast({ type: "event", event });
         return moved;
       }
@@ -499,8 +530,8 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     // One alarm serves the outbox, the lease and the node watch. An alarm that came for the node watch while the
     // outbox is backing off leaves the database alone until its retry time.
     const now = Date.now();
-    const retryAt = this.ctx.storage.kv.get<number>("retryAt") ?? 0;
-    const watchAt = this.ctx.storage.kv.get<number>("watchAt") ?? Number.POSITIVE_INFINITY;
+    const retryAt = this.#kv.get<number>("retryAt") ?? 0;
+    const watchAt = this.#kv.get<number>("watchAt") ?? Number.POSITIVE_INFINITY;
     if (retryAt > now && watchAt <= now) await this.#schedule(retryAt);
     else await this.flushOutbox();
     const stored = this.#load();
@@ -536,7 +567,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
 
   /** The node showed a sign of life for this call (an event, a claim), or the call was just given to it. */
   #touch(): void {
-    this.ctx.storage.kv.put("heardAt", Date.now());
+    this.#kv.put("heardAt", Date.now());
   }
 
   /** Starts watching the call's node: the clock restarts now, and the alarm looks again in a while. */
@@ -546,7 +577,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
   }
 
   async #watchAgainAt(at: number): Promise<void> {
-    this.ctx.storage.kv.put("watchAt", at);
+    this.#kv.put("watchAt", at);
     await this.#schedule(at);
   }
 
@@ -561,7 +592,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     const { nodeId, region, jurisdiction } = stored.record;
     if (!nodeId || !region) return;
     const now = Date.now();
-    const heardAt = this.ctx.storage.kv.get<number>("heardAt") ?? stored.transitions.at(-1)?.at ?? now;
+    const heardAt = this.#kv.get<number>("heardAt") ?? stored.transitions.at(-1)?.at ?? now;
     let verdict = judgeLiveness({ now, heardAt, lastSeenAt: undefined });
     let directory: DurableObjectStub<MediaRegion> | undefined;
     if (!verdict.alive) {
@@ -644,6 +675,11 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     if (!accountSid || !authToken || stored.record.provider !== "twilio" || !callSid) {
       detail = "the call cannot be redirected (not a Twilio call, or Twilio is not configured)";
     } else {
+      await this.#emit("transfer.started", {
+        callId: stored.record.callId,
+        to: transfer.to,
+        reason: transfer.reason ?? null,
+      });
       try {
         await redirectTwilioCall(
           { accountSid, authToken, apiBase: this.env.TWILIO_API_BASE ?? DEFAULT_TWILIO_API_BASE },
@@ -653,6 +689,12 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
         stored.transfer = { ...transfer, status: "done" };
         this.#save(stored);
         this.#log(stored, { type: "transfer_call", ok: true, at: Date.now(), detail: `transferred to ${transfer.to}` });
+        await this.#emit("transfer.ended", {
+          callId: stored.record.callId,
+          to: transfer.to,
+          outcome: "redirected",
+          detail: null,
+        });
         return this.end({ status: "completed", reason: `transferred to ${transfer.to}` });
       } catch (error) {
         detail = `Twilio refused the redirect: ${error instanceof Error ? error.message : String(error)}`;
@@ -664,7 +706,34 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     latest.transfer = { ...transfer, status: "failed", detail };
     this.#save(latest);
     this.#log(latest, { type: "transfer_call", ok: false, at: Date.now(), detail });
+    await this.#emit("transfer.ended", { callId: latest.record.callId, to: transfer.to, outcome: "failed", detail });
     return { ok: true, snapshot: this.#snapshot(latest) };
+  }
+
+  /** Queues an event for the tenant's webhooks through the outbox (sent by the alarm, never awaited by the call). */
+  async #emit<T extends EventType>(type: T, data: EventData<T>): Promise<void> {
+    const stored = this.#load();
+    if (!stored) return;
+    const message = buildEvent({ id: stored.record.tenantId, jurisdiction: stored.record.jurisdiction }, type, data);
+    await this.#enqueue([{ kind: "event", message }]);
+  }
+
+  async #emitEnded(record: CallRecord): Promise<void> {
+    const endedAt = record.endedAt ?? Date.now();
+    const base = (this.env.PUBLIC_BASE_URL ?? "").replace(/\/+$/, "");
+    await this.#emit("call.ended", {
+      callId: record.callId,
+      direction: record.direction,
+      from: record.fromNumber,
+      to: record.toNumber,
+      agentId: record.agentId,
+      status: record.status,
+      endReason: record.endReason,
+      startedAt: record.answeredAt === null ? null : new Date(record.answeredAt).toISOString(),
+      endedAt: new Date(endedAt).toISOString(),
+      durationSeconds: record.answeredAt === null ? 0 : Math.max(0, (endedAt - record.answeredAt) / 1000),
+      transcriptUrl: `${base}/v1/calls/${record.callId}`,
+    });
   }
 
   #log(stored: Stored, entry: ActionLogEntry): void {
@@ -674,11 +743,11 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
   }
 
   #load(): Stored | undefined {
-    return this.ctx.storage.kv.get<Stored>("session");
+    return this.#kv.get<Stored>("session");
   }
 
   #save(stored: Stored): void {
-    this.ctx.storage.kv.put("session", stored);
+    this.#kv.put("session", stored);
   }
 
   #snapshot(stored: Stored): SessionSnapshot {
@@ -694,7 +763,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     for (const item of items)
       this.ctx.storage.sql.exec("INSERT INTO outbox (payload) VALUES (?)", JSON.stringify(item));
     // While backing off, new items wait for the scheduled retry instead of hammering a database that is down.
-    const retryAt = this.ctx.storage.kv.get<number>("retryAt") ?? 0;
+    const retryAt = this.#kv.get<number>("retryAt") ?? 0;
     await this.#schedule(Math.max(Date.now(), retryAt));
   }
 
@@ -717,14 +786,14 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
         this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
         written++;
       }
-      this.ctx.storage.kv.delete("retryAt");
-      this.ctx.storage.kv.delete("failures");
+      this.#kv.delete("retryAt");
+      this.#kv.delete("failures");
     } catch (thrown) {
       const error = describeFailure(thrown);
-      const failures = (this.ctx.storage.kv.get<number>("failures") ?? 0) + 1;
+      const failures = (this.#kv.get<number>("failures") ?? 0) + 1;
       const retryAt = Date.now() + outboxRetryDelayMs(failures);
-      this.ctx.storage.kv.put("failures", failures);
-      this.ctx.storage.kv.put("retryAt", retryAt);
+      this.#kv.put("failures", failures);
+      this.#kv.put("retryAt", retryAt);
       const head = rows[written];
       if (head) {
         this.ctx.storage.sql.exec(
@@ -763,6 +832,8 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
           item.delaySeconds ? { delaySeconds: item.delaySeconds } : undefined,
         );
         return;
+      case "event":
+        return sendEvent(this.env, item.message);
     }
   }
 
