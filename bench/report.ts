@@ -22,6 +22,16 @@ export const REPORT_HEADINGS = [
 
 type Row = (string | number | null | undefined)[];
 
+function speculationLine(s: SystemLatency["speculation"]): string {
+  if (!s) return "- Speculative replies: not reported.";
+  return (
+    `- Speculative replies (started on an eager end of turn, played only once the turn was confirmed): ` +
+    `${fmt(s.startsPerTurn, 2)} starts per turn over ${s.turns} turns; ${s.wasted} of ${s.starts} aborted ` +
+    `(${fmt(s.wastedShare * 100, 1)}% wasted: model requests paid for and not used); the reply that played was the ` +
+    `speculative one in ${fmt(s.playedSpeculativeShare * 100, 1)}% of turns.`
+  );
+}
+
 function fmt(v: unknown, digits = 1): string {
   if (v === null || v === undefined) return "—";
   if (typeof v === "number") {
@@ -166,11 +176,12 @@ function latencySection(r: BenchResult): string {
     "Where the time goes (each system's own timeline, p50 / p99 ms):",
     "",
   );
-  const comps = ["sttMs", "llmFirstTokenMs", "sentenceWaitMs", "ttsFirstByteMs"] as const;
+  const comps = ["sttMs", "turnDetectionMs", "llmFirstTokenMs", "sentenceWaitMs", "ttsFirstByteMs"] as const;
   const names: Record<(typeof comps)[number], string> = {
-    sttMs: "end of speech → STT final",
+    sttMs: "end of speech → STT final (turn confirmed)",
+    turnDetectionMs: "end of speech → LLM request of the reply that played (turn-detection wait)",
     llmFirstTokenMs: "LLM request → first token",
-    sentenceWaitMs: "first token → first sentence to TTS",
+    sentenceWaitMs: "first token → first clause (node) / sentence (baseline) to TTS",
     ttsFirstByteMs: "text to TTS → first audio byte",
   };
   const cell = (c: Summary | undefined) => (c ? `${fmt(c.p50)} / ${fmt(c.p99)}` : "not reported");
@@ -186,6 +197,7 @@ function latencySection(r: BenchResult): string {
       "frame that *arrived* (the CallReport's `firstAgentAudioMs`). They differ when a sender bursts audio faster than " +
       "real time: leading silence that arrives in the same message as the first word still has to play before the word is heard.",
     `- Platform share, media node: ${f.mediaNode.platformSource}.`,
+    speculationLine(f.mediaNode.speculation),
     `- Platform share, baseline: ${f.baseline.platformSource}.`,
     "- Providers + network = heard minus platform share, per turn: everything the system waited on (STT, model, TTS, sockets).",
     "- The model is the same for both (one model ID for every tier of the media node's policy), and so are the prompt " +

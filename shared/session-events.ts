@@ -71,6 +71,18 @@ export const TurnWaterfallSchema = z
     pauseToDecisionMs: durationMs.optional(),
     /** Pauses in this turn (each resumed but possibly the last). */
     pauses: z.number().int().min(0).max(10_000).optional(),
+    /**
+     * Turn detection's wait: end of speech → the model request of the reply that played. Negative when that reply
+     * was asked for before speech ended was judged (a speculative reply is asked at the eager end, so this is small).
+     */
+    turnDetectionMs: z.number().finite().optional(),
+    /** The model's first token → the first clause handed to TTS. */
+    firstClauseMs: durationMs.optional(),
+    /** The reply that played was started speculatively (on an eager end of turn) and committed. */
+    speculative: z.boolean().optional(),
+    /** Speculative replies started in this turn (at most 3), and those aborted (the caller went on, or the text changed). */
+    speculativeStarts: z.number().int().nonnegative().optional(),
+    speculativeWasted: z.number().int().nonnegative().optional(),
   })
   .strict();
 export type TurnWaterfall = z.infer<typeof TurnWaterfallSchema>;

@@ -17,6 +17,11 @@ const TurnEvent = z.object({
       firstAudioMs: z.number().optional(),
       platformOverheadMs: z.number().optional(),
       firstAudioSource: z.string().optional(),
+      turnDetectionMs: z.number().optional(),
+      firstClauseMs: z.number().optional(),
+      speculative: z.boolean().optional(),
+      speculativeStarts: z.number().optional(),
+      speculativeWasted: z.number().optional(),
     })
     .passthrough(),
 });

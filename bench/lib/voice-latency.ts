@@ -42,7 +42,25 @@ export interface TurnSample {
   /** Baseline only: first token → first complete sentence handed to TTS. */
   sentenceWaitMs?: number | null;
   ttsFirstByteMs?: number | null;
+  /** Media node: end of speech → the model request of the reply that played (turn detection's wait). */
+  turnDetectionMs?: number | null;
+  /** Media node: speculative replies started in the turn, those aborted, and whether the one played was one. */
+  speculativeStarts?: number | null;
+  speculativeWasted?: number | null;
+  speculative?: boolean | null;
   timedOut: boolean;
+}
+
+/** Speculative replies over the measured turns (media node only). */
+export interface SpeculationSummary {
+  turns: number;
+  starts: number;
+  wasted: number;
+  startsPerTurn: number;
+  /** Aborted ÷ started: model requests paid for and not used. */
+  wastedShare: number;
+  /** Turns whose reply that played had been started speculatively. */
+  playedSpeculativeShare: number;
 }
 
 export interface SystemLatency {
@@ -58,6 +76,7 @@ export interface SystemLatency {
   components: Record<string, Summary>;
   /** Where the platform share comes from, in words. */
   platformSource: string;
+  speculation?: SpeculationSummary;
   errors: string[];
   samples: TurnSample[];
 }
@@ -166,9 +185,23 @@ function summarizeSystem(
     s.platformMs === null || s.voiceToVoiceMs === null ? [] : [s.voiceToVoiceMs - s.platformMs],
   );
   const components: Record<string, Summary> = {};
-  for (const key of ["sttMs", "llmFirstTokenMs", "sentenceWaitMs", "ttsFirstByteMs"] as const) {
+  for (const key of ["sttMs", "turnDetectionMs", "llmFirstTokenMs", "sentenceWaitMs", "ttsFirstByteMs"] as const) {
     const xs = answered.flatMap((s) => (typeof s[key] === "number" ? [s[key] as number] : []));
     if (xs.length > 0) components[key] = summarize(xs);
+  }
+  const reported = samples.filter((s) => typeof s.speculativeStarts === "number");
+  let speculation: SpeculationSummary | undefined;
+  if (reported.length > 0) {
+    const starts = reported.reduce((n, s) => n + (s.speculativeStarts ?? 0), 0);
+    const wasted = reported.reduce((n, s) => n + (s.speculativeWasted ?? 0), 0);
+    speculation = {
+      turns: reported.length,
+      starts,
+      wasted,
+      startsPerTurn: starts / reported.length,
+      wastedShare: starts > 0 ? wasted / starts : 0,
+      playedSpeculativeShare: reported.filter((s) => s.speculative === true).length / reported.length,
+    };
   }
   return {
     system,
@@ -180,6 +213,7 @@ function summarizeSystem(
     providerAndNetworkMs: summarize(provider),
     components,
     platformSource,
+    ...(speculation ? { speculation } : {}),
     errors: errors.slice(0, 20),
     samples,
   };
@@ -235,7 +269,13 @@ export async function measureMediaNodeLatency(
         platformMs: w?.platformOverheadMs ?? null,
         sttMs: w?.sttMs ?? null,
         llmFirstTokenMs: w?.llmFirstTokenMs ?? null,
+        // The node's first token → first clause handed to TTS: the baseline's "first sentence" wait, for a clause.
+        sentenceWaitMs: w?.firstClauseMs ?? null,
         ttsFirstByteMs: w?.ttsFirstByteMs ?? null,
+        turnDetectionMs: w?.turnDetectionMs ?? null,
+        speculativeStarts: w?.speculativeStarts ?? null,
+        speculativeWasted: w?.speculativeWasted ?? null,
+        speculative: w?.speculative ?? null,
         timedOut: turn.timedOut,
       });
     }

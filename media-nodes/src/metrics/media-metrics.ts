@@ -34,6 +34,11 @@ export interface MediaMetrics {
   readonly llmCacheWriteTokens: Counter;
   readonly toolCalls: Counter;
   readonly sttRecoveries: Counter;
+  readonly speculativeStarts: Counter;
+  readonly speculativeWasted: Counter;
+  readonly speculativeWastedRequests: Counter;
+  readonly speculativeWastedTokens: Counter;
+  readonly turnDetectionMs: Histogram;
   readonly draining: Gauge;
   /** Stops the event-loop delay sampler. */
   close(): void;
@@ -114,6 +119,27 @@ export function createMediaMetrics(opts: { activeCalls: () => number }): MediaMe
     sttRecoveries: registry.counter(
       "media_stt_recoveries_total",
       "Speech recognition sessions reopened with the unconfirmed audio replayed, by cause (drop, stall).",
+    ),
+    speculativeStarts: registry.counter(
+      "media_speculative_starts_total",
+      "Speculative replies started on an eager end of turn (before the turn was confirmed).",
+    ),
+    speculativeWasted: registry.counter(
+      "media_speculative_wasted_total",
+      "Speculative replies aborted (the caller went on, or the final text differed).",
+    ),
+    speculativeWastedRequests: registry.counter(
+      "media_speculative_wasted_requests_total",
+      "Model requests made by speculative replies that were aborted.",
+    ),
+    speculativeWastedTokens: registry.counter(
+      "media_speculative_wasted_tokens_total",
+      "Tokens billed to speculative replies that were aborted, by kind (input, output, cache_read, cache_write).",
+    ),
+    turnDetectionMs: registry.histogram(
+      "media_turn_detection_ms",
+      "End of caller speech to the model request of the reply that played (negative waits count as 0).",
+      LATENCY_BUCKETS_MS,
     ),
     draining: registry.gauge("media_draining", "1 while the node drains for shutdown."),
     close: () => loopDelay.disable(),

@@ -152,8 +152,10 @@ export class Call {
         agentSentence: () => this.agentAudio.recentText(),
         vadSpeechMs: (now) => vad.speechMs(now),
         lastVoicedAt: () => vad.lastVoicedAt,
+        session: () => this.callerAudio.stt,
       },
       (event) => this.#onUserTurn(event),
+      { turnTaking: init.agent.turnTaking, language: init.agent.language },
     );
     this.supervision = new Supervision(
       {
@@ -193,6 +195,7 @@ export class Call {
       onHandedOff: (agent) => {
         this.userTurns.setPolicy(agent.agent.bargeIn);
         this.bargeInPause.setOptions(agent.agent.bargeIn);
+        this.userTurns.setTurnSettings({ turnTaking: agent.agent.turnTaking, language: agent.agent.language });
         this.#warmLines();
       },
       onFailed: (err) => {
@@ -253,6 +256,12 @@ export class Call {
             utteranceEndMs: STT_UTTERANCE_END_MS,
             ...(agent.keyterms.length ? { keyterms: agent.keyterms } : {}),
             tag: this.callId,
+            recognizer: agent.recognizer,
+            turn: {
+              eagerEotThreshold: agent.turnTaking.eagerEotThreshold,
+              eotThreshold: agent.turnTaking.eotThreshold,
+              eotTimeoutMs: agent.turnTaking.eotTimeoutMs,
+            },
           },
           (e) => this.#guard("stt", () => this.#onStt(e)),
         ),
@@ -388,6 +397,12 @@ export class Call {
         return;
       case "interruption":
         this.#interrupt({ reason: "barge-in", detectedAt: event.detectedAt });
+        return;
+      case "eager-end":
+        this.replies.speculate(event.text, event.speechEndAt);
+        return;
+      case "resumed":
+        this.replies.dropSpeculation();
         return;
       case "turn-ended":
         this.replies.onUserTurn(event.text, event.speechEndAt, event.sttFinalAt);

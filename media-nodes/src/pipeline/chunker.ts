@@ -9,6 +9,11 @@ export interface ClauseChunkerOptions {
   minClauseWords?: number;
   /** A run this long with no punctuation is split at a space anyway, so speech never waits on it. Default 30. */
   maxWords?: number;
+  /**
+   * Words the first clause of a reply needs before a comma may end it. Default: `minClauseWords`. A reply's
+   * opener ("Sure," "Okay, so") is what the caller waits for, so the voice loop lets it go at once.
+   */
+  minFirstClauseWords?: number;
 }
 
 const ABBREVIATIONS = new Set([
@@ -93,10 +98,13 @@ export class ClauseChunker {
   private scan: ScanState = { ...START };
   private readonly minClauseWords: number;
   private readonly maxWords: number;
+  private readonly minFirstClauseWords: number;
+  private first = true;
 
   constructor(opts: ClauseChunkerOptions = {}) {
     this.minClauseWords = opts.minClauseWords ?? 4;
     this.maxWords = opts.maxWords ?? 30;
+    this.minFirstClauseWords = opts.minFirstClauseWords ?? this.minClauseWords;
   }
 
   /** Adds streamed text; returns the clauses now complete, trimmed, in order. */
@@ -109,7 +117,10 @@ export class ClauseChunker {
       const piece = this.buffer.slice(0, end).trim();
       this.buffer = this.buffer.slice(end);
       this.scan = { ...START };
-      if (piece.length > 0) out.push(piece);
+      if (piece.length > 0) {
+        out.push(piece);
+        this.first = false;
+      }
     }
     return out;
   }
@@ -118,6 +129,7 @@ export class ClauseChunker {
   flush(): string[] {
     const rest = this.buffer.trim();
     this.reset();
+    if (rest.length > 0) this.first = false;
     return rest.length > 0 ? [rest] : [];
   }
 
@@ -133,6 +145,7 @@ export class ClauseChunker {
     const st = this.scan;
     // Words before index i: those that ended, plus the one in progress if it has a letter or digit.
     const wordsBefore = () => st.words + (st.inWord && st.wordCounts ? 1 : 0);
+    const minWords = this.first ? this.minFirstClauseWords : this.minClauseWords;
     for (; st.i < b.length; st.i++) {
       const i = st.i;
       const ch = b[i]!;
@@ -169,11 +182,11 @@ export class ClauseChunker {
           this.rewindTo(i);
           return null;
         }
-        if (isSpace(b[i + 1]) && wordsBefore() >= this.minClauseWords) return i + 1;
+        if (isSpace(b[i + 1]) && wordsBefore() >= minWords) return i + 1;
         continue;
       }
       if (DASHES.has(ch)) {
-        if (wordsBefore() >= this.minClauseWords) return i + 1;
+        if (wordsBefore() >= minWords) return i + 1;
         continue;
       }
       // A long unpunctuated run: cut at the last space before this word.

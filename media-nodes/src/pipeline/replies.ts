@@ -7,7 +7,7 @@ import type { Logger } from "../server/logger.ts";
 import type { AgentAudio } from "./agent-audio.ts";
 import type { History } from "./history.ts";
 import type { Interruption } from "./interruption.ts";
-import { Reply } from "./reply.ts";
+import { addUsageEntry, Reply, type SpeculationRecord } from "./reply.ts";
 import type { CallAgent, HandoffAction, LlmStreamer, ReplyStep, RoundsContext } from "./reply-rounds.ts";
 import type { Telemetry } from "./telemetry.ts";
 
@@ -41,12 +41,25 @@ export interface RepliesDeps {
   onAgentEnded(): void;
 }
 
+/** At most this many speculative replies per caller turn (each is a model request the business pays for). */
+export const MAX_SPECULATIVE_STARTS = 3;
+
+interface Speculation {
+  reply: Reply;
+  /** The conversation before the speculation's user message, to compare at commit. */
+  historyBefore: string;
+  agent: CallAgent;
+}
+
 export class Replies {
   readonly #d: RepliesDeps;
   readonly #rounds: RoundsContext;
   #agent: CallAgent;
   #current: Reply | undefined;
   #count = 0;
+  #speculation: Speculation | undefined;
+  /** The caller turn in progress: its speculative starts and what the aborted ones cost. */
+  #turn: SpeculationRecord = newTurnRecord();
 
   constructor(deps: RepliesDeps) {
     this.#d = deps;
@@ -78,8 +91,67 @@ export class Replies {
     return this.#count;
   }
 
-  /** The caller's turn ended: answer it. */
+  /** The speculative reply prepared for the turn in progress, if any. */
+  get speculation(): Reply | undefined {
+    return this.#speculation?.reply;
+  }
+
+  /**
+   * The caller's turn is probably over (an eager end of turn): start answering `userText` now, silently. Nothing of
+   * it plays and no tool runs until `onUserTurn` confirms the same text. Only when the agent is quiet and owes
+   * nothing: over a reply still talking, words are a barge-in's business, not a new turn's.
+   */
+  speculate(userText: string, speechEndAt: number): boolean {
+    const text = userText.trim();
+    if (!text) return false;
+    if (this.#speculation?.reply.userText === text && !this.#speculation.reply.signal.aborted) return true;
+    this.dropSpeculation();
+    if (this.#turn.starts >= MAX_SPECULATIVE_STARTS) return false;
+    const prev = this.#current;
+    if (prev && !prev.settled && (prev.owesReply || this.#d.audio.audible(performance.now()))) return false;
+    this.#turn.starts += 1;
+    const historyBefore = JSON.stringify(this.#d.history.messages);
+    const reply = new Reply(this.#count + 1, text, "speculative");
+    reply.times.speechEndAt = speechEndAt;
+    this.#d.history.beginReply(reply, text);
+    this.#speculation = { reply, historyBefore, agent: this.#agent };
+    this.#d.telemetry.speculationStarted();
+    void this.#run(reply);
+    return true;
+  }
+
+  /** The caller went on (Flux TurnResumed, or speech again): whatever was prepared is dropped and counted. */
+  dropSpeculation(): void {
+    const spec = this.#speculation;
+    if (!spec) return;
+    this.#speculation = undefined;
+    const reply = spec.reply;
+    reply.drop();
+    // Its user message and anything the model said: as if it never happened.
+    this.#d.history.rewind(reply);
+    this.#turn.wasted += 1;
+    if (reply.times.llmRequestAt !== undefined) this.#turn.wastedRequests += 1;
+    for (const e of reply.llmUsage) addUsageEntry(this.#turn.wastedUsage, { ...e, speculative: true });
+    this.#d.telemetry.speculationWasted(reply);
+  }
+
+  /** The caller's turn ended: answer it (with the speculative reply, if it answered the same words). */
   onUserTurn(userText: string, speechEndAt: number, sttFinalAt: number): void {
+    const spec = this.#speculation;
+    if (spec) {
+      this.#speculation = undefined;
+      const unchanged =
+        spec.reply.userText === userText.trim() &&
+        !spec.reply.signal.aborted &&
+        spec.agent === this.#agent &&
+        JSON.stringify(this.#d.history.messages.slice(0, spec.reply.history.length)) === spec.historyBefore;
+      if (unchanged) {
+        this.#commit(spec.reply, sttFinalAt);
+        return;
+      }
+      this.#speculation = spec;
+      this.dropSpeculation();
+    }
     let text = userText;
     const prev = this.#current;
     const audio = this.#d.audio;
@@ -99,9 +171,30 @@ export class Replies {
     const reply = new Reply(++this.#count, text);
     reply.times.speechEndAt = speechEndAt;
     reply.times.sttFinalAt = sttFinalAt;
+    reply.speculation = this.#takeTurnRecord();
     this.#d.history.beginReply(reply, text);
     this.#begin(reply);
     void this.#run(reply);
+  }
+
+  /** The turn is confirmed with the speculation's words: it becomes the reply, and what it held plays now. */
+  #commit(reply: Reply, sttFinalAt: number): void {
+    const prev = this.#current;
+    // The previous reply was already quiet (speculation only starts then): it keeps its record.
+    if (prev && !prev.settled) prev.settle();
+    this.#count += 1;
+    reply.times.sttFinalAt = sttFinalAt;
+    reply.speculation = this.#takeTurnRecord();
+    reply.commit();
+    this.#begin(reply);
+    for (const step of reply.held.splice(0)) this.#play(reply, step);
+    if (reply.heldDone) this.#finish(reply);
+  }
+
+  #takeTurnRecord(): SpeculationRecord {
+    const record = this.#turn;
+    this.#turn = newTurnRecord();
+    return record;
   }
 
   /** The agent's first message: no model, straight to speech. */
@@ -136,20 +229,37 @@ export class Replies {
     try {
       for await (const step of reply.rounds(this.#rounds)) {
         if (reply.signal.aborted) return;
-        this.#play(reply, step);
+        // Unconfirmed: kept for the commit, never played.
+        if (reply.state === "speculative") reply.held.push(step);
+        else this.#play(reply, step);
       }
       if (reply.signal.aborted) return;
-      reply.finishGenerating();
-      this.#d.audio.endReply(reply);
+      if (reply.state === "speculative") {
+        reply.heldDone = true;
+        return;
+      }
+      this.#finish(reply);
     } catch (err) {
       if (reply.signal.aborted) return;
+      if (reply.state === "speculative") {
+        // A speculation that failed is dropped; the confirmed turn asks again.
+        this.#d.log.warn("speculative reply failed; dropping it", { error: String(err) });
+        if (this.#speculation?.reply === reply) this.dropSpeculation();
+        return;
+      }
       this.#d.onFailed(err);
     }
+  }
+
+  #finish(reply: Reply): void {
+    reply.finishGenerating();
+    this.#d.audio.endReply(reply);
   }
 
   #play(reply: Reply, step: ReplyStep): void {
     switch (step.type) {
       case "clause":
+        reply.ttsCharacters += step.text.length;
         this.#d.audio.speak(reply, step.round, step.text, step.flush);
         return;
       case "line":
@@ -188,4 +298,8 @@ export class Replies {
     this.#d.history.noteHandoff(action.context);
     this.#d.log.info("call handed to another agent", { from, to: agentId, version: agentVersion });
   }
+}
+
+function newTurnRecord(): SpeculationRecord {
+  return { starts: 0, wasted: 0, wastedRequests: 0, wastedUsage: [] };
 }

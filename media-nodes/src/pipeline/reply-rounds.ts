@@ -112,7 +112,8 @@ async function* rounds(
     return { type: "line", source: "acknowledgement", text: current.agent.acknowledgement };
   };
   if (p.thinking) yield acknowledgement()!;
-  const chunker = new ClauseChunker();
+  // A reply's opener ("Sure," "Okay, so") goes to TTS at once: the caller is waiting for its first sound.
+  const chunker = new ClauseChunker({ minFirstClauseWords: 1 });
   let firstClause = true;
   let round = 0;
   for (; round < MAX_TOOL_ROUNDS; round++) {
@@ -134,6 +135,7 @@ async function* rounds(
       maxTokens: p.maxTokens,
       metadata: { callId: ctx.callId, tenantId: ctx.tenantId, agentId: current.agent.agentId },
       ...(p.thinking ? { thinkingBudgetTokens: p.budget } : {}),
+      ...(reply.state === "speculative" ? { speculative: true } : {}),
       signal,
     };
     let text = "";
@@ -186,10 +188,11 @@ async function* rounds(
           if (firstClause && text.trim() === "" && !acknowledged) yield acknowledgement()!;
           break;
         case "usage":
-          reply.usage.inputTokens += event.usage.inputTokens;
-          reply.usage.outputTokens += event.usage.outputTokens;
-          reply.usage.cacheReadInputTokens += event.usage.cacheReadInputTokens;
-          reply.usage.cacheWriteInputTokens += event.usage.cacheWriteInputTokens;
+          reply.addUsage(
+            event.usage,
+            event.modelId ?? request.modelId,
+            event.speculative ?? request.speculative === true,
+          );
           break;
         case "stop":
           break;
@@ -207,6 +210,8 @@ async function* rounds(
     ctx.history.appendAssistant(content);
     if (toolUses.length === 0) return;
 
+    // A speculative reply runs no tool (a tool may book, send or charge) until the caller's turn is confirmed.
+    if (!(await reply.confirmed()) || signal.aborted) return;
     reply.toolsStarted = true;
     reply.state = "tools";
     const { outcomes, actions } = await current.toolRunner.run(toolUses, {

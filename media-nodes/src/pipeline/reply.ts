@@ -3,7 +3,7 @@
 // What it produces comes from `rounds()` (reply-rounds.ts), an async generator of clauses, canned lines and
 // call actions that knows nothing of the pacer or the socket. Telemetry and the call subscribe to its events.
 import { performance } from "node:perf_hooks";
-import type { CallActionEventAction, TurnWaterfall } from "../../../shared/session-events.ts";
+import type { CallActionEventAction, LlmUsageEntry, TurnWaterfall } from "../../../shared/session-events.ts";
 import type { LlmUsage } from "../providers/types.ts";
 import type { HistoryMark } from "./conversation.ts";
 import { type ReplyStep, type RoundsContext, replyRounds } from "./reply-rounds.ts";
@@ -47,6 +47,15 @@ export interface ReplyTimes {
   pauses?: number;
 }
 
+/** What the turn's speculation cost: starts, and those aborted (with what they were billed). */
+export interface SpeculationRecord {
+  starts: number;
+  wasted: number;
+  wastedRequests: number;
+  /** Usage the aborted speculations reported, per model (billed even though nothing of them played). */
+  wastedUsage: LlmUsageEntry[];
+}
+
 export interface ToolRecord {
   id: string;
   name: string;
@@ -81,6 +90,20 @@ export class Reply {
   tier: string | undefined;
   readonly modelIds = new Set<string>();
   readonly usage: LlmUsage = { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0 };
+  /** Usage per model and kind (a request started before the turn was confirmed is speculative). */
+  readonly llmUsage: LlmUsageEntry[] = [];
+  /** Characters of the model's text sent to speech synthesis. */
+  ttsCharacters = 0;
+  /** Started as a speculation (on an eager end of turn), whether or not it has been committed since. */
+  readonly speculative: boolean;
+  /** Speculation of the turn this reply answers (set on the reply that plays). */
+  speculation: SpeculationRecord | undefined;
+  /** Steps produced while speculative: played in order at commit. */
+  readonly held: ReplyStep[] = [];
+  /** The model's part finished while speculative. */
+  heldDone = false;
+  readonly #confirmed: Promise<boolean>;
+  #confirm: (ok: boolean) => void = () => {};
   readonly tools: ToolRecord[] = [];
   toolsStarted = false;
   /** Byte position of the first audio queued for this reply, and what it was. */
@@ -102,6 +125,47 @@ export class Reply {
     state: ReplyState = "generating",
   ) {
     this.state = state;
+    this.speculative = state === "speculative";
+    this.#confirmed = this.speculative
+      ? new Promise<boolean>((resolve) => {
+          this.#confirm = resolve;
+        })
+      : Promise.resolve(true);
+  }
+
+  /**
+   * Resolves true once the turn is confirmed (at once for a reply that was never speculative), false if the
+   * speculation was dropped. Anything with side effects (a tool) waits for it.
+   */
+  confirmed(): Promise<boolean> {
+    return this.#confirmed;
+  }
+
+  /** The turn was confirmed with the text this reply answers: it may now play and run tools. */
+  commit(): void {
+    if (this.state !== "speculative") return;
+    this.state = "generating";
+    this.#confirm(true);
+  }
+
+  /** The speculation is dropped: the caller went on, or said something else. It leaves no record. */
+  drop(): void {
+    if (this.#settled) return;
+    this.state = "superseded";
+    this.discarded = true;
+    this.abort.abort();
+    this.#confirm(false);
+    this.#settled = true;
+    this.#listeners = [];
+  }
+
+  /** Adds a usage report to this reply's totals and to its per-model entries. */
+  addUsage(usage: LlmUsage, modelId: string, speculative: boolean): void {
+    this.usage.inputTokens += usage.inputTokens;
+    this.usage.outputTokens += usage.outputTokens;
+    this.usage.cacheReadInputTokens += usage.cacheReadInputTokens;
+    this.usage.cacheWriteInputTokens += usage.cacheWriteInputTokens;
+    addUsageEntry(this.llmUsage, { modelId, speculative, ...usage });
   }
 
   get signal(): AbortSignal {
@@ -164,6 +228,7 @@ export class Reply {
     this.clearDelayMs = clearDelayMs;
     this.state = reason === "superseded" || reason === "fold" ? "superseded" : "interrupted";
     this.abort.abort();
+    this.#confirm(false);
     if (reason === "fold") {
       this.discarded = true;
       this.#settled = true;
@@ -175,6 +240,7 @@ export class Reply {
   /** The call ended: stop, and publish what there is. */
   close(): void {
     this.abort.abort();
+    this.#confirm(false);
     this.settle();
   }
 
@@ -217,6 +283,17 @@ export class Reply {
     set("resumedAt", epoch(t.resumedAt));
     set("pauseToDecisionMs", d(t.pausedAt, t.pauseDecidedAt));
     set("pauses", t.pauses);
+    // End of speech → the request of this (the played) reply: what waiting for the turn to be judged over cost.
+    set(
+      "turnDetectionMs",
+      t.speechEndAt !== undefined && t.llmRequestAt !== undefined ? round(t.llmRequestAt - t.speechEndAt) : undefined,
+    );
+    set("firstClauseMs", d(t.llmFirstTokenAt, t.firstClauseAt));
+    if (this.index > 0) {
+      w.speculative = this.speculative;
+      w.speculativeStarts = this.speculation?.starts ?? 0;
+      w.speculativeWasted = this.speculation?.wasted ?? 0;
+    }
     return w;
   }
 
@@ -234,6 +311,19 @@ export class Reply {
     if (ready === undefined) return undefined;
     return round(toRequest + Math.max(0, t.firstAudioOutAt - ready));
   }
+}
+
+/** Adds `entry` to the entry of the same model and kind, or appends it. */
+export function addUsageEntry(entries: LlmUsageEntry[], entry: LlmUsageEntry): void {
+  const same = entries.find((e) => e.modelId === entry.modelId && e.speculative === entry.speculative);
+  if (!same) {
+    entries.push({ ...entry });
+    return;
+  }
+  same.inputTokens += entry.inputTokens;
+  same.outputTokens += entry.outputTokens;
+  same.cacheReadInputTokens += entry.cacheReadInputTokens;
+  same.cacheWriteInputTokens += entry.cacheWriteInputTokens;
 }
 
 function round(ms: number): number {

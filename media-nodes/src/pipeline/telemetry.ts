@@ -9,7 +9,7 @@ import type { Logger } from "../server/logger.ts";
 import type { SessionSink } from "../session-sink/types.ts";
 import type { WebNotice } from "../transports/types.ts";
 import type { PauseRecord } from "./barge-in-pause.ts";
-import type { Reply } from "./reply.ts";
+import { addUsageEntry, type Reply } from "./reply.ts";
 
 const toEpoch = (t: number) => Math.round(performance.timeOrigin + t);
 
@@ -74,6 +74,8 @@ export class Telemetry {
   watch(reply: Reply): void {
     const m = this.#d.metrics;
     if (reply.userText) this.#d.notify({ type: "transcript", role: "user", text: reply.userText });
+    // A committed speculation asked its model before it was watched.
+    for (const model of reply.modelIds) m.llmRequests.inc({ model });
     reply.on((event) => {
       switch (event.type) {
         case "model":
@@ -119,6 +121,24 @@ export class Telemetry {
     this.#d.log.debug("barge-in pause", { outcome: record.outcome, ms: record.decidedAt - record.pausedAt });
   }
 
+  speculationStarted(): void {
+    this.#d.metrics.speculativeStarts.inc();
+  }
+
+  /** A speculative reply was aborted: what it cost is counted (it was never watched, so its requests too). */
+  speculationWasted(reply: Reply): void {
+    const m = this.#d.metrics;
+    m.speculativeWasted.inc();
+    if (reply.times.llmRequestAt !== undefined) m.speculativeWastedRequests.inc();
+    for (const model of reply.modelIds) m.llmRequests.inc({ model });
+    const u = reply.usage;
+    if (u.inputTokens) m.speculativeWastedTokens.inc({ kind: "input" }, u.inputTokens);
+    if (u.outputTokens) m.speculativeWastedTokens.inc({ kind: "output" }, u.outputTokens);
+    if (u.cacheReadInputTokens) m.speculativeWastedTokens.inc({ kind: "cache_read" }, u.cacheReadInputTokens);
+    if (u.cacheWriteInputTokens) m.speculativeWastedTokens.inc({ kind: "cache_write" }, u.cacheWriteInputTokens);
+    this.#d.log.debug("speculative reply dropped", { turn: reply.index, text: reply.userText });
+  }
+
   bargeIn(detectedAt: number, clearSentAt: number): void {
     this.lastBargeIn = { detectedAt, clearSentAt };
     this.#d.metrics.bargeIns.inc();
@@ -134,9 +154,13 @@ export class Telemetry {
     if (w.ttsFirstByteMs !== undefined) m.turnTtsFirstByteMs.observe(w.ttsFirstByteMs);
     if (w.firstAudioMs !== undefined && reply.index > 0) m.turnFirstAudioMs.observe(w.firstAudioMs);
     if (w.platformOverheadMs !== undefined) m.turnOverheadMs.observe(w.platformOverheadMs);
+    if (w.turnDetectionMs !== undefined) m.turnDetectionMs.observe(Math.max(0, w.turnDetectionMs));
     m.llmCacheReadTokens.inc(undefined, reply.usage.cacheReadInputTokens);
     m.llmCacheWriteTokens.inc(undefined, reply.usage.cacheWriteInputTokens);
     const generated = reply.generated.join(" ").replace(/\s+/g, " ").trim();
+    // What the turn's model requests cost, per model and kind, the aborted speculations included (they are billed).
+    const llmUsage = reply.llmUsage.map((e) => ({ ...e }));
+    for (const e of reply.speculation?.wastedUsage ?? []) addUsageEntry(llmUsage, e);
     const heardText = reply.interrupted
       ? [...(reply.heard ?? new Map<number, string>()).entries()]
           .filter(([r]) => r >= 0)
@@ -160,6 +184,8 @@ export class Telemetry {
       modelIds: [...reply.modelIds],
       ...(reply.tier ? { tier: reply.tier } : {}),
       usage: { ...reply.usage },
+      ...(llmUsage.length > 0 ? { llmUsage } : {}),
+      ...(reply.ttsCharacters > 0 ? { ttsCharacters: reply.ttsCharacters } : {}),
       ...(reply.lines.length > 0 ? { lines: reply.lines.map((l) => ({ ...l })) } : {}),
       waterfall: w,
       at: Date.now(),

@@ -2,12 +2,26 @@
 // whether the agent is audible. It decides three things and says them as typed events: the caller started
 // speaking; the caller's turn ended (its text and when their speech ended); the caller is interrupting the
 // agent. Words heard over the agent that do not pass the agent's thresholds (a back-channel, the agent's own
-// echo) are not a turn. Deepgram Flux's eager and resumed ends arrive here as more event kinds (issue 10).
-import type { BargeInPolicy } from "../../../shared/agent-config.ts";
-import type { SttEvent, SttWord } from "../providers/types.ts";
+// echo) are not a turn.
+//
+// A turn ends in two steps (speculate, then commit): an eager end (Flux `turn-eager-end`; with Nova-3, 150 ms of
+// VAD silence after speech, a `finalize()` and its words) says "probably over" and a speculative reply may start;
+// speech again (Flux `turn-resumed`, or the VAD) takes it back; the end of the turn confirms it. On Nova-3, whose
+// end is silence alone, words that end unfinished ("my number is", "um") are held up to the agent's
+// `completenessHoldMs` for more speech. A caller reading out digits makes Flux wait longer (`configure()`).
+import type { BargeInPolicy, TurnTaking } from "../../../shared/agent-config.ts";
+import type { SttEvent, SttSession, SttWord, TurnThresholds } from "../providers/types.ts";
+import { judgeCompleteness } from "../turns/completeness.ts";
 import { BargeInPolicyEvaluator, normalizeWords } from "./barge-in.ts";
 
 const NO_WORDS = Object.freeze({ heard: 0, meaningful: 0 });
+
+/** Local-VAD silence after speech before a Nova-3 session is asked for its words (the eager end). */
+export const EAGER_SILENCE_MS = 150;
+/** Nova-3: silence after a finalized, finished phrase that ends the turn (the recogniser's own endpointing). */
+export const ENDPOINT_SILENCE_MS = 300;
+/** Thresholds while the caller reads out digits: a pause between groups is not the end of the turn. */
+export const DIGITS_THRESHOLDS: Partial<TurnThresholds> = { eagerEotThreshold: 0.8, eotThreshold: 0.9 };
 
 export type UserTurnEvent =
   /** The VAD heard the caller start speaking (the onset; a pause-first barge-in starts here). */
@@ -15,7 +29,11 @@ export type UserTurnEvent =
   /** The caller finished a turn. `speechEndAt` is when they stopped (VAD), `sttFinalAt` when we knew. */
   | { type: "turn-ended"; text: string; speechEndAt: number; sttFinalAt: number }
   /** The caller's words over the agent passed its thresholds: stop the agent. */
-  | { type: "interruption"; detectedAt: number };
+  | { type: "interruption"; detectedAt: number }
+  /** The caller has probably finished `text` (eager end of turn): a reply may be prepared, not played. */
+  | { type: "eager-end"; text: string; speechEndAt: number }
+  /** The caller went on after an eager end: drop what was prepared. */
+  | { type: "resumed"; at: number };
 
 /** What turn detection reads from the rest of the call, at the moment it decides. */
 export interface UserTurnsView {
@@ -26,6 +44,14 @@ export interface UserTurnsView {
   vadSpeechMs(now: number): number;
   /** The VAD's last voiced frame (arrival time). */
   lastVoicedAt(): number;
+  /** The recogniser session, once open: turn detection reads its kind, finalizes it and tunes it. */
+  session?(): Pick<SttSession, "turnDetection" | "finalize" | "configure"> | undefined;
+}
+
+/** The agent's turn-taking settings that turn detection applies (`shared/agent-config.ts`). */
+export interface TurnSettings {
+  turnTaking: TurnTaking;
+  language: string;
 }
 
 interface Piece {
@@ -46,11 +72,36 @@ export class UserTurns {
   #interrupting = false;
   #lastFinalAt = 0;
   #speaking = false;
+  #settings: TurnSettings | undefined;
+  /** Speech heard since the last turn ended (the VAD's). */
+  #heardSpeech = false;
+  /** The VAD's last voiced frame when finalize() was asked: a later one means the caller went on. */
+  #askedAtVoice = 0;
+  /** Nova-3: how long the finals so far may wait for more speech (unset until judged). */
+  #holdMs: number | undefined;
+  /** Nova-3: finalize() asked for this silence; its final ends the eager step. */
+  #finalizeAsked = false;
+  #finalized = false;
+  /** An eager end was announced and neither resumed nor ended since. */
+  #eager = false;
+  /** Flux thresholds are raised for digits being read. */
+  #raised = false;
 
-  constructor(policy: BargeInPolicy, view: UserTurnsView, emit: (event: UserTurnEvent) => void) {
+  constructor(
+    policy: BargeInPolicy,
+    view: UserTurnsView,
+    emit: (event: UserTurnEvent) => void,
+    settings?: TurnSettings,
+  ) {
     this.#policy = new BargeInPolicyEvaluator(policy);
     this.#view = view;
     this.#emit = emit;
+    this.#settings = settings;
+  }
+
+  /** A handoff brings the other agent's turn-taking settings. */
+  setTurnSettings(settings: TurnSettings): void {
+    this.#settings = settings;
   }
 
   /** A handoff brings the other agent's thresholds. */
@@ -62,8 +113,12 @@ export class UserTurns {
   onFrame(now: number, speaking: boolean): void {
     if (speaking !== this.#speaking) {
       this.#speaking = speaking;
-      if (speaking) this.#emit({ type: "speech-started", at: now });
+      if (speaking) {
+        this.#heardSpeech = true;
+        this.#emit({ type: "speech-started", at: now });
+      }
     }
+    if (this.#heardSpeech && this.#endpointing()) this.#endpointingTick(now);
     if (
       speaking &&
       !this.#interrupting &&
@@ -78,6 +133,7 @@ export class UserTurns {
     switch (event.type) {
       case "interim":
         this.#interim = event.text.trim() ? { text: event.text, words: event.words } : undefined;
+        if (this.#interim && !this.#endpointing()) this.#waitForDigits(event.text);
         if (this.#interim && !this.#interrupting && this.#view.agentAudible(now)) this.#maybeInterrupt(now);
         return;
       case "final": {
@@ -90,13 +146,29 @@ export class UserTurns {
             this.#maybeInterrupt(now);
           } else {
             this.#finals.push(piece);
+            this.#holdMs = undefined;
           }
         }
-        if (event.speechFinal) this.#endOfUtterance(now);
+        if (event.fromFinalize && this.#finalizeAsked && this.#endpointing()) {
+          this.#finalized = true;
+          this.#eagerFromFinals(now);
+        }
+        if (event.speechFinal) this.#recognizerEnd(now);
         return;
       }
       case "utterance-end":
-        this.#endOfUtterance(now);
+        this.#recognizerEnd(now);
+        return;
+      case "turn-eager-end": {
+        const text = event.text.trim();
+        if (!text || this.#waitForDigits(text)) return;
+        if (this.#interrupting || this.#overSpeech.length > 0 || this.#view.agentAudible(now)) return;
+        this.#eager = true;
+        this.#emit({ type: "eager-end", text, speechEndAt: this.#speechEndAt(now) });
+        return;
+      }
+      case "turn-resumed":
+        this.#resume(now);
         return;
       default:
         return;
@@ -134,7 +206,128 @@ export class UserTurns {
     this.#emit({ type: "interruption", detectedAt: now });
   }
 
+  /**
+   * The recogniser's end of utterance. Nova-3's is silence alone, and its UtteranceEnd may come while the caller
+   * has already gone on: the endpointing tick ends the turn once the VAD has heard enough silence (the hold, for
+   * words that end unfinished). Words heard over the agent, or a caller the VAD does not hear, end it at once.
+   */
+  #recognizerEnd(now: number): void {
+    if (this.#endpointing() && this.#heardSpeech && this.#overSpeech.length === 0) {
+      if (!this.#finalized) this.#askedAtVoice = this.#view.lastVoicedAt();
+      this.#finalized = true;
+      this.#endpointingTick(now);
+      return;
+    }
+    this.#endOfUtterance(now);
+  }
+
+  #endpointing(): boolean {
+    return this.#view.session?.()?.turnDetection === "endpointing";
+  }
+
+  #resume(now: number): void {
+    if (!this.#eager) return;
+    this.#eager = false;
+    this.#emit({ type: "resumed", at: now });
+  }
+
+  /**
+   * Nova-3, while the caller is silent: at 150 ms ask the recogniser for its words (the eager end), and once they
+   * are in, end the turn at the endpointing silence if they read finished, or after the hold if they do not.
+   */
+  #endpointingTick(now: number): void {
+    // The VAD's own speaking flag trails speech by its hangover; silence counts from the last voiced frame.
+    const lastVoiced = this.#view.lastVoicedAt();
+    if ((this.#finalizeAsked || this.#finalized) && lastVoiced > this.#askedAtVoice) {
+      // The caller went on after the eager end (Flux says so itself, with turn-resumed).
+      this.#finalizeAsked = false;
+      this.#finalized = false;
+      this.#resume(now);
+    }
+    const silentMs = now - lastVoiced;
+    if (!this.#finalizeAsked && !this.#finalized) {
+      if (silentMs < EAGER_SILENCE_MS || this.#view.agentAudible(now) || this.#interrupting) return;
+      this.#finalizeAsked = true;
+      this.#askedAtVoice = lastVoiced;
+      this.#view.session?.()?.finalize();
+      return;
+    }
+    if (!this.#finalized || this.#finals.length === 0 || this.#overSpeech.length > 0) return;
+    // Judged once per set of finals, not per frame.
+    if (this.#holdMs === undefined) {
+      const text = this.#finals.map((f) => f.text).join(" ");
+      this.#holdMs = judgeCompleteness(text, this.#settings?.language ?? "en").complete
+        ? ENDPOINT_SILENCE_MS
+        : Math.max(ENDPOINT_SILENCE_MS, this.#settings?.turnTaking.completenessHoldMs ?? ENDPOINT_SILENCE_MS);
+    }
+    if (silentMs >= this.#holdMs) this.#endOfUtterance(now);
+  }
+
+  /** Nova-3: the finalized words are the eager text, if they read finished (unfinished words are held, not guessed). */
+  #eagerFromFinals(now: number): void {
+    if (this.#finals.length === 0 || this.#interrupting || this.#overSpeech.length > 0) return;
+    if (this.#view.agentAudible(now)) return;
+    const text = this.#finals.map((f) => f.text).join(" ");
+    if (!judgeCompleteness(text, this.#settings?.language ?? "en").complete) return;
+    this.#eager = true;
+    this.#emit({ type: "eager-end", text, speechEndAt: this.#speechEndAt(now) });
+  }
+
+  /**
+   * Flux: while the caller reads out digits (a phone number, a card, a code), a pause between groups looks like an
+   * end of turn. Raise the thresholds until the turn ends. Returns whether the text is such a turn.
+   */
+  #waitForDigits(text: string): boolean {
+    const settings = this.#settings;
+    if (!settings) return false;
+    const reading = judgeCompleteness(text, settings.language).reason === "digits-being-read";
+    if (reading && !this.#raised) {
+      const session = this.#view.session?.();
+      if (session?.turnDetection !== "semantic") return reading;
+      this.#raised = true;
+      const t = settings.turnTaking;
+      const raised: Partial<TurnThresholds> = {
+        eotThreshold: Math.max(t.eotThreshold, DIGITS_THRESHOLDS.eotThreshold ?? 0.9),
+        ...(t.eagerEotThreshold !== null
+          ? { eagerEotThreshold: Math.max(t.eagerEotThreshold, DIGITS_THRESHOLDS.eagerEotThreshold ?? 0.8) }
+          : {}),
+      };
+      session.configure(raised).catch(() => {
+        // Refused or unanswered: the agent's thresholds stay, and the completeness check still holds no eager reply.
+      });
+    }
+    return reading;
+  }
+
+  /** The turn is over: thresholds raised for it go back to the agent's. */
+  #restoreThresholds(): void {
+    if (!this.#raised) return;
+    this.#raised = false;
+    const t = this.#settings?.turnTaking;
+    const session = this.#view.session?.();
+    if (!t || session?.turnDetection !== "semantic") return;
+    session
+      .configure({
+        eotThreshold: t.eotThreshold,
+        eotTimeoutMs: t.eotTimeoutMs,
+        ...(t.eagerEotThreshold !== null ? { eagerEotThreshold: t.eagerEotThreshold } : {}),
+      })
+      .catch(() => {});
+  }
+
+  #speechEndAt(now: number): number {
+    // The VAD knows when the caller stopped; without it (an inaudible line), the last final is the best we have.
+    const vadEnd = this.#view.lastVoicedAt();
+    return now - vadEnd < 3_000 ? Math.min(vadEnd + 20, now) : this.#lastFinalAt || now;
+  }
+
   #endOfUtterance(now: number): void {
+    this.#eager = false;
+    this.#holdMs = undefined;
+    this.#heardSpeech = false;
+    this.#finalizeAsked = false;
+    this.#finalized = false;
+    this.#restoreThresholds();
     // Heard over the agent and not an interruption: a back-channel or the agent's echo, not a turn. Unless the
     // agent has finished meanwhile and the caller said something of their own: that is an answer.
     if (this.#overSpeech.length > 0 && !this.#view.agentAudible(now)) {
@@ -148,9 +341,6 @@ export class UserTurns {
     if (this.#finals.length === 0) return;
     const text = this.#finals.map((f) => f.text).join(" ");
     this.#finals = [];
-    // The VAD knows when the caller stopped; without it (an inaudible line), the last final is the best we have.
-    const vadEnd = this.#view.lastVoicedAt();
-    const speechEndAt = now - vadEnd < 3_000 ? Math.min(vadEnd + 20, now) : this.#lastFinalAt;
-    this.#emit({ type: "turn-ended", text, speechEndAt, sttFinalAt: now });
+    this.#emit({ type: "turn-ended", text, speechEndAt: this.#speechEndAt(now), sttFinalAt: now });
   }
 }

@@ -5,6 +5,8 @@ import { type AgentDirectory, AgentNotFoundError, loadAgentDirectoryFile } from 
 import { HttpAgentDirectory } from "../admission/http-agent-directory.ts";
 import type { MediaNodeConfig } from "../config.ts";
 import { bedrockLlm } from "../providers/bedrock/llm.ts";
+import { deepgramFluxStt } from "../providers/deepgram/flux-stt.ts";
+import { deepgramRecognizers } from "../providers/deepgram/recognizers.ts";
 import { deepgramStt } from "../providers/deepgram/stt.ts";
 import { deepgramTts } from "../providers/deepgram/tts.ts";
 import { HttpSessionSink, LogSessionSink } from "../session-sink/http.ts";
@@ -54,7 +56,11 @@ export async function runMediaNode(
         })
       : new LogSessionSink(logger));
   const node = await startMediaNode(config, {
-    stt: deepgramStt({ apiKey: config.deepgram.apiKey, baseUrl: config.deepgram.url }),
+    // Each agent picks its recogniser (`recognizer`: Flux by default, Nova-3 where Flux does not fit).
+    stt: deepgramRecognizers({
+      flux: deepgramFluxStt({ apiKey: config.deepgram.apiKey, baseUrl: config.deepgram.url }),
+      nova: deepgramStt({ apiKey: config.deepgram.apiKey, baseUrl: config.deepgram.url }),
+    }),
     tts: deepgramTts({ apiKey: config.deepgram.apiKey, baseUrl: config.deepgram.url }),
     llm: bedrockLlm({
       region: config.bedrock.region,

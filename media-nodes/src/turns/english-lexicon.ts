@@ -265,6 +265,8 @@ export const TRANSITIVE = new Set([
   "grab",
   "find",
   "have",
+  // "Um, let …": never the end of a phrase (a recogniser may cut "let me think" after its first word).
+  "let",
 ]);
 export const OBJECT_PRONOUN_AFTER_VERB = new Set(["me", "us", "him", "her", "them"]);
 

@@ -19,10 +19,7 @@ const HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
 const SCRIPT = ["book-appointment", "thanks-goodbye"];
 // The first line is laid over the "book-appointment" recording (3.3 s), so it is about as long to say: a scripted
 // line far longer than its audio is, rightly, cut where the recogniser's endpoint falls.
-const LINES = [
-  "Hi, this is Maria Lopez, appointment next Tuesday, call 415 555 0199.",
-  "Thanks, that's all. Bye!",
-];
+const LINES = ["Hi, this is Maria Lopez, appointment next Tuesday, call 415 555 0199.", "Thanks, that's all. Bye!"];
 
 const dataSchema = (callbackPattern: string) => ({
   type: "object",

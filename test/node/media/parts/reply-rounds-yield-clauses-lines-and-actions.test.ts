@@ -46,14 +46,17 @@ async function run(
   return { reply, steps, events, history, states };
 }
 
-test("the model's text becomes clauses, the first flushed at once, and lands in the history", async () => {
+test("the model's text becomes clauses, a short opener flushed at once, and lands in the history", async () => {
   const { steps, history, reply } = await run([FakeLlm.say("Sure, we open at nine. See you then!")]);
+  // "Sure," goes to TTS on its own: it is what the caller waits for. Later commas need a clause's worth of words.
   expect(steps.filter((s) => s.type === "clause").map((s) => s.type === "clause" && s.text.trim())).toEqual([
-    "Sure, we open at nine.",
+    "Sure,",
+    "we open at nine.",
     "See you then!",
   ]);
   expect(steps[0]).toMatchObject({ type: "clause", flush: true, round: 0 });
   expect(steps[1]).toMatchObject({ flush: false });
+  expect(reply.times.firstClauseAt! - reply.times.llmFirstTokenAt!).toBeGreaterThanOrEqual(0);
   expect(history.messages.at(-1)).toEqual({
     role: "assistant",
     content: [{ type: "text", text: "Sure, we open at nine. See you then!" }],
