@@ -239,7 +239,7 @@ test("a node killed while the agent answers: the caller hears the bridge on anot
         (r.body as { requestMetadata?: { callId?: string } } | null)?.requestMetadata?.callId === callId,
     );
   expect(resumedRequests.length).toBeGreaterThanOrEqual(1);
-  const firstAfter = JSON.stringify((resumedRequests[0]?.body as { messages?: unknown }).messages);
+  const firstAfter = JSON.stringify((resumedRequests[0]?.body as { messages?: unknown } | undefined)?.messages);
   expect(firstAfter).toContain("48213");
   expect(firstAfter).toContain("Thanks for calling Spokes");
 
