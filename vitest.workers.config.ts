@@ -53,6 +53,10 @@ const callControl = {
   VERIFY_CODE_SECRET: "test-verify-secret",
   // The one account allowed to verify any account's owner (test/workers/call-control/verify-*.test.ts).
   SUPPORT_TENANT_IDS: accountIdFromData("SPPQRT23456"),
+  // A throwaway key-encryption key for tenants' secrets; TEST_KEK_ALT is a second one the rotation suite rotates to.
+  SECRETS_KEK: "secret:test",
+  SECRETS_KEKS: JSON.stringify({ test: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") }),
+  TEST_KEK_ALT: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
 };
 
 export default defineConfig({

@@ -97,6 +97,11 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
         CALL_TOKEN_PRIVATE_KEY: keys.privateKey,
         CALL_TOKEN_KID: keys.kid,
         MEDIA_NODE_SECRETS: JSON.stringify(nodeSecrets),
+        // A throwaway key-encryption key for tenants' secrets (workers/src/secrets/).
+        SECRETS_KEK: "secret:local",
+        SECRETS_KEKS: JSON.stringify({
+          local: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
+        }),
         ...options.vars,
       },
       experimental: { disableExperimentalWarning: true, disableDevRegistry: true, testMode: true },

@@ -12,11 +12,12 @@ import { startBedrockEmulator } from "../emulators/bedrock/index.ts";
 import { DEFAULT_CALLER_SCRIPT, startDeepgramEmulator } from "../emulators/deepgram/index.ts";
 import { loadFixtureIndex, newCallSid, runCall } from "../emulators/twilio-caller/caller.ts";
 import { placeCallViaWebhook, sendStatusCallback } from "../emulators/twilio-caller/webhook.ts";
-import { LOCAL_TOOL_WEBHOOK_SECRET, loadConfig } from "../media-nodes/src/config.ts";
+import { loadConfig } from "../media-nodes/src/config.ts";
 import { runMediaNode } from "../media-nodes/src/server/run.ts";
 import { callIdForCarrierCall } from "../workers/src/do/call-ledger/call-id.ts";
 import { startLocalEdge } from "./local-edge.ts";
 import { demoAgentConfig, startDemoTools } from "./platform/demo-tools.ts";
+import { demoToolSigningSecret } from "./platform/seed.ts";
 
 const NODE_ID = "node-cost-1";
 
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
   const [dg, br, tools] = await Promise.all([
     startDeepgramEmulator({ port: 0, profile: "realistic" }),
     startBedrockEmulator({ port: 0, profile: "realistic" }),
-    startDemoTools({ port: 0, secret: LOCAL_TOOL_WEBHOOK_SECRET }),
+    startDemoTools({ port: 0 }),
   ]);
   const edge = await startLocalEdge({ nodeIds: [NODE_ID], vars: { BEDROCK_ENDPOINT: br.url } });
   const api = async <T>(method: string, path: string, body?: unknown, key?: string) => {
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
       email: `cost-${crypto.randomUUID()}@example.com`,
     });
     const key = signUp.apiKey.key;
+    tools.useSecret(await demoToolSigningSecret(edge.url, key));
     const agent = await api<{ id: string }>(
       "POST",
       "/v1/agents",

@@ -315,6 +315,35 @@ export function renderApiReference(doc: JsonObject): string {
       out.push(operationSection(r, method, path, op));
     }
   }
+  const webhooks = Object.entries(obj(doc.webhooks) ?? {});
+  if (webhooks.length) {
+    out.push("");
+    out.push("## Events (webhooks)");
+    out.push("");
+    out.push(
+      "What the platform POSTs to a tenant's webhook endpoints, signed per Standard Webhooks (`webhook-id`, " +
+        "`webhook-timestamp`, `webhook-signature`): see [webhooks.md](webhooks.md). Bodies are versioned: a change " +
+        "that is not backwards compatible gets a new `version`. `recording.ready` is reserved and not sent yet.",
+    );
+    out.push("");
+    out.push("| event | summary | body |\n|---|---|---|");
+    for (const [name, item] of webhooks) {
+      const op = obj(obj(item)?.post) ?? {};
+      const schema = obj(obj(obj(obj(op.requestBody)?.content)?.["application/json"])?.schema);
+      out.push(`| ${code(name)} | ${cell(str(op.summary) ?? "")} | ${cell(r.typeOf(schema))} |`);
+    }
+    const first = obj(obj(webhooks[0]?.[1])?.post) ?? {};
+    const headers = arr(first.parameters)
+      .map(obj)
+      .filter((p): p is JsonObject => p?.in === "header");
+    if (headers.length) {
+      out.push("");
+      out.push("Every event carries these headers:");
+      out.push("");
+      out.push("| header | notes |\n|---|---|");
+      for (const h of headers) out.push(`| ${code(String(h.name))} | ${cell(str(h.description) ?? "")} |`);
+    }
+  }
   out.push("");
   out.push('<a id="problem-types"></a>');
   out.push("## Problem types");

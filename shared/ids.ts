@@ -371,6 +371,13 @@ export const RESOURCE_KINDS = [
   "req",
   "ses",
   "pbk",
+  // Envelope encryption and event webhooks (issue 13).
+  "dk",
+  "sec",
+  "we",
+  "evt",
+  "dlv",
+  "att",
 ] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 /** `agt_` + 20 lower-case symbols: about 97 random bits, safe to read aloud if it ever has to be. */

@@ -98,7 +98,6 @@ const EnvSchema = z.object({
     .trim()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region like us-east-1")
     .default("us-east-1"),
-  TOOL_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   SESSION_SINK_URL: httpUrl.optional(),
   EDGE_URL: httpUrl.optional(),
   MEDIA_PUBLIC_URL: z
@@ -134,9 +133,6 @@ export interface MediaNodeConfig {
   callTokenPublicKeys: Record<string, string>;
   deepgram: { apiKey: string; url: string; emulated: boolean };
   bedrock: { region: string; endpoint: string | undefined; emulated: boolean };
-  toolWebhookSecret: string;
-  /** True when TOOL_WEBHOOK_SECRET was not set and the local development secret is in use. */
-  toolWebhookSecretIsDefault: boolean;
   /** Edge endpoint for session events, and this node's HMAC secret for signing them. */
   sessionSink: { url: string; secret: string } | undefined;
   /**
@@ -163,9 +159,6 @@ export interface MediaNodeConfig {
     bridge: string;
   };
 }
-
-/** Used only when TOOL_WEBHOOK_SECRET is unset (local runs); the node logs a warning at startup. */
-export const LOCAL_TOOL_WEBHOOK_SECRET = "aybiza-local-tool-webhook-secret";
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): MediaNodeConfig {
   const parsed = EnvSchema.safeParse(env);
@@ -212,8 +205,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
     },
     // Credentials decide real or emulated; an endpoint override alone (a VPC endpoint, a proxy) keeps them.
     bedrock: { region: e.AWS_REGION, endpoint: bedrockEndpoint, emulated: !awsCredentialsPresent },
-    toolWebhookSecret: e.TOOL_WEBHOOK_SECRET ?? LOCAL_TOOL_WEBHOOK_SECRET,
-    toolWebhookSecretIsDefault: e.TOOL_WEBHOOK_SECRET === undefined,
     sessionSink:
       sessionSinkUrl && e.MEDIA_NODE_SECRET ? { url: sessionSinkUrl, secret: e.MEDIA_NODE_SECRET } : undefined,
     edge:

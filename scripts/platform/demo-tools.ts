@@ -27,11 +27,14 @@ export interface DemoTools {
   url: string;
   /** Tool calls answered, for the printer and tests. */
   calls: { tool: string; arguments: Record<string, unknown> }[];
+  /** The tenant's tool-signing secret to verify with; until it is set every request is refused. */
+  useSecret(secret: string): void;
   close(): Promise<void>;
 }
 
-export async function startDemoTools(opts: { port: number; secret: string }): Promise<DemoTools> {
+export async function startDemoTools(opts: { port: number }): Promise<DemoTools> {
   const calls: DemoTools["calls"] = [];
+  let secret: string | undefined;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -39,8 +42,9 @@ export async function startDemoTools(opts: { port: number; secret: string }): Pr
       const body = Buffer.concat(chunks).toString("utf8");
       const send = (status: number, payload: unknown) =>
         res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(payload));
+      if (!secret) return send(503, { message: "no tool-signing secret yet" });
       const check = verifySignature(
-        opts.secret,
+        secret,
         {
           timestamp: req.headers["x-aybiza-timestamp"] as string | undefined,
           signature: req.headers["x-aybiza-signature"] as string | undefined,
@@ -78,6 +82,9 @@ export async function startDemoTools(opts: { port: number; secret: string }): Pr
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${LOOPBACK}:${port}`,
+    useSecret: (value) => {
+      secret = value;
+    },
     calls,
     close: () =>
       new Promise<void>((resolve) => {

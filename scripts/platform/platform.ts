@@ -36,10 +36,11 @@ import {
   LOCAL_NODE_ID,
   type LocalSecrets,
   loadOrCreateLocalSecrets,
+  localKekVars,
   readDevVars,
   twilioAuthTokenFor,
 } from "./secrets.ts";
-import { DEMO_CALLER, type DemoTenant, seedDemoTenant } from "./seed.ts";
+import { DEMO_CALLER, type DemoTenant, demoToolSigningSecret, seedDemoTenant } from "./seed.ts";
 
 export interface PlatformPorts {
   edge: number;
@@ -197,7 +198,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       ready.catch(() => {});
       return ready;
     });
-    const toolsPromise = startDemoTools({ port: ports.tools, secret: secrets.toolWebhookSecret });
+    const toolsPromise = startDemoTools({ port: ports.tools });
     const [dbResult, toolsResult] = await step(Promise.allSettled([dbPromise, toolsPromise]));
     // Whatever started is registered for stopping before a failure of the other is reported.
     if (dbResult.status === "fulfilled") stoppers.unshift({ name: "database", stop: dbResult.value.stop });
@@ -236,7 +237,6 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
           MEDIA_NODE_SECRET: secrets.nodeSecret,
           EDGE_URL: edgeUrl,
           CALL_TOKEN_PUBLIC_KEYS: `${secrets.callToken.kid}:${secrets.callToken.publicKey}`,
-          TOOL_WEBHOOK_SECRET: secrets.toolWebhookSecret,
           // Ctrl-C should not wait two minutes for calls to finish on a laptop.
           MEDIA_DRAIN_DEADLINE_MS: env.MEDIA_DRAIN_DEADLINE_MS ?? "2000",
           MEDIA_LOG_LEVEL: env.MEDIA_LOG_LEVEL ?? "info",
@@ -255,6 +255,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
 
     progress("seeding the demo tenant…");
     const tenant = await step(seedDemoTenant({ edgeUrl, dataDir, databaseUrl: db.url, toolsUrl: tools.url }));
+    // The demo tools verify the demo tenant's own tool-signing secret, as a tenant's server would.
+    tools.useSecret(await step(demoToolSigningSecret(edgeUrl, tenant.apiKey)));
 
     const childExited = new Promise<{ name: string; code: number; logFile: string }>((resolve) => {
       for (const child of children) {
@@ -382,6 +384,7 @@ function startEdge(o: {
     CALL_TOKEN_PRIVATE_KEY: o.secrets.callToken.privateKey,
     CALL_TOKEN_KID: o.secrets.callToken.kid,
     MEDIA_NODE_SECRETS: JSON.stringify({ [LOCAL_NODE_ID]: o.secrets.nodeSecret }),
+    ...localKekVars(o.secrets),
   };
   const bedrock = o.analysisBedrock;
   if (bedrock.BEDROCK_ENDPOINT) vars.BEDROCK_ENDPOINT = bedrock.BEDROCK_ENDPOINT;

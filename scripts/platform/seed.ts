@@ -228,3 +228,20 @@ export function client(edgeUrl: string) {
     },
   };
 }
+
+/**
+ * A fresh tool-signing secret for the demo tenant (`POST /v1/tool-signing-secret/rotate`): the one value the API shows
+ * once, handed to the demo tools server so it verifies the media node's requests as a tenant's server would.
+ */
+export async function demoToolSigningSecret(edgeUrl: string, apiKey: string): Promise<string> {
+  const api = client(edgeUrl);
+  const rotated = (await api.expect(
+    200,
+    "POST",
+    "/v1/tool-signing-secret/rotate",
+    apiKey,
+    undefined,
+    "create the demo tenant's tool-signing secret",
+  )) as { secret: string };
+  return rotated.secret;
+}

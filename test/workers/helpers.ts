@@ -98,6 +98,13 @@ export async function tenantFingerprint(tenantId: string, { omit = [] as string[
     "consent_records",
     "audit_log",
     "idempotency_keys",
+    "tenant_data_keys",
+    "tenant_secrets",
+    "secret_decryptions",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "webhook_attempts",
   ];
   const tables = all.filter((t) => !omit.includes(t));
   const row = "(to_jsonb(t) - 'last_used_at')::text";

@@ -41,4 +41,22 @@ describe("API description", () => {
     // No internet: nothing may be loaded from elsewhere.
     expect(r.body).not.toMatch(/<script|<link|src=/i);
   });
+
+  it("documents every event we send in the document's webhooks section, and the page shows them", async () => {
+    const doc = (
+      await call<Doc & { webhooks?: Record<string, { post?: { requestBody?: unknown } }> }>("GET", "/v1/openapi.json")
+    ).body;
+    const events = [
+      "call.started",
+      "call.ended",
+      "call.analyzed",
+      "transfer.started",
+      "transfer.ended",
+      "consent.revoked",
+    ];
+    expect(Object.keys(doc.webhooks ?? {}).sort()).toEqual([...events].sort());
+    for (const event of events) expect.soft(doc.webhooks?.[event]?.post?.requestBody, event).toBeDefined();
+    const page = (await call<string>("GET", "/v1/docs")).body;
+    for (const event of events) expect.soft(page).toContain(`<code>${event}</code>`);
+  });
 });

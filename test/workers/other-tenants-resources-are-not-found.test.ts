@@ -4,7 +4,7 @@
 // resources to B. An operation added to the API without an entry here fails the coverage test, so new routes
 // cannot skip this check.
 import { beforeAll, describe, expect, it } from "vitest";
-import { verifications } from "../../workers/src/db/schema.ts";
+import { verifications, webhookDeliveries, webhookEvents } from "../../workers/src/db/schema.ts";
 import { newResourceId } from "../../workers/src/lib/ids.ts";
 import {
   auditActions,
@@ -32,6 +32,9 @@ const NO_FOREIGN_INPUT = new Set([
   "POST /v1/sessions",
   "POST /v1/sessions/current/revoke",
   "POST /v1/users",
+  "POST /v1/webhook-endpoints",
+  "POST /v1/secrets",
+  "POST /v1/tool-signing-secret/rotate",
 ]);
 
 /** GETs without a path ID that are not lists: the caller's own console session (API keys have none). */
@@ -60,6 +63,10 @@ function bodyFor(op: string, a: AIds): unknown {
       return { agentId: a.agentId };
     case "POST /v1/publishable-keys":
       return { agentId: a.agentId, allowedOrigins: ["https://b.example"] };
+    case "PATCH /v1/webhook-endpoints/{endpointId}":
+      return { url: "https://attacker.example/hook", enabled: true };
+    case "PUT /v1/secrets/{secretId}/value":
+      return { value: "a-value-long-enough-to-store" };
     default:
       return undefined;
   }
@@ -75,6 +82,9 @@ type AIds = {
   apiKeyId: string;
   verificationId: string;
   publishableKeyId: string;
+  endpointId: string;
+  deliveryId: string;
+  secretId: string;
 };
 
 let a: Tenant;
@@ -116,7 +126,32 @@ beforeAll(async () => {
       expiresAt: new Date(Date.now() + 300_000),
     }),
   );
+  const endpoint = await call<{ id: string }>("POST", "/v1/webhook-endpoints", {
+    key: a.key,
+    body: { url: "https://a.example/hooks", events: ["call.ended"] },
+  });
+  const secret = await call<{ id: string }>("POST", "/v1/secrets", {
+    key: a.key,
+    body: { kind: "generic", name: "crm token", value: "crm-token-of-tenant-a-0001" },
+  });
+  // A failed delivery, so B can try to resend it.
+  const eventId = newResourceId("evt");
+  const deliveryId = newResourceId("dlv");
+  await withDb(async (db) => {
+    await db.insert(webhookEvents).values({ tenantId: a.accountId, id: eventId, type: "call.ended", body: "{}" });
+    await db.insert(webhookDeliveries).values({
+      tenantId: a.accountId,
+      id: deliveryId,
+      endpointId: endpoint.body.id,
+      eventId,
+      eventType: "call.ended",
+      status: "failed",
+    });
+  });
   ids = {
+    endpointId: endpoint.body.id,
+    deliveryId,
+    secretId: secret.body.id,
     accountId: a.accountId,
     agentId: agent.id,
     version: "1",
@@ -133,6 +168,8 @@ beforeAll(async () => {
     key: b.key,
     body: { phoneNumber: "+16505550122", type: "service", verificationMethod: "voice" },
   });
+  await call("POST", "/v1/webhook-endpoints", { key: b.key, body: { url: "https://b.example/hooks" } });
+  await call("POST", "/v1/tool-signing-secret/rotate", { key: b.key });
 
   const doc = (await call<Doc>("GET", "/v1/openapi.json")).body;
   operations = Object.entries(doc.paths).flatMap(([path, item]) =>

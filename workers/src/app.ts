@@ -10,14 +10,17 @@ import { consentApi } from "./api/consent/routes.ts";
 import { renderReference } from "./api/docs/render.ts";
 import { healthRoutes } from "./api/health/routes.ts";
 import { phoneNumbersApi } from "./api/phone-numbers/routes.ts";
+import { secretsApi } from "./api/secrets/routes.ts";
 import { sessionsApi } from "./api/sessions/routes.ts";
 import { usageApi } from "./api/usage/routes.ts";
 import { usersApi } from "./api/users/routes.ts";
 import { verifyApi } from "./api/verify/routes.ts";
 import { webCallPreflight } from "./api/web-calls/publishable-key-auth.ts";
 import { webCallsApi } from "./api/web-calls/routes.ts";
+import { webhookEndpointsApi } from "./api/webhook-endpoints/routes.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import type { AppEnv } from "./env.ts";
+import { registerEventWebhooks } from "./events/openapi.ts";
 import { errorResponse } from "./lib/errors.ts";
 import { type FieldError, fieldErrors, ProblemError } from "./lib/problem.ts";
 import { mediaRoutes } from "./media/routes.ts";
@@ -104,12 +107,15 @@ export function createApp() {
   app.route("/v1", usersApi);
   app.options("/v1/web-calls", webCallPreflight);
   app.route("/v1", webCallsApi);
+  app.route("/v1", webhookEndpointsApi);
+  app.route("/v1", secretsApi);
   // Not tenant API (not in the OpenAPI document): carrier webhooks, signed by the carrier, and media-node calls,
   // signed per node.
   app.route("/v1", twilioRoutes);
   app.route("/v1", telnyxRoutes);
   app.route("/v1", mediaRoutes);
 
+  registerEventWebhooks(app);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",

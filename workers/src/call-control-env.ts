@@ -5,8 +5,11 @@ import type { CallLedger } from "./do/call-ledger/call-ledger.ts";
 import type { MediaRegion } from "./do/media-region/media-region.ts";
 import type { NumberRouteCache } from "./do/number-route-cache/number-route-cache.ts";
 import type { TenantLimiter } from "./do/tenant-limiter/tenant-limiter.ts";
+import type { EventsBindings } from "./events/messages.ts";
+import type { SecretsBindings } from "./secrets/config.ts";
 
-export interface CallControlEnv {
+/** Event webhooks (the queue the call ledger publishes to) and tenant secrets (the KEK keyring) are part of it. */
+export interface CallControlEnv extends EventsBindings, SecretsBindings {
   TENANT_LIMITER: DurableObjectNamespace<TenantLimiter>;
   MEDIA_REGION: DurableObjectNamespace<MediaRegion>;
   CALL_LEDGER: DurableObjectNamespace<CallLedger>;

@@ -51,5 +51,7 @@ export type AppEnv = {
     databases: RequestDatabases;
     auth: AuthContext;
     requestId: string;
+    /** Steps run after the request's transaction commits (unitOfWork's `afterCommit()`). */
+    afterCommit?: (() => Promise<void>)[];
   };
 };

@@ -21,6 +21,7 @@ import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types.t
 import type { SessionSink } from "../session-sink/types.ts";
 import { HttpEdgeActions } from "../tools/edge-actions.ts";
 import { ToolRunner } from "../tools/runner.ts";
+import { EdgeToolSigningKeys, type ToolSigningKeys, UNSIGNED } from "../tools/signing-keys.ts";
 import { TelnyxCodec } from "../transports/telnyx.ts";
 import { TwilioCodec } from "../transports/twilio.ts";
 import type { TransportCodec } from "../transports/types.ts";
@@ -42,8 +43,10 @@ export interface MediaNodeDeps {
   /** Default: built from config.callTokenPublicKeys. */
   verifier?: CallTokenVerifier;
   ledger?: NonceLedger;
-  /** Default: the webhook/built-in ToolRunner with config.toolWebhookSecret. */
+  /** Default: the webhook/built-in ToolRunner signing with each tenant's secret from the edge. */
   createToolRunner?: (agent: AgentRuntimeConfig) => ToolRunnerPort;
+  /** Default: fetched from the edge (config.sessionSink); unsigned without an edge. */
+  toolSigning?: ToolSigningKeys;
   fetch?: typeof fetch;
   logger?: Logger;
   /** Epoch clock for token expiry (tests move it). */
@@ -103,8 +106,18 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
   const logger = deps.logger ?? createLogger(config.logLevel, { node: config.nodeId });
   if (!native)
     logger.warn("running on the uWebSockets.js JavaScript fallback (MEDIA_ALLOW_UWS_FALLBACK=1); capacity is degraded");
-  if (config.toolWebhookSecretIsDefault)
-    logger.warn("TOOL_WEBHOOK_SECRET is not set; webhook tools are signed with the local development secret");
+  const toolSigning: ToolSigningKeys =
+    deps.toolSigning ??
+    (config.sessionSink
+      ? new EdgeToolSigningKeys({
+          baseUrl: config.sessionSink.url,
+          nodeId: config.nodeId,
+          secret: config.sessionSink.secret,
+          ...(deps.fetch ? { fetch: deps.fetch } : {}),
+        })
+      : UNSIGNED);
+  if (toolSigning === UNSIGNED)
+    logger.warn("no edge configured: webhook tools are sent unsigned (tenants' tool-signing secrets live at the edge)");
 
   const sessions = new Set<Call>();
   const connections = new Set<Connection>();
@@ -144,7 +157,7 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
         deps.createToolRunner?.(agent) ??
         new ToolRunner({
           tools: agent.tools,
-          webhookSecret: config.toolWebhookSecret,
+          signing: toolSigning,
           edge: edgeActions,
           ...(deps.fetch ? { fetch: deps.fetch } : {}),
         });

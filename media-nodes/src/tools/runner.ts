@@ -9,6 +9,7 @@ import type { ChatMessage } from "../providers/types.ts";
 import { type CallAction, runBuiltin } from "./builtins.ts";
 import type { EdgeActions } from "./edge-actions.ts";
 import { signatureHeaders } from "./signing.ts";
+import type { ToolSigningKeys } from "./signing-keys.ts";
 
 export type { CallAction } from "./builtins.ts";
 
@@ -39,7 +40,8 @@ export interface ToolRunContext {
 
 export interface ToolRunnerOptions {
   tools: ToolDefinition[];
-  webhookSecret: string;
+  /** The tenant's tool-signing secrets (signing-keys.ts). */
+  signing: ToolSigningKeys;
   /** Where built-ins that touch the outside world are carried out; without it they refuse, honestly. */
   edge?: EdgeActions | undefined;
   fetch?: typeof fetch;
@@ -198,6 +200,17 @@ export class ToolRunner {
     });
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
+    let secrets: readonly string[];
+    try {
+      secrets = await this.opts.signing.secretsFor({ callId: ctx.callId, tenantId: ctx.tenantId });
+    } catch {
+      // Never an unsigned request to an endpoint that expects a signature: the tool fails honestly instead.
+      return {
+        ok: false,
+        result: { error: "tool_unavailable", message: "The request could not be signed just now." },
+        spokenError: SPOKEN.failed,
+      };
+    }
     try {
       const response = await this.fetchFn(webhook.url, {
         method: "POST",
@@ -205,7 +218,7 @@ export class ToolRunner {
           "content-type": "application/json",
           accept: "application/json",
           "user-agent": "aybiza-tools/1",
-          ...signatureHeaders(this.opts.webhookSecret, this.now(), body),
+          ...signatureHeaders(secrets, this.now(), body),
         },
         body,
         signal,

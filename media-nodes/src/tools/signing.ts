@@ -1,7 +1,8 @@
 // Webhook request signing. Tenants verify that a tool call came from us, unaltered and recently:
 //   X-Aybiza-Timestamp: <unix seconds>
 //   X-Aybiza-Signature: v1=<hex HMAC-SHA256(secret, `${timestamp}.${rawBody}`)>
-// The versioned prefix lets a second scheme run beside v1 during a rotation. docs/tools.md shows the
+// The secret is the tenant's own tool-signing secret (signing-keys.ts), so one tenant cannot forge requests to
+// another's endpoint. During a rotation the header carries one signature per valid secret. docs/tools.md shows the
 // tenant side.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
@@ -15,9 +16,14 @@ export function signPayload(secret: string, timestampSeconds: number, body: stri
   return `v1=${mac}`;
 }
 
-export function signatureHeaders(secret: string, nowMs: number, body: string): Record<string, string> {
+/** Signed with every secret given (a rotation's new and old), comma-separated; none gives no headers. */
+export function signatureHeaders(secrets: readonly string[], nowMs: number, body: string): Record<string, string> {
+  if (secrets.length === 0) return {};
   const timestamp = Math.floor(nowMs / 1000);
-  return { [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: signPayload(secret, timestamp, body) };
+  return {
+    [TIMESTAMP_HEADER]: String(timestamp),
+    [SIGNATURE_HEADER]: secrets.map((secret) => signPayload(secret, timestamp, body)).join(", "),
+  };
 }
 
 /** What a tenant's server runs; exported so the docs' snippet is the tested code. */

@@ -38,7 +38,7 @@ test("each bad value is one line that names its variable", () => {
     [{ CALL_TOKEN_PUBLIC_KEYS: KEY, MEDIA_PORT: "70000" }, /^MEDIA_PORT must be between 0 and 65535, got 70000/],
     [{ CALL_TOKEN_PUBLIC_KEYS: KEY, DEEPGRAM_URL: "ftp://x" }, /^DEEPGRAM_URL must be an http\(s\) or ws\(s\) URL/],
     [{ CALL_TOKEN_PUBLIC_KEYS: KEY, AWS_REGION: "mars" }, /^AWS_REGION must be an AWS region/],
-    [{ CALL_TOKEN_PUBLIC_KEYS: KEY, TOOL_WEBHOOK_SECRET: "short" }, /^TOOL_WEBHOOK_SECRET must be at least 16/],
+    [{ CALL_TOKEN_PUBLIC_KEYS: KEY, MEDIA_NODE_SECRET: "short" }, /^MEDIA_NODE_SECRET must be at least 16/],
     [{ CALL_TOKEN_PUBLIC_KEYS: KEY, MEDIA_ALLOW_UWS_FALLBACK: "yes" }, /^MEDIA_ALLOW_UWS_FALLBACK /],
     [{ CALL_TOKEN_PUBLIC_KEYS: KEY, SESSION_SINK_URL: "https://edge.example" }, /^MEDIA_NODE_SECRET is required/],
   ];
@@ -48,7 +48,7 @@ test("each bad value is one line that names its variable", () => {
     expect(message).not.toContain("\n");
   }
   // Secrets are never echoed back.
-  expect(errorOf({ CALL_TOKEN_PUBLIC_KEYS: KEY, TOOL_WEBHOOK_SECRET: "hunter2" })).not.toContain("hunter2");
+  expect(errorOf({ CALL_TOKEN_PUBLIC_KEYS: KEY, MEDIA_NODE_SECRET: "hunter2" })).not.toContain("hunter2");
 });
 
 interface Run {

@@ -10,6 +10,7 @@ import { agentVersions, callAnalyses, calls, callTurns } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
 import { upsertUsage } from "../do/call-ledger/persist.ts";
 import type { Env } from "../env.ts";
+import { publishEvent } from "../events/publish.ts";
 import { databaseUrlFor } from "../residency/residency.ts";
 import { AnalysisRefused, type AnalysisResult, analyzeCall, type TranscriptLine } from "./analyze.ts";
 import { BedrockError, bedrockConverse } from "./bedrock.ts";
@@ -18,6 +19,9 @@ import type { AnalysisMessage } from "./env.ts";
 const MessageSchema = z
   .object({ tenantId: z.string().min(1), callId: z.string().min(1), jurisdiction: z.enum(["us", "eu"]) })
   .strict();
+
+/** The analysis queue's name (wrangler.toml), by which the Worker's one queue() handler dispatches to this consumer. */
+export const ANALYSIS_QUEUE_NAME = "aybiza-call-analysis";
 
 /** Attempts before a call's analysis is given up and stored as failed (the queue's own max_retries is higher). */
 export const MAX_ATTEMPTS = 5;
@@ -28,13 +32,32 @@ export type AnalysisOutcome =
   | { kind: "skipped"; reason: string };
 
 /**
- * Where `call.analyzed` is sent from. The tenant event webhooks (branch i13-events, `publishEvent` in
- * workers/src/events/) are wired here at merge; until then an analysis is only stored and served by the API.
+ * Sends `call.analyzed` to the tenant's webhook endpoints (workers/src/events/). The event ID is the call's, so a
+ * redelivered analysis message cannot send a second, different event. A failed analysis is reported with nulls.
  */
 export async function onCallAnalyzed(
-  _env: Env,
-  _event: { tenantId: string; callId: string; outcome: Exclude<AnalysisOutcome, { kind: "skipped" }> },
-): Promise<void> {}
+  env: Env,
+  event: {
+    tenantId: string;
+    callId: string;
+    jurisdiction: AnalysisMessage["jurisdiction"];
+    outcome: Exclude<AnalysisOutcome, { kind: "skipped" }>;
+  },
+): Promise<void> {
+  const result = event.outcome.kind === "analyzed" ? event.outcome.result : null;
+  await publishEvent(
+    env,
+    { id: event.tenantId, jurisdiction: event.jurisdiction },
+    "call.analyzed",
+    {
+      callId: event.callId,
+      summary: result?.summary ?? null,
+      successEvaluation: result?.success ? { passed: result.success.pass, reason: result.success.reason } : null,
+      structuredData: result?.data ?? null,
+    },
+    { id: `evt_analyzed_${event.callId}` },
+  );
+}
 
 export async function consumeAnalysisBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const message of batch.messages) {
@@ -127,7 +150,7 @@ export async function analyzeAndStore(env: Env, msg: AnalysisMessage, lastAttemp
         await store(db, msg, outcome, error instanceof AnalysisRefused ? error : null);
       }
     }
-    await onCallAnalyzed(env, { tenantId: msg.tenantId, callId: msg.callId, outcome });
+    await onCallAnalyzed(env, { tenantId: msg.tenantId, callId: msg.callId, jurisdiction: msg.jurisdiction, outcome });
     return outcome;
   } finally {
     await close().catch(() => undefined);

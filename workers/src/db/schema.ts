@@ -583,6 +583,196 @@ export const publishableKeys = pgTable(
   ],
 );
 
+// Per-tenant secrets under envelope encryption (workers/src/secrets/). Each tenant has data keys (AES-256-GCM), each
+// stored only wrapped by a key-encryption key (a Workers secret or AWS KMS) named in `kek_id`; a tenant's secrets are
+// stored only encrypted under one of its data keys. One data key per tenant is `active` (new secrets); a `retiring`
+// one still decrypts while a rotation re-encrypts its secrets; a `retired` one has no wrapped key left.
+export const DATA_KEY_STATUSES = ["active", "retiring", "retired"] as const;
+export type DataKeyStatus = (typeof DATA_KEY_STATUSES)[number];
+
+export const tenantDataKeys = pgTable(
+  "tenant_data_keys",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    status: text("status").notNull().$type<DataKeyStatus>(),
+    // Which key-encryption key wrapped it (`secret:<kid>` or `kms:<key ARN>`); null once retired.
+    kekId: text("kek_id"),
+    wrappedKey: text("wrapped_key"),
+    createdAt: createdAt(),
+    rewrappedAt: ts("rewrapped_at"),
+    retiredAt: ts("retired_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("tenant_data_keys_one_active_key").on(t.tenantId).where(sql`${t.status} = 'active'`),
+    check("tenant_data_keys_status_check", sql`${t.status} in ('active', 'retiring', 'retired')`),
+  ],
+);
+
+export const SECRET_KINDS = ["webhook_signing", "tool_signing", "twilio", "generic"] as const;
+export type SecretKind = (typeof SECRET_KINDS)[number];
+
+export const tenantSecrets = pgTable(
+  "tenant_secrets",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    kind: text("kind").notNull().$type<SecretKind>(),
+    name: text("name").notNull(),
+    // The first characters, shown in listings so a person can tell secrets apart; the rest is never returned.
+    prefix: text("prefix").notNull(),
+    dataKeyId: text("data_key_id").notNull(),
+    // `v1.<base64(iv ‖ AES-GCM ciphertext)>`, additional data = tenant and secret ID (a row copied elsewhere fails).
+    ciphertext: text("ciphertext").notNull(),
+    createdAt: createdAt(),
+    // A signing secret replaced by a rotation keeps signing beside the new one until then.
+    expiresAt: ts("expires_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index("tenant_secrets_tenant_kind_idx").on(t.tenantId, t.kind, t.createdAt),
+    foreignKey({
+      name: "tenant_secrets_data_key_fk",
+      columns: [t.tenantId, t.dataKeyId],
+      foreignColumns: [tenantDataKeys.tenantId, tenantDataKeys.id],
+    }),
+    check("tenant_secrets_kind_check", sql`${t.kind} in ('webhook_signing', 'tool_signing', 'twilio', 'generic')`),
+  ],
+);
+
+// Decryptions of tenant secrets, counted per minute, secret and purpose; the first of each minute also writes an
+// audit_log entry (`secret.decrypt`), so the audit trail names every minute a secret was used without one row per use.
+export const secretDecryptions = pgTable(
+  "secret_decryptions",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    secretId: text("secret_id").notNull(),
+    minute: ts("minute").notNull(),
+    purpose: text("purpose").notNull(),
+    count: integer("count").notNull().default(1),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.secretId, t.minute, t.purpose] })],
+);
+
+// Event webhooks (workers/src/events/): the tenant's endpoints, each event once, one delivery per (endpoint, event)
+// and every attempt of it.
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    url: text("url").notNull(),
+    description: text("description"),
+    // Event types it wants; empty means every type.
+    events: text("events").array().notNull(),
+    secretId: text("secret_id").notNull(),
+    // After a rotation the old secret signs beside the new one until it expires (tenant_secrets.expires_at).
+    previousSecretId: text("previous_secret_id"),
+    enabled: boolean("enabled").notNull().default(true),
+    disabledAt: ts("disabled_at"),
+    disabledReason: text("disabled_reason"),
+    // Start of the current run of failed attempts (null after a success).
+    failingSince: ts("failing_since"),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index("webhook_endpoints_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+  ],
+);
+
+export const webhookEvents = pgTable(
+  "webhook_events",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    // The Standard Webhooks `webhook-id`: the same on every attempt, so receivers can drop duplicates.
+    id: text("id").notNull(),
+    type: text("type").notNull(),
+    // The exact body every attempt sends.
+    body: text("body").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+export const DELIVERY_STATUSES = ["pending", "succeeded", "failed"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    status: text("status").notNull().$type<DeliveryStatus>(),
+    attempts: integer("attempts").notNull().default(0),
+    lastAttemptAt: ts("last_attempt_at"),
+    nextAttemptAt: ts("next_attempt_at"),
+    // Dead-lettered: every attempt of the retry schedule failed.
+    failedAt: ts("failed_at"),
+    succeededAt: ts("succeeded_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex("webhook_deliveries_tenant_endpoint_event_key").on(t.tenantId, t.endpointId, t.eventId),
+    index("webhook_deliveries_tenant_endpoint_created_idx").on(t.tenantId, t.endpointId, t.createdAt, t.id),
+    foreignKey({
+      name: "webhook_deliveries_endpoint_fk",
+      columns: [t.tenantId, t.endpointId],
+      foreignColumns: [webhookEndpoints.tenantId, webhookEndpoints.id],
+    }).onDelete("cascade"),
+    foreignKey({
+      name: "webhook_deliveries_event_fk",
+      columns: [t.tenantId, t.eventId],
+      foreignColumns: [webhookEvents.tenantId, webhookEvents.id],
+    }),
+    check("webhook_deliveries_status_check", sql`${t.status} in ('pending', 'succeeded', 'failed')`),
+  ],
+);
+
+export const webhookAttempts = pgTable(
+  "webhook_attempts",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => accounts.id),
+    id: text("id").notNull(),
+    deliveryId: text("delivery_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    at: ts("at").notNull().defaultNow(),
+    // HTTP status, or null when no response came (timeout, refused connection).
+    statusCode: integer("status_code"),
+    latencyMs: integer("latency_ms").notNull(),
+    error: text("error"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index("webhook_attempts_tenant_delivery_idx").on(t.tenantId, t.deliveryId, t.attempt),
+    foreignKey({
+      name: "webhook_attempts_delivery_fk",
+      columns: [t.tenantId, t.deliveryId],
+      foreignColumns: [webhookDeliveries.tenantId, webhookDeliveries.id],
+    }).onDelete("cascade"),
+  ],
+);
+
 /** Tables whose rows belong to one tenant; the Citus migration distributes exactly these (tested). */
 export const tenantOwnedTables = {
   users,
@@ -601,4 +791,11 @@ export const tenantOwnedTables = {
   verifications,
   consoleSessions,
   publishableKeys,
+  tenantDataKeys,
+  tenantSecrets,
+  secretDecryptions,
+  webhookEndpoints,
+  webhookEvents,
+  webhookDeliveries,
+  webhookAttempts,
 } as const;

@@ -34,6 +34,12 @@ const NOUNS: Record<ResourceKind, string> = {
   req: "request",
   ses: "console session",
   pbk: "publishable key",
+  dk: "data key",
+  sec: "secret",
+  we: "webhook endpoint",
+  evt: "event",
+  dlv: "webhook delivery",
+  att: "delivery attempt",
 };
 
 /** A resource ID of one kind (`agt_…`). A wrong prefix or length is a 400, never a database lookup. */

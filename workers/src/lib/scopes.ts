@@ -10,6 +10,10 @@ export const SCOPES = [
   "consent:write",
   "verify:write",
   "keys:admin",
+  "webhooks:read",
+  "webhooks:write",
+  "secrets:read",
+  "secrets:write",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 export const ALL_SCOPES = "*";

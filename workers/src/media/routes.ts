@@ -8,6 +8,7 @@ import { CallActionRequestSchema } from "../../../shared/call-actions.ts";
 import { ResumeClaimSchema } from "../../../shared/call-checkpoint.ts";
 import { SessionEventSchema } from "../../../shared/session-events.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
+import { openDb } from "../db/client.ts";
 import type { Db } from "../db/types.ts";
 import { isDatabaseUnavailable, withDeadline } from "../db/unavailable.ts";
 import { locateSession } from "../do/call-ledger/locate.ts";
@@ -15,8 +16,10 @@ import { heartbeatSchema } from "../do/media-region/heartbeat.ts";
 import { compileVersion } from "../prefix/runtime-config.ts";
 import { findAgentVersion, loadStoredPrefix } from "../prefix/store.ts";
 import { withEveryDatabase } from "../residency/databases.ts";
-import { namespaceFor } from "../residency/residency.ts";
+import { databaseUrlFor, namespaceFor } from "../residency/residency.ts";
 import { regionInfo } from "../routing/regions.ts";
+import { keyringFrom } from "../secrets/config.ts";
+import { toolSigningSecrets } from "../secrets/tool-signing.ts";
 import { ROUTE_LOOKUP_DEADLINE_MS, readCachedVersion } from "../telephony/route-lookup.ts";
 import { performCallAction } from "./call-actions.ts";
 import { authenticateNode } from "./node-auth.ts";
@@ -137,6 +140,33 @@ mediaRoutes.post("/calls/:callId/resume", async (c) => {
       return problem(409, "conflict", "That token is not the call's current resume token.");
     case "already-claimed":
       return problem(409, "conflict", "This resume was already claimed; a resume token is good for one stream.");
+  }
+});
+
+// The tenant's tool-signing secrets, for the node running one of its calls: only the node the call was routed to may
+// ask, and only for that call's tenant, so a node holds a tenant's secret only while it runs that tenant's call. The
+// answer is never cached by HTTP caches and the node never logs it.
+mediaRoutes.get("/calls/:callId/tool-signing", async (c) => {
+  const auth = await authenticateNode(c.req.raw, "", c.env.MEDIA_NODE_SECRETS);
+  if (!auth.ok) return problem(401, "unauthorized", `Media node authentication failed (${auth.reason}).`);
+  const callId = c.req.param("callId");
+  const session = await locateSession(c.env, callId);
+  if (!session) return problem(404, "not-found", `No call ${callId}.`);
+  const snapshot = await session.snapshot();
+  if (!snapshot || snapshot.record.nodeId !== auth.nodeId) return notYourCall(callId);
+  let ring: ReturnType<typeof keyringFrom>;
+  try {
+    ring = keyringFrom(c.env);
+  } catch {
+    return problem(503, "service-unavailable", "Secrets are not configured on this edge.");
+  }
+  const { tenantId, jurisdiction } = snapshot.record;
+  const { db, close } = openDb({ DATABASE_URL: databaseUrlFor(c.env, jurisdiction), DB_WS_PROXY: c.env.DB_WS_PROXY });
+  try {
+    const secrets = await toolSigningSecrets({ db, ring }, tenantId);
+    return c.json({ tenantId, secrets }, 200, { "cache-control": "no-store" });
+  } finally {
+    c.executionCtx.waitUntil(close().catch(() => undefined));
   }
 });
 

@@ -27,9 +27,15 @@ const REPLAYED_HEADERS = ["content-type", "location"];
  */
 export const unitOfWork = ({
   retainHours = 24,
+  redact = [],
 }: {
   /** After this long a key may be reused for a new request. */
   retainHours?: number;
+  /**
+   * Top-level response fields never stored for replay (a secret shown once): a replay answers them as null, so the
+   * database never holds a secret in plaintext, and a retry still does not repeat the write.
+   */
+  redact?: readonly string[];
 } = {}): MiddlewareHandler<AppEnv> =>
   async function unitOfWork(c, next) {
     const idempotencyKey = c.req.method === "POST" ? c.req.header("idempotency-key") : undefined;
@@ -45,6 +51,9 @@ export const unitOfWork = ({
     // The tenant's home database when authorize() ran first (it must: route middleware runs in order).
     const outer = c.var.db;
     const url = databaseUrlOf(c.env, outer);
+    const afterCommit: (() => Promise<void>)[] = [];
+    c.set("afterCommit", afterCommit);
+    let committed = false;
     try {
       await outer.transaction(async (tx) => {
         c.set("db", rememberDatabaseUrl(tx, url));
@@ -64,18 +73,43 @@ export const unitOfWork = ({
             .update(idempotencyKeys)
             .set({
               status: c.res.status,
-              responseBody: await c.res.clone().text(),
+              responseBody: redactBody(await c.res.clone().text(), redact),
               responseHeaders: pickHeaders(c.res.headers),
             })
             .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idempotencyKey)));
         }
       });
+      committed = true;
     } catch (err) {
       if (!(err instanceof Rollback)) throw err;
     } finally {
       c.set("db", outer);
     }
+    // Side effects that must not happen for a write that rolled back (events to tenants' webhooks).
+    if (committed) {
+      for (const run of afterCommit) {
+        await run().catch((error: unknown) => console.warn("after-commit step failed", { error: String(error) }));
+      }
+    }
   };
+
+/** Runs `fn` once the request's transaction has committed (never when it rolls back). */
+export function afterCommit(c: Context<AppEnv>, fn: () => Promise<void>): void {
+  const steps = c.var.afterCommit;
+  if (!steps) throw new Error("afterCommit() outside unitOfWork()");
+  steps.push(fn);
+}
+
+function redactBody(text: string, fields: readonly string[]): string {
+  if (fields.length === 0) return text;
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    for (const field of fields) if (field in body) body[field] = null;
+    return JSON.stringify(body);
+  } catch {
+    return text;
+  }
+}
 
 /** Claims the key for this request, or returns the stored response of the request that claimed it first. */
 async function claim(

@@ -4,12 +4,15 @@
 // The voice webhook answers 200 with TwiML in every case a caller could be listening to (including our own
 // failures: a spoken apology beats Twilio's "application error"), and 403 only to requests that are not
 // Twilio's (bad signature) or that Twilio already sent (replays).
+import { and, eq, inArray } from "drizzle-orm";
 import { Hono } from "hono";
 import { isResourceId } from "../../../shared/ids.ts";
 import { validateTwilioSignature } from "../../../shared/twilio-signature.ts";
 import type { CallControlEnv } from "../call-control-env.ts";
+import { consentRecords, type Jurisdiction } from "../db/schema.ts";
 import type { Db } from "../db/types.ts";
 import { LOST_CALL_SPEECH } from "../do/call-ledger/lost-call.ts";
+import { publishEvent } from "../events/publish.ts";
 import { decideOutboundAnswer } from "../outbound/answer.ts";
 import { applyConsentReply, CONFIRMED_REPLY } from "../outbound/sms-consent.ts";
 import { withEveryDatabase, withJurisdictionDatabase } from "../residency/databases.ts";
@@ -212,7 +215,36 @@ twilioRoutes.post("/telephony/twilio/sms", async (c) => {
     await limiter.forgetMessage(sms.MessageSid).catch(() => undefined);
     throw error;
   }
+  if (outcome.intent === "opt-out" && outcome.revoked.length > 0) {
+    await publishRevocations(c.env, c.var.db, route, outcome.revoked).catch((error: unknown) =>
+      console.warn("consent.revoked events not sent", { error: String(error) }),
+    );
+  }
   // Twilio answers STOP itself (Advanced Opt-Out) and blocks replies after it; only a YES gets our reply.
   if (outcome.intent === "opt-in" && outcome.confirmed.length > 0) return xml(messageTwiml(CONFIRMED_REPLY));
   return xml(emptyTwiml());
 });
+
+/** One `consent.revoked` event per record a STOP revoked (after its transaction committed). */
+async function publishRevocations(
+  env: CallControlEnv,
+  requestDb: Db,
+  route: { tenantId: string; jurisdiction: Jurisdiction },
+  ids: string[],
+): Promise<void> {
+  const rows = await withJurisdictionDatabase(env, requestDb, route.jurisdiction, (db) =>
+    db
+      .select()
+      .from(consentRecords)
+      .where(and(eq(consentRecords.tenantId, route.tenantId), inArray(consentRecords.id, ids))),
+  );
+  for (const row of rows) {
+    await publishEvent(env, { id: route.tenantId, jurisdiction: route.jurisdiction }, "consent.revoked", {
+      consentId: row.id,
+      phoneNumber: row.phoneNumber,
+      type: row.type,
+      revokedAt: (row.revokedAt ?? new Date()).toISOString(),
+      via: "sms",
+    });
+  }
+}

@@ -6,6 +6,7 @@ import { BUILTIN_TOOL_SPECS } from "../../../../media-nodes/src/tools/builtins.t
 import type { EdgeActionOutcome, EdgeActions } from "../../../../media-nodes/src/tools/edge-actions.ts";
 import { extractEntities } from "../../../../media-nodes/src/tools/entities.ts";
 import { ToolRunner } from "../../../../media-nodes/src/tools/runner.ts";
+import { fixedToolSigningKeys } from "../../../../media-nodes/src/tools/signing-keys.ts";
 import type { ToolDefinition } from "../../../../shared/agent-config.ts";
 import type { CallActionRequest } from "../../../../shared/call-actions.ts";
 
@@ -77,7 +78,7 @@ function setup() {
   const edge = new RecordingEdge();
   const runner = new ToolRunner({
     tools: builtins,
-    webhookSecret: "s",
+    signing: fixedToolSigningKeys("s"),
     edge,
     fetch: fetchMustNotBeCalled as typeof fetch,
   });
@@ -179,7 +180,7 @@ describe("built-in tools", () => {
   });
 
   it("without an edge, actions that need one refuse instead of pretending", async () => {
-    const runner = new ToolRunner({ tools: builtins, webhookSecret: "s" });
+    const runner = new ToolRunner({ tools: builtins, signing: fixedToolSigningKeys("s") });
     const { outcomes, actions } = await runner.run(
       [
         { id: "1", name: "send_sms", input: { body: "hi" } },

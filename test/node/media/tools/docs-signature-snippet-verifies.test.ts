@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ToolRunner } from "../../../../media-nodes/src/tools/runner.ts";
+import { fixedToolSigningKeys } from "../../../../media-nodes/src/tools/signing-keys.ts";
 import { json, orderSchema, type ReceivedCall, startWebhookServer } from "./webhook-server.ts";
 
 const SECRET = "whsec_docs_snippet";
@@ -32,7 +33,7 @@ const headersOf = (c: ReceivedCall) => ({
 describe("docs/tools.md verification snippet", () => {
   it("accepts a request the ToolRunner signed and rejects tampering", async () => {
     const runner = new ToolRunner({
-      webhookSecret: SECRET,
+      signing: fixedToolSigningKeys(SECRET),
       tools: [
         {
           name: "lookup_order",

@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_RESPONSE_BYTES, ToolRunner } from "../../../../media-nodes/src/tools/runner.ts";
+import { fixedToolSigningKeys } from "../../../../media-nodes/src/tools/signing-keys.ts";
 import { json, orderSchema, startWebhookServer } from "./webhook-server.ts";
 
 const SECRET = "whsec_failures";
@@ -26,7 +27,7 @@ async function closedPort(): Promise<number> {
 
 function runnerFor(path: string, timeoutMs = 2_000, url?: string) {
   return new ToolRunner({
-    webhookSecret: SECRET,
+    signing: fixedToolSigningKeys(SECRET),
     tools: [
       {
         name: "lookup_order",
@@ -100,7 +101,7 @@ describe("tool failures", () => {
 
   it("one failing tool does not spoil the others of the same turn", async () => {
     const runner = new ToolRunner({
-      webhookSecret: SECRET,
+      signing: fixedToolSigningKeys(SECRET),
       tools: [
         {
           name: "ok_tool",
@@ -131,7 +132,7 @@ describe("tool failures", () => {
 
   it("a tool whose schema isn't valid strict JSON Schema fails its calls, not the call session", async () => {
     const runner = new ToolRunner({
-      webhookSecret: SECRET,
+      signing: fixedToolSigningKeys(SECRET),
       tools: [
         {
           name: "weird",

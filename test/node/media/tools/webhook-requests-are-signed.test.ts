@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ToolRunner } from "../../../../media-nodes/src/tools/runner.ts";
 import { signPayload, verifySignature } from "../../../../media-nodes/src/tools/signing.ts";
+import { fixedToolSigningKeys } from "../../../../media-nodes/src/tools/signing-keys.ts";
 import { json, orderSchema, startWebhookServer } from "./webhook-server.ts";
 
 const SECRET = "whsec_test_signing";
@@ -14,7 +15,7 @@ afterAll(() => server.close());
 describe("webhook signing", () => {
   it("sends a body the tenant can verify with its secret, with the call it belongs to", async () => {
     const runner = new ToolRunner({
-      webhookSecret: SECRET,
+      signing: fixedToolSigningKeys(SECRET),
       tools: [
         {
           name: "lookup_order",
@@ -63,7 +64,7 @@ describe("webhook signing", () => {
   it("signs with the runner's clock", async () => {
     const fixed = Date.now() - 1_000;
     const runner = new ToolRunner({
-      webhookSecret: SECRET,
+      signing: fixedToolSigningKeys(SECRET),
       now: () => fixed,
       tools: [
         {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ToolRunner } from "../../../../media-nodes/src/tools/runner.ts";
+import { fixedToolSigningKeys } from "../../../../media-nodes/src/tools/signing-keys.ts";
 import { json, orderSchema, startWebhookServer } from "./webhook-server.ts";
 
 const SECRET = "whsec_test_concurrency";
@@ -15,7 +16,7 @@ afterAll(() => server.close());
 describe("ToolRunner concurrency", () => {
   it("runs a turn's webhook calls at the same time, not one after another", async () => {
     const runner = new ToolRunner({
-      webhookSecret: SECRET,
+      signing: fixedToolSigningKeys(SECRET),
       tools: [
         {
           name: "lookup_order",

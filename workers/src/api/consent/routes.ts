@@ -13,13 +13,14 @@ import {
 } from "../../db/schema.ts";
 import type { Db } from "../../db/types.ts";
 import type { AppEnv } from "../../env.ts";
+import { publishEvent } from "../../events/publish.ts";
 import { audit } from "../../lib/audit.ts";
 import { newResourceId, pathParam, resourceId } from "../../lib/ids.ts";
 import { afterCursor, pageOf, pageQuery, toPage } from "../../lib/pagination.ts";
 import { notFound, ProblemError, problems } from "../../lib/problem.ts";
 import { E164, iso, isoOrNull, Timestamp } from "../../lib/schemas.ts";
 import { authorize } from "../../middleware/auth.ts";
-import { unitOfWork } from "../../middleware/unit-of-work.ts";
+import { afterCommit, unitOfWork } from "../../middleware/unit-of-work.ts";
 import { confirmationText } from "../../outbound/sms-consent.ts";
 import { sendTwilioSms } from "../../telephony/twilio-rest.ts";
 import { jsonBody, jsonResponse, needs } from "../common.ts";
@@ -242,5 +243,15 @@ export const consentApi = new OpenAPIHono<AppEnv>()
       .returning();
     if (!row) throw notFound("consent record", consentId);
     await audit(c, { action: "consent.revoke", targetType: "consent", targetId: consentId });
+    const { jurisdiction } = c.var.auth;
+    afterCommit(c, async () => {
+      await publishEvent(c.env, { id: tenantId, jurisdiction }, "consent.revoked", {
+        consentId: row.id,
+        phoneNumber: row.phoneNumber,
+        type: row.type,
+        revokedAt: (row.revokedAt ?? new Date()).toISOString(),
+        via: "api",
+      });
+    });
     return c.json(consentOut(row), 200);
   });

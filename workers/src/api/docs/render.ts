@@ -154,6 +154,12 @@ export function renderReference(doc: JsonObject): string {
     }
   }
   const schemas = obj(obj(doc.components)?.schemas) ?? {};
+  // Events we POST to tenants' webhook endpoints (the document's `webhooks`), shown like operations.
+  const webhooks = Object.entries(obj(doc.webhooks) ?? {}).flatMap(([name, item]) => {
+    const op = obj(obj(item)?.post);
+    return op ? [{ method: "post", path: name, op }] : [];
+  });
+  if (webhooks.length) byTag.set("Events (webhooks we send)", webhooks);
 
   const nav = [...byTag]
     .map(

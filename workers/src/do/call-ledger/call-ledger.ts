@@ -14,6 +14,9 @@ import type { CallControlEnv } from "../../call-control-env.ts";
 import { callUsageRows, turnUsageRows, type UsageRow } from "../../cost/meters.ts";
 import { type DbBindings, openDb } from "../../db/client.ts";
 import type { CallStatus } from "../../db/schema.ts";
+import type { EventMessage } from "../../events/messages.ts";
+import { buildEvent, sendEvent } from "../../events/publish.ts";
+import type { EventData, EventType } from "../../events/schemas.ts";
 import { databaseUrlFor, namespaceFor } from "../../residency/residency.ts";
 import { DEFAULT_TWILIO_API_BASE, redirectTwilioCall } from "../../telephony/twilio-rest.ts";
 import type { MediaRegion } from "../media-region/media-region.ts";
@@ -119,13 +122,16 @@ export type SessionResult =
   | { ok: false; error: "not-your-call" };
 
 type Stored = Omit<SessionSnapshot, "pending">;
+// Events for the tenant's webhooks ride the same outbox: durable from the step that caused them, sent to the webhook
+// queue in order after the call record they describe is in Postgres, never awaited by the call itself.
 type OutboxItem =
   | { kind: "call"; record: CallRecord }
   | { kind: "turn"; row: TurnRow }
   /** A turn's meters (cost per call): written after the turn's rows, keyed by the turn so a retry overwrites. */
   | { kind: "usage"; tenantId: string; callId: string; rows: UsageRow[] }
   /** Sent to the analysis queue once the ended call and its turns are in Postgres (the outbox is ordered). */
-  | { kind: "analysis"; message: AnalysisMessage; delaySeconds?: number };
+  | { kind: "analysis"; message: AnalysisMessage; delaySeconds?: number }
+  | { kind: "event"; message: EventMessage };
 type OutboxRow = { seq: number; payload: string; attempts: number };
 
 /** A live feed message; the first a subscriber gets is `snapshot`. */
@@ -296,6 +302,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
       endedAt: Date.now(),
       endReason: input.reason,
     }));
+    if (result.ok) await this.#emitEnded(result.snapshot.record);
     await this.#releaseLease();
     // The node reports the end after its last turn, so the transcript is complete once the outbox gets there. Ended
     // by the carrier or the edge, the node's last turn may still be on its way: the analysis waits for the node's
@@ -370,7 +377,20 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
           region: event.region,
           nodeId: event.nodeId,
         }));
-        if (moved.ok) await this.#confirmLease(moved.snapshot.record);
+        if (moved.ok) {
+          await this.#confirmLease(moved.snapshot.record);
+          const r = moved.snapshot.record;
+          await this.#emit("call.started", {
+            callId: r.callId,
+            direction: r.direction,
+            from: r.fromNumber,
+            to: r.toNumber,
+            agentId: r.agentId,
+            agentVersion: r.agentVersion,
+            region: r.region,
+            startedAt: new Date(r.answeredAt ?? Date.now()).toISOString(),
+          });
+        }
         this.#broadcast({ type: "event", event });
         return moved;
       }
@@ -644,6 +664,11 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     if (!accountSid || !authToken || stored.record.provider !== "twilio" || !callSid) {
       detail = "the call cannot be redirected (not a Twilio call, or Twilio is not configured)";
     } else {
+      await this.#emit("transfer.started", {
+        callId: stored.record.callId,
+        to: transfer.to,
+        reason: transfer.reason ?? null,
+      });
       try {
         await redirectTwilioCall(
           { accountSid, authToken, apiBase: this.env.TWILIO_API_BASE ?? DEFAULT_TWILIO_API_BASE },
@@ -653,6 +678,12 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
         stored.transfer = { ...transfer, status: "done" };
         this.#save(stored);
         this.#log(stored, { type: "transfer_call", ok: true, at: Date.now(), detail: `transferred to ${transfer.to}` });
+        await this.#emit("transfer.ended", {
+          callId: stored.record.callId,
+          to: transfer.to,
+          outcome: "redirected",
+          detail: null,
+        });
         return this.end({ status: "completed", reason: `transferred to ${transfer.to}` });
       } catch (error) {
         detail = `Twilio refused the redirect: ${error instanceof Error ? error.message : String(error)}`;
@@ -664,7 +695,34 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     latest.transfer = { ...transfer, status: "failed", detail };
     this.#save(latest);
     this.#log(latest, { type: "transfer_call", ok: false, at: Date.now(), detail });
+    await this.#emit("transfer.ended", { callId: latest.record.callId, to: transfer.to, outcome: "failed", detail });
     return { ok: true, snapshot: this.#snapshot(latest) };
+  }
+
+  /** Queues an event for the tenant's webhooks through the outbox (sent by the alarm, never awaited by the call). */
+  async #emit<T extends EventType>(type: T, data: EventData<T>): Promise<void> {
+    const stored = this.#load();
+    if (!stored) return;
+    const message = buildEvent({ id: stored.record.tenantId, jurisdiction: stored.record.jurisdiction }, type, data);
+    await this.#enqueue([{ kind: "event", message }]);
+  }
+
+  async #emitEnded(record: CallRecord): Promise<void> {
+    const endedAt = record.endedAt ?? Date.now();
+    const base = (this.env.PUBLIC_BASE_URL ?? "").replace(/\/+$/, "");
+    await this.#emit("call.ended", {
+      callId: record.callId,
+      direction: record.direction,
+      from: record.fromNumber,
+      to: record.toNumber,
+      agentId: record.agentId,
+      status: record.status,
+      endReason: record.endReason,
+      startedAt: record.answeredAt === null ? null : new Date(record.answeredAt).toISOString(),
+      endedAt: new Date(endedAt).toISOString(),
+      durationSeconds: record.answeredAt === null ? 0 : Math.max(0, (endedAt - record.answeredAt) / 1000),
+      transcriptUrl: `${base}/v1/calls/${record.callId}`,
+    });
   }
 
   #log(stored: Stored, entry: ActionLogEntry): void {
@@ -763,6 +821,8 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
           item.delaySeconds ? { delaySeconds: item.delaySeconds } : undefined,
         );
         return;
+      case "event":
+        return sendEvent(this.env, item.message);
     }
   }
 
