@@ -10,10 +10,9 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { eq } from "drizzle-orm";
-import { unstable_dev } from "wrangler";
 import { newCallSid } from "../emulators/twilio-caller/caller.ts";
 import { signTwilioRequest } from "../emulators/twilio-caller/signature.ts";
-import { type LocalEdge, startLocalEdge } from "../scripts/local-edge.ts";
+import { type LocalEdge, startLocalEdge, startLocalWorker } from "../scripts/local-edge.ts";
 import { signNodeRequest } from "../shared/media-node-auth.ts";
 import { accounts } from "../workers/src/db/schema.ts";
 import { percentile, round } from "./lib/stats.ts";
@@ -66,7 +65,7 @@ async function api<T>(edge: LocalEdge, method: string, route: string, body?: unk
 }
 
 /** A business-plan tenant with a published agent and a number (business: 100 concurrent calls, 120 call burst). */
-async function seedTenant(edge: LocalEdge, i: number): Promise<Tenant> {
+export async function seedTenant(edge: LocalEdge, i: number): Promise<Tenant> {
   const signUp = await api<{ account: { id: string }; apiKey: { key: string } }>(edge, "POST", "/v1/accounts", {
     name: `Bench ${i}`,
     email: `bench-${i}-${crypto.randomUUID()}@example.com`,
@@ -89,7 +88,7 @@ async function seedTenant(edge: LocalEdge, i: number): Promise<Tenant> {
   return { accountId: signUp.account.id, number };
 }
 
-async function heartbeat(edge: LocalEdge, nodeId: string): Promise<void> {
+export async function heartbeat(edge: LocalEdge, nodeId: string): Promise<void> {
   const target = `${edge.url}/v1/media-nodes/heartbeat`;
   const body = JSON.stringify({
     nodeId,
@@ -129,7 +128,7 @@ async function signedPost(edge: LocalEdge, route: string, params: Record<string,
 }
 
 /** One inbound call: the timed webhook, then the untimed status callback that gives the lease back. */
-async function oneCall(edge: LocalEdge, tenant: Tenant): Promise<{ ms: number; streamed: boolean }> {
+export async function oneCall(edge: LocalEdge, tenant: Tenant): Promise<{ ms: number; streamed: boolean }> {
   const callSid = newCallSid();
   const params = {
     CallSid: callSid,
@@ -167,15 +166,7 @@ async function limiterThroughput(decisions: number, tenants: number): Promise<Ed
       'new_sqlite_classes = ["TenantLimiter"]',
     ].join("\n"),
   );
-  const worker = await unstable_dev(path.join(REPO_ROOT, "workers/bench/limiter-worker.ts"), {
-    config,
-    ip: "127.0.0.1",
-    port: 0,
-    local: true,
-    persist: false,
-    logLevel: "error",
-    experimental: { disableExperimentalWarning: true, disableDevRegistry: true, testMode: true },
-  });
+  const worker = await startLocalWorker({ config, logLevel: "error" });
   try {
     const run = async (query: string) => {
       const res = await worker.fetch(`/?${query}`);
@@ -199,7 +190,7 @@ export async function benchEdge(options: BenchEdgeOptions = {}): Promise<EdgeFig
   const calls = options.calls ?? 200;
   const concurrency = options.concurrency ?? 8;
   const nodeId = "node-bench-1";
-  log(`edge: starting workerd (wrangler) and the database`);
+  log(`edge: starting workerd (Miniflare) and the database`);
   const edge = await startLocalEdge({ nodeIds: [nodeId], ...(options.backend ? { backend: options.backend } : {}) });
   const beats = setInterval(() => void heartbeat(edge, nodeId).catch(() => undefined), 5_000);
   try {

@@ -2,6 +2,7 @@
 // for running the platform with no internet and no keys. Ctrl-C stops both.
 import { startBedrockEmulator } from "./bedrock/index.ts";
 import { startDeepgramEmulator } from "./deepgram/index.ts";
+import { exitWithParent } from "./parent-watch.ts";
 
 interface Running {
   url: string;
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  exitWithParent();
 }
 
 void main();

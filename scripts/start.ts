@@ -3,6 +3,10 @@
 // to the edge, its TwiML, the simulated caller streaming to the media node — printed turn by turn with each
 // turn's latency waterfall. Then it keeps serving until Ctrl-C, which stops everything it started.
 //
+// Life cycle: SIGINT, SIGTERM or SIGHUP to this process, to npm above it (we watch our ancestors), or to any
+// child (it exits on request) stops everything within 5 s; a child that crashes is restarted with backoff and
+// the rest keeps serving; if this process dies by SIGKILL, every child notices its parent is gone and exits.
+//
 //   npm start                 everything, then the demo call
 //   npm start -- --no-demo    everything, no demo call
 //
@@ -14,10 +18,15 @@ import { parseArgs } from "node:util";
 import { placeDemoCall } from "./platform/demo-call.ts";
 import { type Platform, startPlatform } from "./platform/platform.ts";
 import { formatLive, styleFor } from "./platform/printer.ts";
-import { PlatformError, rel } from "./platform/processes.ts";
+import { PlatformError, rel, watchAncestors } from "./platform/processes.ts";
 import { client } from "./platform/seed.ts";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
+// npm and its shell may be gone when we stop (that is why we stop): a closed pipe must not crash the stop.
+process.stdout.on("error", () => {});
+process.stderr.on("error", () => {});
+/** SIGINT, SIGTERM or SIGHUP to stop everything: the issue's promise is 5 s. */
+const STOP_DEADLINE_MS = 4_800;
 const style = styleFor(process.stdout);
 
 async function main(): Promise<number> {
@@ -36,6 +45,12 @@ async function main(): Promise<number> {
     if (stopping) return;
     stopping = true;
     out("\nstopping…");
+    // The platform stops in under 5 s on its own (the media node drains 2 s); should a child hang, exiting runs
+    // the exit hook of processes.ts, which SIGKILLs every child's process group.
+    setTimeout(() => {
+      process.stderr.write("npm start: stopping took too long; killed what was left\n");
+      process.exit(code || 1);
+    }, STOP_DEADLINE_MS).unref();
     void (platform?.stop() ?? Promise.resolve()).finally(() => process.exit(code));
   };
   // While starting, a signal aborts the start; startPlatform then stops what it had started.
@@ -46,12 +61,19 @@ async function main(): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onSignal);
+  // npm passes a SIGTERM to its shell, not to us, and nobody passes a SIGKILL on: watch them instead.
+  watchAncestors((pid) => {
+    process.stderr.write(`npm start: process ${pid} above us is gone; stopping\n`);
+    onSignal();
+  });
 
   const startedAt = performance.now();
   try {
     platform = await startPlatform({
       ...(process.env.AYBIZA_DATA_DIR ? { dataDir: process.env.AYBIZA_DATA_DIR } : {}),
       progress: (line) => out(style.dim(line)),
+      log: (line) => process.stderr.write(`npm start: ${line}\n`),
       signal: starting.signal,
     });
   } catch (err) {
@@ -63,9 +85,15 @@ async function main(): Promise<number> {
     return 1;
   }
   const p = platform;
-  void p.childExited.then(({ name, code, logFile }) => {
-    process.stderr.write(`npm start: ${name} exited (code ${code}); see ${rel(logFile)}. Stopping the rest.\n`);
-    shutdown(1);
+  void p.childExited.then(({ name, code, logFile, reason }) => {
+    if (reason === "stopped") {
+      // Someone stopped one of our processes (a SIGTERM to it, or to its process group): stop them all.
+      out(style.dim(`${name} was stopped (code ${code}); stopping the rest`));
+      shutdown(0);
+    } else {
+      process.stderr.write(`npm start: ${name} keeps crashing; see ${rel(logFile)}. Stopping the rest.\n`);
+      shutdown(1);
+    }
   });
 
   for (const w of p.warnings) out(`warning: ${w}`);

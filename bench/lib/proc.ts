@@ -27,6 +27,10 @@ export interface Service {
   command: string;
   /** Lines of stderr kept for diagnosis (last 50). */
   stderrTail(): string[];
+  /** Lines of stdout after the ready line (last 50). */
+  stdoutTail(): string[];
+  /** How the process ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** User + system CPU time used so far. */
   cpuMs(): number | null;
   rssBytes(): number | null;
@@ -97,7 +101,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     for (const line of chunk.toString().split("\n")) if (line.trim()) stderr.push(line);
     if (stderr.length > 50) stderr.splice(0, stderr.length - 50);
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exitStatus = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const exited = exitStatus.then(({ code }) => code);
+  const stdout: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => {
@@ -112,8 +120,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       if (m) {
         clearTimeout(timer);
         child.stdout?.off("data", onData);
-        // Keep draining stdout so a chatty child never blocks on a full pipe.
-        child.stdout?.resume();
+        // Keep draining stdout so a chatty child never blocks on a full pipe; its last lines are kept.
+        child.stdout?.on("data", (c: Buffer) => {
+          for (const line of c.toString().split("\n")) if (line.trim()) stdout.push(line);
+          if (stdout.length > 50) stdout.splice(0, stdout.length - 50);
+        });
         resolve(m[1] ?? m[0]);
       }
     };
@@ -135,6 +146,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     pid,
     command,
     stderrTail: () => [...stderr],
+    stdoutTail: () => [...stdout],
+    exited: exitStatus,
     cpuMs: () => procCpuMs(pid),
     rssBytes: () => procRssBytes(pid),
     async stop() {

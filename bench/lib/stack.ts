@@ -65,8 +65,10 @@ export interface MediaNodeTarget extends VoiceTarget {
 }
 
 export async function startMediaNodeTarget(opts: {
-  emulators: Emulators;
+  emulators: Pick<Emulators, "deepgramUrl" | "bedrockUrl">;
   cpu: number | null;
+  /** MEDIA_DRAIN_DEADLINE_MS (default 0: a benchmark's SIGTERM ends calls at once). */
+  drainDeadlineMs?: number;
   maxCalls?: number;
   /** Send turn events to this process (default true); off for capacity runs, like a node with no edge. */
   sink?: boolean;
@@ -92,7 +94,7 @@ export async function startMediaNodeTarget(opts: {
         MEDIA_NODE_ID: "bench-node",
         MEDIA_LOG_LEVEL: "error",
         MEDIA_MAX_CALLS: String(opts.maxCalls ?? 2_000),
-        MEDIA_DRAIN_DEADLINE_MS: "0",
+        MEDIA_DRAIN_DEADLINE_MS: String(opts.drainDeadlineMs ?? 0),
         MEDIA_AGENTS_FILE: agentsFile,
         CALL_TOKEN_PUBLIC_KEYS: `${keys.kid}:${keys.publicKey}`,
         DEEPGRAM_URL: opts.emulators.deepgramUrl,

@@ -1,5 +1,6 @@
 // Standalone Bedrock emulator: `npx tsx emulators/bedrock/main.ts`.
 // Port from BEDROCK_EMULATOR_PORT (default 8092), latency from EMULATOR_PROFILE (instant | realistic).
+import { exitWithParent } from "../parent-watch.ts";
 import { startBedrockEmulator } from "./index.ts";
 
 const emulator = await startBedrockEmulator();
@@ -15,3 +16,4 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
+exitWithParent();

@@ -1,5 +1,6 @@
 // Standalone Deepgram emulator: `tsx emulators/deepgram/main.ts` (port from DEEPGRAM_EMULATOR_PORT, default 8091;
 // latency profile from EMULATOR_PROFILE). Prints its URL; SIGINT/SIGTERM close it.
+import { exitWithParent } from "../parent-watch.ts";
 import { startDeepgramEmulator } from "./index.ts";
 
 const emulator = await startDeepgramEmulator();
@@ -21,3 +22,4 @@ const stop = (signal: string): void => {
 };
 process.on("SIGINT", () => stop("SIGINT"));
 process.on("SIGTERM", () => stop("SIGTERM"));
+exitWithParent();

@@ -1,8 +1,10 @@
 // `npm run media-node`: the media node as a process. Configuration comes from the environment
 // (media-nodes/src/config.ts, docs/media-node.md); providers point at the local emulators unless keys
 // and endpoints say otherwise. SIGTERM drains: no new calls, live calls finish up to the deadline, the
-// rest hear a goodbye; a second SIGTERM (or SIGINT) stops at once.
+// rest hear a goodbye; a second SIGTERM (or SIGINT) stops at once. SIGHUP drains like SIGTERM. Started by a
+// supervisor (`npm start`), the node also drains and exits once that supervisor is gone.
 import { ConfigError, loadConfig, type MediaNodeConfig } from "./config.ts";
+import { exitWithParent } from "./server/parent-watch.ts";
 import { type RunningMediaNode, runMediaNode } from "./server/run.ts";
 import { UwsFallbackError } from "./server/uws.ts";
 
@@ -36,6 +38,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGHUP", () => void stop("SIGHUP"));
+  exitWithParent();
 
   try {
     node = await runMediaNode(config);

@@ -3,12 +3,14 @@
 //   database   PGlite in <data>/pglite (or the Postgres in DATABASE_URL), in this process, served on loopback TCP
 //   db proxy   the loopback WebSocket→TCP bridge the Worker's Neon driver goes through
 //   emulators  Deepgram and Bedrock, each a child process, unless keys select the real service
-//   edge       `wrangler dev` (workerd) with the generated secrets as --vars
+//   edge       `wrangler dev` (workerd) with the generated secrets as --vars, under orphan-guard.mjs
 //   media node `npm run media-node`, registered with the edge by heartbeats, agents fetched from it
 //   demo tools the demo tenant's webhook tools, in this process
 //
 // then the demo tenant is seeded through the tenant API. Children run in their own process groups with logs in
-// <data>/logs; stop() ends them in reverse order. Failures are PlatformErrors: one line saying what to do.
+// <data>/logs, each supervised (supervisor.ts): a crash restarts it with backoff, a stop request (SIGTERM to it,
+// exit 0) stops the platform. stop() drains the media node, then ends the rest together, within 5 s.
+// Failures are PlatformErrors: one line saying what to do.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import {
@@ -27,6 +29,7 @@ import {
   portIsFree,
   REPO_ROOT,
   rel,
+  type SpawnOptions,
   spawnChild,
   spawnTs,
   waitForHttp,
@@ -41,6 +44,7 @@ import {
   twilioAuthTokenFor,
 } from "./secrets.ts";
 import { DEMO_CALLER, type DemoTenant, demoToolSigningSecret, seedDemoTenant } from "./seed.ts";
+import { type ChildEnded, type Supervised, supervise } from "./supervisor.ts";
 
 export interface PlatformPorts {
   edge: number;
@@ -92,6 +96,15 @@ export interface PlatformOptions {
   progress?: (line: string) => void;
   /** Aborting stops whatever has started and rejects with "interrupted". */
   signal?: AbortSignal;
+  /** Crashes and restarts of child processes, one line each. */
+  log?: (line: string) => void;
+  /** Open the edge's V8 inspector (wrangler dev --inspector-port) here: the soak takes heap snapshots through it. */
+  edgeInspectorPort?: number;
+  /**
+   * What runs the edge: `wrangler dev` (default, what a developer knows: live reload, request logs) or the Worker
+   * under Miniflare's API directly (scripts/platform/miniflare-edge.ts), without wrangler's proxy in front.
+   */
+  edgeRuntime?: "wrangler" | "miniflare";
 }
 
 export interface Platform {
@@ -112,12 +125,21 @@ export interface Platform {
   lines: string[];
   /** Warnings worth one line each (a missing package, a fallback in use). */
   warnings: string[];
-  /** Settles when a child process exits on its own (with its name); the platform is then incomplete. */
-  childExited: Promise<{ name: string; code: number; logFile: string }>;
-  /** Process ids of the children, for diagnostics and tests. */
+  /**
+   * Settles when a child ends for good: it was asked to stop (a signal sent to it, exit 0), or it kept crashing.
+   * A single crash only restarts it (see `log`). Either way the platform should stop.
+   */
+  childExited: Promise<ChildEnded>;
+  /** Process ids of the children running now, for diagnostics and tests. */
   pids(): number[];
+  /** The supervised children by name ("edge", "media-node", "deepgram-emulator", …). */
+  children: ReadonlyMap<string, Supervised>;
   stop(): Promise<void>;
 }
+
+/** How long a stop may take: the media node drains first, then the rest end together. */
+const MEDIA_STOP_GRACE_MS = 2_800;
+const OTHERS_STOP_GRACE_MS = 1_500;
 
 type Stopper = { name: string; stop: () => Promise<void> };
 
@@ -158,19 +180,38 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const { secrets } = await loadOrCreateLocalSecrets(dataDir);
   const twilio = twilioAuthTokenFor(env, secrets);
   const stoppers: Stopper[] = [];
-  const children: Child[] = [];
+  const supervised = new Map<string, Supervised>();
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    // The media node first, so its last heartbeat and call reports reach a running edge; then every other child
+    // at once (each gets SIGTERM, then SIGKILL), then what runs in this process, in reverse order of start.
+    const media = supervised.get("media-node");
+    await media?.stop(MEDIA_STOP_GRACE_MS).catch((err: Error) => progress(`stopping media-node: ${err.message}`));
+    await Promise.all(
+      [...supervised.values()]
+        .filter((s) => s !== media)
+        .map((s) => s.stop(OTHERS_STOP_GRACE_MS).catch((err: Error) => progress(`stopping ${s.name}: ${err.message}`))),
+    );
     for (const s of stoppers.reverse()) {
       await s.stop().catch((err: Error) => progress(`stopping ${s.name}: ${err.message}`));
     }
   };
-  const track = (child: Child) => {
-    children.push(child);
-    stoppers.push({ name: child.name, stop: child.stop });
-    return child;
+  const track = (
+    name: string,
+    spawnIt: (o: SpawnOptions) => Child,
+    spawnOpts: SpawnOptions,
+    ready: (child: Child) => Promise<void>,
+  ) => {
+    const s = supervise({
+      name,
+      spawn: (attempt) => spawnIt({ ...spawnOpts, appendLog: attempt > 0 }),
+      ready,
+      log: (line) => (opts.log ?? progress)(line),
+    });
+    supervised.set(name, s);
+    return s;
   };
   const childEnv = childEnvironment(env);
   const step = <T>(promise: Promise<T>): Promise<T> => abortable(promise, opts.signal);
@@ -183,21 +224,21 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       pgliteDir: opts.pgliteDir ?? path.join(dataDir, "pglite"),
       port: ports.pglite,
     });
-    const emulators = plan.emulators.map((name) => {
-      const child = track(
-        spawnTs(`${name}-emulator`, `emulators/${name}/main.ts`, {
-          env: {
-            ...childEnv,
-            [name === "deepgram" ? "DEEPGRAM_EMULATOR_PORT" : "BEDROCK_EMULATOR_PORT"]: String(ports[name]),
+    const emulators = plan.emulators.map(
+      (name) =>
+        track(
+          `${name}-emulator`,
+          (o) => spawnTs(`${name}-emulator`, `emulators/${name}/main.ts`, o),
+          {
+            env: {
+              ...childEnv,
+              [name === "deepgram" ? "DEEPGRAM_EMULATOR_PORT" : "BEDROCK_EMULATOR_PORT"]: String(ports[name]),
+            },
+            logDir,
           },
-          logDir,
-        }),
-      );
-      const ready = child.waitForLine(/listening on/, 30_000);
-      // Awaited below; until then a failure must not count as an unhandled rejection.
-      ready.catch(() => {});
-      return ready;
-    });
+          (child) => child.waitForLine(/listening on/, 30_000).then(() => {}),
+        ).ready,
+    );
     const toolsPromise = startDemoTools({ port: ports.tools });
     const [dbResult, toolsResult] = await step(Promise.allSettled([dbPromise, toolsPromise]));
     // Whatever started is registered for stopping before a failure of the other is reported.
@@ -213,20 +254,26 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     progress("starting the edge (wrangler dev) and the media node…");
     const edgeUrl = `http://${LOOPBACK}:${ports.edge}`;
     const edge = track(
-      startEdge({
-        ports,
-        logDir,
-        dataDir,
-        databaseUrl: db.url,
-        proxy: proxy.address,
-        secrets,
-        twilioToken: twilio.token,
-        childEnv,
-        analysisBedrock: plan.mediaNodeEnv,
-      }),
+      "edge",
+      (o) =>
+        (opts.edgeRuntime === "miniflare" ? startMiniflareEdge : startEdge)({
+          ports,
+          dataDir,
+          databaseUrl: db.url,
+          proxy: proxy.address,
+          secrets,
+          twilioToken: twilio.token,
+          inspectorPort: opts.edgeInspectorPort,
+          analysisBedrock: plan.mediaNodeEnv,
+          spawn: o,
+        }),
+      { env: childEnv, logDir },
+      (child) => waitForHttp(`${edgeUrl}/`, child, 120_000),
     );
     const media = track(
-      spawnTs("media-node", "media-nodes/src/main.ts", {
+      "media-node",
+      (o) => spawnTs("media-node", "media-nodes/src/main.ts", o),
+      {
         env: {
           ...childEnv,
           ...plan.mediaNodeEnv,
@@ -242,26 +289,21 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
           MEDIA_LOG_LEVEL: env.MEDIA_LOG_LEVEL ?? "info",
         },
         logDir,
-      }),
+      },
+      (child) => child.waitForLine(/registered with the edge/, 150_000).then(() => {}),
     );
     // Together, so whichever fails first is the one reported, without waiting for the others.
-    await step(
-      Promise.all([
-        ...emulators,
-        waitForHttp(`${edgeUrl}/`, edge, 120_000),
-        media.waitForLine(/registered with the edge/, 150_000),
-      ]),
-    );
+    await step(Promise.all([...emulators, edge.ready, media.ready]));
 
     progress("seeding the demo tenant…");
     const tenant = await step(seedDemoTenant({ edgeUrl, dataDir, databaseUrl: db.url, toolsUrl: tools.url }));
     // The demo tools verify the demo tenant's own tool-signing secret, as a tenant's server would.
     tools.useSecret(await step(demoToolSigningSecret(edgeUrl, tenant.apiKey)));
 
-    const childExited = new Promise<{ name: string; code: number; logFile: string }>((resolve) => {
-      for (const child of children) {
-        void child.exited.then((code) => {
-          if (!stopping) resolve({ name: child.name, code, logFile: child.logFile });
+    const childExited = new Promise<ChildEnded>((resolve) => {
+      for (const child of supervised.values()) {
+        void child.ended.then((ended) => {
+          if (!stopping) resolve(ended);
         });
       }
     });
@@ -287,7 +329,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
         `logs       ${rel(logDir)}/   secrets ${rel(path.join(dataDir, "local-secrets.json"))}${twilio.source === "environment" ? " (Twilio token from TWILIO_AUTH_TOKEN)" : ""}`,
       ],
       childExited,
-      pids: () => children.map((c) => c.pid),
+      pids: () => [...supervised.values()].map((c) => c.current().pid),
+      children: supervised,
       stop,
     };
   } catch (err) {
@@ -365,18 +408,10 @@ async function startDatabase(o: {
   };
 }
 
-function startEdge(o: {
-  ports: PlatformPorts;
-  logDir: string;
-  dataDir: string;
-  databaseUrl: string;
-  proxy: string;
-  secrets: LocalSecrets;
-  twilioToken: string;
-  childEnv: Record<string, string | undefined>;
-  /** The media node's Bedrock settings: the edge runs post-call analyses against the same Bedrock. */
-  analysisBedrock: Record<string, string>;
-}): Child {
+type EdgeStart = Parameters<typeof startEdge>[0];
+
+/** The Worker's vars: where the database is, and the secrets of this machine. */
+function edgeVars(o: EdgeStart): Record<string, string> {
   const vars: Record<string, string> = {
     DATABASE_URL: o.databaseUrl,
     DB_WS_PROXY: o.proxy,
@@ -386,6 +421,7 @@ function startEdge(o: {
     MEDIA_NODE_SECRETS: JSON.stringify({ [LOCAL_NODE_ID]: o.secrets.nodeSecret }),
     ...localKekVars(o.secrets),
   };
+  // The media node's Bedrock settings: the edge runs post-call analyses against the same Bedrock.
   const bedrock = o.analysisBedrock;
   if (bedrock.BEDROCK_ENDPOINT) vars.BEDROCK_ENDPOINT = bedrock.BEDROCK_ENDPOINT;
   if (bedrock.AWS_REGION) vars.BEDROCK_REGION = bedrock.AWS_REGION;
@@ -393,11 +429,28 @@ function startEdge(o: {
     const v = bedrock[name];
     if (v) vars[name] = v;
   }
-  // The wrangler script itself, not `npx wrangler`: no npm wrapper between us and the signals.
+  return vars;
+}
+
+function startEdge(o: {
+  ports: PlatformPorts;
+  dataDir: string;
+  databaseUrl: string;
+  proxy: string;
+  secrets: LocalSecrets;
+  twilioToken: string;
+  inspectorPort: number | undefined;
+  analysisBedrock: Record<string, string>;
+  spawn: SpawnOptions;
+}): Child {
+  const vars = edgeVars(o);
+  // The wrangler script itself, not `npx wrangler`: no npm wrapper between us and the signals. wrangler and its
+  // workerd do not watch their parent, so orphan-guard.mjs (a few lines of plain Node) does it for them.
   return spawnChild(
     "edge",
     process.execPath,
     [
+      path.join(REPO_ROOT, "scripts/platform/orphan-guard.mjs"),
       path.join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js"),
       "dev",
       "--ip",
@@ -407,18 +460,35 @@ function startEdge(o: {
       "--show-interactive-dev-session=false",
       "--persist-to",
       path.join(o.dataDir, "edge-state"),
+      ...(o.inspectorPort ? ["--inspector-port", String(o.inspectorPort)] : []),
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     {
+      ...o.spawn,
       env: {
-        ...o.childEnv,
+        ...o.spawn.env,
         CLOUDFLARE_CF_FETCH_ENABLED: "false",
         WRANGLER_SEND_METRICS: "false",
-        WRANGLER_LOG_PATH: path.join(o.logDir, "wrangler"),
+        WRANGLER_LOG_PATH: path.join(o.spawn.logDir, "wrangler"),
       },
-      logDir: o.logDir,
     },
   );
+}
+
+function startMiniflareEdge(o: EdgeStart): Child {
+  const vars = edgeVars(o);
+  return spawnTs("edge", "scripts/platform/miniflare-edge.ts", {
+    ...o.spawn,
+    env: {
+      ...o.spawn.env,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      EDGE_PORT: String(o.ports.edge),
+      EDGE_VARS: JSON.stringify(vars),
+      EDGE_PERSIST_TO: path.join(o.dataDir, "edge-state-miniflare"),
+      ...(o.inspectorPort ? { EDGE_INSPECTOR_PORT: String(o.inspectorPort) } : {}),
+    },
+  });
 }
 
 function checkPackages(plan: ProviderPlan): string[] {

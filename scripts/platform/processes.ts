@@ -1,6 +1,7 @@
 // Child processes of the local platform: each runs in its own process group with its output in a log file, is
 // ready when a line or an HTTP answer says so, and is stopped with its whole group (wrangler's workerd too), so
-// stopping the platform leaves nothing behind.
+// stopping the platform leaves nothing behind. Each child is told our pid (AYBIZA_PARENT_PID) and ends itself
+// when we are gone, even after a SIGKILL that leaves us no time to stop it (see supervisor.ts for restarts).
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
@@ -18,16 +19,28 @@ export class PlatformError extends Error {
   }
 }
 
+/** How a process ended: its exit code, or the signal that ended it. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export interface Child {
   name: string;
   pid: number;
   logFile: string;
   /** Resolves with the exit code (or 1 after a signal) once the process is gone. */
   exited: Promise<number>;
+  /** Resolves with the exit code and signal once the process is gone. */
+  status: Promise<ExitStatus>;
   /** Resolves when a line of output matches `pattern`; rejects if the process exits first or after `timeoutMs`. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
-  stop(): Promise<void>;
+  /** SIGTERM to its group, SIGKILL after `graceMs` (default 5 s). */
+  stop(graceMs?: number): Promise<void>;
 }
+
+/** The variable naming the supervisor's pid; a child whose parent is no longer that pid stops itself. */
+export const PARENT_PID_VAR = "AYBIZA_PARENT_PID";
 
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
@@ -48,27 +61,25 @@ function installExitHook(): void {
 }
 
 /** Runs a TypeScript entry point of this repository under Node with tsx (one process, so signals reach it). */
-export function spawnTs(
-  name: string,
-  entry: string,
-  opts: { env: Record<string, string | undefined>; logDir: string },
-): Child {
+export function spawnTs(name: string, entry: string, opts: SpawnOptions): Child {
   return spawnChild(name, process.execPath, ["--import", "tsx", path.join(REPO_ROOT, entry)], opts);
 }
 
-export function spawnChild(
-  name: string,
-  command: string,
-  args: string[],
-  opts: { env: Record<string, string | undefined>; logDir: string },
-): Child {
+export interface SpawnOptions {
+  env: Record<string, string | undefined>;
+  logDir: string;
+  /** Add to the log instead of starting it afresh (a restart keeps what the crashed process wrote). */
+  appendLog?: boolean;
+}
+
+export function spawnChild(name: string, command: string, args: string[], opts: SpawnOptions): Child {
   installExitHook();
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, `${name.replace(/[^a-z0-9-]+/gi, "-")}.log`);
-  const log = createWriteStream(logFile, { flags: "w" });
+  const log = createWriteStream(logFile, { flags: opts.appendLog ? "a" : "w" });
   const child: ChildProcess = spawn(command, args, {
     cwd: REPO_ROOT,
-    env: opts.env as NodeJS.ProcessEnv,
+    env: { ...opts.env, [PARENT_PID_VAR]: String(process.pid) } as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group: Ctrl-C in the terminal reaches only us, and we stop the children in order.
     detached: true,
@@ -89,7 +100,7 @@ export function spawnChild(
   child.stdout?.on("data", onData);
   child.stderr?.on("data", onData);
 
-  const exited = new Promise<number>((resolve) => {
+  const status = new Promise<ExitStatus>((resolve) => {
     child.on("exit", (code, signal) => {
       liveGroups.delete(pid);
       // The group may still hold grandchildren (workerd) if the leader died first.
@@ -99,15 +110,17 @@ export function spawnChild(
         // none left
       }
       log.end();
-      resolve(code ?? (signal ? 1 : 0));
+      resolve({ code, signal });
     });
   });
+  const exited = status.then(({ code, signal }) => code ?? (signal ? 1 : 0));
 
   return {
     name,
     pid,
     logFile,
     exited,
+    status,
     waitForLine(pattern, timeoutMs) {
       return new Promise<string>((resolve, reject) => {
         let done = false;
@@ -136,7 +149,7 @@ export function spawnChild(
         );
       });
     },
-    async stop() {
+    async stop(graceMs = 5_000) {
       if (!liveGroups.has(pid)) return;
       try {
         process.kill(-pid, "SIGTERM");
@@ -149,7 +162,7 @@ export function spawnChild(
         } catch {
           // gone meanwhile
         }
-      }, 5_000);
+      }, graceMs);
       await exited;
       clearTimeout(timer);
     },
@@ -229,4 +242,64 @@ function stripAnsi(line: string): string {
     .split(ESC)
     .map((part, i) => (i === 0 ? part : part.replace(/^\[[0-9;]*m/, "")))
     .join("");
+}
+
+interface ProcStat {
+  ppid: number;
+  pgid: number;
+  startTime: string;
+}
+
+function procStat(pid: number): ProcStat | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name: state ppid pgrp session … starttime is the 20th of them.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return undefined;
+    return { ppid: Number(fields[1]), pgid: Number(fields[2]), startTime: fields[19] ?? "" };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Calls `onGone` once our parent, or any ancestor in our own process group, is gone. `npm start` runs us as
+ * npm → sh → tsx → node: a SIGTERM or SIGHUP to npm (what systemd, Docker and a closed terminal send) ends npm
+ * or sh without reaching us, and a SIGKILL never reaches anyone. Whichever of them dies, we notice within
+ * `pollMs` and stop what we started. Without /proc (not Linux) only the parent is watched.
+ */
+export function watchAncestors(onGone: (pid: number) => void, pollMs = 250): () => void {
+  const self = procStat(process.pid);
+  const watched: { pid: number; startTime: string }[] = [];
+  if (self) {
+    let pid = self.ppid;
+    for (let depth = 0; pid > 1 && depth < 16; depth++) {
+      const stat = procStat(pid);
+      if (!stat) break;
+      // The direct parent always; above it, only the processes of our group (the command the user ran).
+      if (depth > 0 && stat.pgid !== self.pgid) break;
+      watched.push({ pid, startTime: stat.startTime });
+      pid = stat.ppid;
+    }
+  }
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    const gone = self
+      ? watched.find((w) => procStat(w.pid)?.startTime !== w.startTime)?.pid
+      : process.ppid !== parent
+        ? parent
+        : undefined;
+    if (gone === undefined) return;
+    clearInterval(timer);
+    onGone(gone);
+  }, pollMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Whether an exit means "asked to stop" (code 0, or SIGINT/SIGTERM/SIGHUP) rather than a crash. */
+export function stoppedOnRequest(status: ExitStatus): boolean {
+  if (status.signal) return ["SIGINT", "SIGTERM", "SIGHUP"].includes(status.signal);
+  // 128 + signal: how a shell or a wrapper reports a process ended by that signal.
+  return status.code === 0 || status.code === 129 || status.code === 130 || status.code === 143;
 }

@@ -12,10 +12,12 @@ const codec = () =>
     (text) => new Uint8Array(Buffer.from(text, "utf8")),
   );
 
-const headers = fc.uniqueArray(
-  fc.tuple(fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 40 }), fc.string({ maxLength: 200 })),
-  { selector: ([name]) => name, maxLength: 6 },
-);
+// "__proto__" is left out: the SDK collects headers into a plain object, where that name cannot be an own key.
+const headerName = fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 40 }).filter((n) => n !== "__proto__");
+const headers = fc.uniqueArray(fc.tuple(headerName, fc.string({ maxLength: 200 })), {
+  selector: ([name]) => name,
+  maxLength: 6,
+});
 const payload = fc.uint8Array({ maxLength: 4096 });
 
 /** As a plain object: the SDK returns headers keyed by name (so integer-like names reorder; order is not checked). */

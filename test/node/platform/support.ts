@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
 import { type PlatformPorts, PORT_VARS } from "../../../scripts/platform/platform.ts";
-import { freePort, REPO_ROOT } from "../../../scripts/platform/processes.ts";
+import { freePort, portIsFree, REPO_ROOT } from "../../../scripts/platform/processes.ts";
 import { PROVIDER_VARS } from "../../../scripts/platform/providers.ts";
 
 export async function freePorts(): Promise<PlatformPorts> {
@@ -60,12 +60,24 @@ export interface StartProcess {
   waitForOutput(pattern: RegExp, timeoutMs: number): Promise<void>;
 }
 
+export interface SpawnStartOptions {
+  /** "node" (default): scripts/start.ts under Node directly; "npm": the real `npm start --`, with its sh and tsx. */
+  via?: "node" | "npm";
+  /** In a process group of its own, as a shell or a service manager starts it (so a test can signal the group). */
+  detached?: boolean;
+}
+
 /** `npm start` (scripts/start.ts) as a child process, exactly as the command runs it. */
-export function spawnStart(args: string[], env: Record<string, string>): StartProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/start.ts"), ...args], {
+export function spawnStart(args: string[], env: Record<string, string>, opts: SpawnStartOptions = {}): StartProcess {
+  const [command, argv] =
+    opts.via === "npm"
+      ? ["npm", ["start", "--silent", "--", ...args]]
+      : [process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/start.ts"), ...args]];
+  const child = spawn(command, argv, {
     cwd: REPO_ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: opts.detached ?? false,
   });
   let out = "";
   let err = "";
@@ -122,6 +134,61 @@ export function descendants(pid: number): number[] {
   };
   walk(pid);
   return out;
+}
+
+/** The first process below `pid` whose command line matches `pattern` (e.g. /media-nodes\/src\/main/). */
+export function descendantMatching(pid: number, pattern: RegExp): number | undefined {
+  return descendants(pid).find((p) => {
+    try {
+      return pattern.test(readFileSync(`/proc/${p}/cmdline`, "utf8").replaceAll("\0", " "));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Waits until none of `pids` is alive, up to `timeoutMs`; returns those still alive (empty when all ended). */
+export async function waitUntilGone(pids: number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return pids.filter(isAlive);
+}
+
+/** The ports of `ports` something still listens on. */
+export async function busyPorts(ports: PlatformPorts): Promise<number[]> {
+  const busy: number[] = [];
+  for (const port of Object.values(ports)) if (!(await portIsFree(port))) busy.push(port);
+  return busy;
+}
+
+/** Starts `npm start -- --no-demo` on free ports and waits until it serves; its processes are killed on failure. */
+export async function startServing(opts: SpawnStartOptions & { env?: Record<string, string> } = {}) {
+  const ports = await freePorts();
+  const dataDir = tempDataDir();
+  const start = spawnStart(
+    ["--no-demo"],
+    offlineEnv({ ...portEnv(ports), AYBIZA_DATA_DIR: dataDir, ...opts.env }),
+    opts,
+  );
+  try {
+    await start.waitForOutput(/Serving until Ctrl-C/, 150_000);
+  } catch (err) {
+    killTree(start.child.pid ?? 0);
+    throw err;
+  }
+  const pid = start.child.pid ?? 0;
+  return { start, ports, dataDir, processes: [pid, ...descendants(pid)] };
+}
+
+/** SIGKILL to `pid` and everything below it (cleanup after a failed test). */
+export function killTree(pid: number): void {
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(p, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
 }
 
 export function isAlive(pid: number): boolean {

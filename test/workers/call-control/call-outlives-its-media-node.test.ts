@@ -9,6 +9,7 @@ import { type CallTokenClaims, importCallTokenVerifier } from "../../../shared/c
 import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
 import type { CallLedger } from "../../../workers/src/do/call-ledger/call-ledger.ts";
 import type { MediaRegion } from "../../../workers/src/do/media-region/media-region.ts";
+import { SqlKv } from "../../../workers/src/do/sql-kv.ts";
 import { type FakeCarriers, fakeCarriers } from "./fake-carriers.ts";
 import {
   agentHeard,
@@ -237,7 +238,9 @@ describe("the heartbeat timeout", () => {
       if (Date.now() > deadline) throw new Error("the ledger's outbox did not settle");
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    await runInDurableObject(ledger, (_i: CallLedger, state) => state.storage.kv.put("heardAt", Date.now() - 60_000));
+    await runInDurableObject(ledger, (_i: CallLedger, state) =>
+      SqlKv.open(state.storage.sql).kv.put("heardAt", Date.now() - 60_000),
+    );
     if (heartbeats) {
       await runInDurableObject(edge.MEDIA_REGION.getByName("us-east-1"), (_i: MediaRegion, state) =>
         state.storage.sql.exec("UPDATE nodes SET last_seen_at = ? WHERE node_id = ?", Date.now() - 60_000, nodeId),

@@ -21,6 +21,7 @@ import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-i
 import type { CallLedger } from "../../../workers/src/do/call-ledger/call-ledger.ts";
 import { CONNECT_DEADLINE_MS } from "../../../workers/src/do/call-ledger/call-ledger.ts";
 import { ROUTE_FRESH_MS } from "../../../workers/src/do/number-route-cache/freshness.ts";
+import { SqlKv } from "../../../workers/src/do/sql-kv.ts";
 import type { Env } from "../../../workers/src/env.ts";
 import worker from "../../../workers/src/index.ts";
 import { spokenRefusal } from "../../../workers/src/telephony/refusals.ts";
@@ -371,10 +372,11 @@ describe("a database outage costs no call", () => {
 
     // Past it (the carrier gave up; no media node ever reported), the call ends and Postgres says so.
     await runInDurableObject(session, (_instance: CallLedger, state) => {
-      const stored = state.storage.kv.get<{ transitions: { at: number }[] }>("session");
+      const { kv } = SqlKv.open(state.storage.sql);
+      const stored = kv.get<{ transitions: { at: number }[] }>("session");
       if (!stored) throw new Error("no session");
       for (const t of stored.transitions) t.at -= CONNECT_DEADLINE_MS + 1_000;
-      state.storage.kv.put("session", stored);
+      kv.put("session", stored);
     });
     // The armed deadline alarm, run now (it is 90 s away in real time).
     expect(await runDurableObjectAlarm(session)).toBe(true);

@@ -20,6 +20,7 @@ import type { EventData, EventType } from "../../events/schemas.ts";
 import { databaseUrlFor, namespaceFor } from "../../residency/residency.ts";
 import { DEFAULT_TWILIO_API_BASE, redirectTwilioCall } from "../../telephony/twilio-rest.ts";
 import type { MediaRegion } from "../media-region/media-region.ts";
+import { SqlKv } from "../sql-kv.ts";
 import { outboxRetryDelayMs } from "./backoff.ts";
 import { HEARD_TABLE, HeardStore } from "./heard.ts";
 import { judgeLiveness, LIVENESS_CHECK_MS, MEDIA_NODE_LOST } from "./liveness.ts";
@@ -156,9 +157,19 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
   /** Test seam: replace the database connection settings (e.g. point at an unreachable host). */
   dbOverride: Partial<DbBindings> | undefined;
   #flushing: Promise<{ written: number; remaining: number }> | undefined;
+  /** Session and outbox state; not `ctx.storage.kv`, whose use leaks the object's storage (sql-kv.ts). */
+  readonly #kv: SqlKv;
 
   constructor(ctx: DurableObjectState, env: CallControlEnv & AnalysisEnv) {
     super(ctx, env);
+    const isNew =
+      ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE name = 'outbox'").one().n ===
+      0;
+    const { kv, created } = SqlKv.open(ctx.storage.sql);
+    this.#kv = kv;
+    // An object from before SqlKv (it has an outbox but no kv table): bring its session over, once.
+    if (created && !isNew)
+      kv.migrateFrom(() => ctx.storage.kv, ["session", "retryAt", "failures", "watchAt", "heardAt"]);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
@@ -519,8 +530,8 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     // One alarm serves the outbox, the lease and the node watch. An alarm that came for the node watch while the
     // outbox is backing off leaves the database alone until its retry time.
     const now = Date.now();
-    const retryAt = this.ctx.storage.kv.get<number>("retryAt") ?? 0;
-    const watchAt = this.ctx.storage.kv.get<number>("watchAt") ?? Number.POSITIVE_INFINITY;
+    const retryAt = this.#kv.get<number>("retryAt") ?? 0;
+    const watchAt = this.#kv.get<number>("watchAt") ?? Number.POSITIVE_INFINITY;
     if (retryAt > now && watchAt <= now) await this.#schedule(retryAt);
     else await this.flushOutbox();
     const stored = this.#load();
@@ -556,7 +567,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
 
   /** The node showed a sign of life for this call (an event, a claim), or the call was just given to it. */
   #touch(): void {
-    this.ctx.storage.kv.put("heardAt", Date.now());
+    this.#kv.put("heardAt", Date.now());
   }
 
   /** Starts watching the call's node: the clock restarts now, and the alarm looks again in a while. */
@@ -566,7 +577,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
   }
 
   async #watchAgainAt(at: number): Promise<void> {
-    this.ctx.storage.kv.put("watchAt", at);
+    this.#kv.put("watchAt", at);
     await this.#schedule(at);
   }
 
@@ -581,7 +592,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     const { nodeId, region, jurisdiction } = stored.record;
     if (!nodeId || !region) return;
     const now = Date.now();
-    const heardAt = this.ctx.storage.kv.get<number>("heardAt") ?? stored.transitions.at(-1)?.at ?? now;
+    const heardAt = this.#kv.get<number>("heardAt") ?? stored.transitions.at(-1)?.at ?? now;
     let verdict = judgeLiveness({ now, heardAt, lastSeenAt: undefined });
     let directory: DurableObjectStub<MediaRegion> | undefined;
     if (!verdict.alive) {
@@ -732,11 +743,11 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
   }
 
   #load(): Stored | undefined {
-    return this.ctx.storage.kv.get<Stored>("session");
+    return this.#kv.get<Stored>("session");
   }
 
   #save(stored: Stored): void {
-    this.ctx.storage.kv.put("session", stored);
+    this.#kv.put("session", stored);
   }
 
   #snapshot(stored: Stored): SessionSnapshot {
@@ -752,7 +763,7 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
     for (const item of items)
       this.ctx.storage.sql.exec("INSERT INTO outbox (payload) VALUES (?)", JSON.stringify(item));
     // While backing off, new items wait for the scheduled retry instead of hammering a database that is down.
-    const retryAt = this.ctx.storage.kv.get<number>("retryAt") ?? 0;
+    const retryAt = this.#kv.get<number>("retryAt") ?? 0;
     await this.#schedule(Math.max(Date.now(), retryAt));
   }
 
@@ -775,14 +786,14 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
         this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
         written++;
       }
-      this.ctx.storage.kv.delete("retryAt");
-      this.ctx.storage.kv.delete("failures");
+      this.#kv.delete("retryAt");
+      this.#kv.delete("failures");
     } catch (thrown) {
       const error = describeFailure(thrown);
-      const failures = (this.ctx.storage.kv.get<number>("failures") ?? 0) + 1;
+      const failures = (this.#kv.get<number>("failures") ?? 0) + 1;
       const retryAt = Date.now() + outboxRetryDelayMs(failures);
-      this.ctx.storage.kv.put("failures", failures);
-      this.ctx.storage.kv.put("retryAt", retryAt);
+      this.#kv.put("failures", failures);
+      this.#kv.put("retryAt", retryAt);
       const head = rows[written];
       if (head) {
         this.ctx.storage.sql.exec(
