@@ -115,6 +115,7 @@ const EnvSchema = z.object({
   MEDIA_HEARTBEAT_MS: int(1_000, 60_000, 5_000),
   MEDIA_NODE_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   MEDIA_DRAIN_GOODBYE: z.string().trim().min(1).max(300).optional(),
+  MEDIA_RESUME_BRIDGE: z.string().trim().min(1).max(300).optional(),
 });
 
 export interface MediaNodeConfig {
@@ -154,6 +155,8 @@ export interface MediaNodeConfig {
     apology: string;
     /** Spoken to calls still live when the drain deadline passes. */
     drainGoodbye: string;
+    /** Spoken first by a call moved here after its node was lost, before it goes on. */
+    bridge: string;
   };
 }
 
@@ -218,6 +221,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
       apology: "I'm sorry, I'm having trouble answering right now. Could you say that again?",
       drainGoodbye:
         e.MEDIA_DRAIN_GOODBYE ?? "I'm sorry, I have to end our call now. Please call back and we'll pick up from here.",
+      bridge: e.MEDIA_RESUME_BRIDGE ?? "Sorry, I lost you for a second…",
     },
   };
 }

@@ -5,6 +5,7 @@
 import { performance } from "node:perf_hooks";
 import type { MediaMetrics } from "../metrics/media-metrics.ts";
 import type { TtsEvent, TtsSession } from "../providers/types.ts";
+import { HeardText } from "../session-sink/checkpoints.ts";
 import type { WebNotice } from "../transports/types.ts";
 import type { AudioCache } from "./audio-cache.ts";
 import type { FrameClock } from "./frame-clock.ts";
@@ -35,6 +36,11 @@ export interface AgentAudioDeps {
   onPlayed(reply: Reply): void;
   onGoodbyePlayed(): void;
   onSlowConsumer(): void;
+  /**
+   * The carrier echoed a mark: the caller has now heard `text` of turn `index` (the whole reply so far), to be
+   * checkpointed so a lost node loses nothing the caller heard.
+   */
+  onHeard?(index: number, text: string, mark: string): void;
 }
 
 /** When a carrier never echoes marks (a browser that ignores them), playback is taken as done this long after the last frame. */
@@ -57,6 +63,10 @@ export class AgentAudio {
   #current: Reply | undefined;
   /** Where the current reply's acknowledgement starts in the pacer's bytes, until its first frame leaves. */
   #ackAt: number | undefined;
+  /** Which text each outstanding mark stands for (checkpoints of what was heard). */
+  readonly #heard = new HeardText();
+  /** Per turn, the text of the clauses marked so far. */
+  readonly #markedText = new Map<number, string>();
 
   constructor(deps: AgentAudioDeps) {
     this.#deps = deps;
@@ -97,6 +107,7 @@ export class AgentAudio {
           const reply = this.#current;
           if (reply && reply.index === index) reply.endMark = endMark;
         },
+        onClauseMarked: (clause) => this.#markSent(clause.id, clause.turn, clause.text),
       },
       () => performance.now(),
     );
@@ -190,6 +201,8 @@ export class AgentAudio {
     this.pacer.clear();
     this.pacer.resume();
     this.#speech.interrupt();
+    // The marks still out stand for audio the caller will never hear.
+    this.#heard.cleared();
     return { audible, clearSentAt, heard };
   }
 
@@ -207,6 +220,8 @@ export class AgentAudio {
       return;
     }
     this.#speech.onMarkEchoed(name);
+    const heard = this.#heard.played(name);
+    if (heard) this.#deps.onHeard?.(heard.index, heard.text, name);
     const reply = this.#current;
     if (reply && name === reply.endMark) this.#deps.onPlayed(reply);
   }
@@ -214,6 +229,22 @@ export class AgentAudio {
   /** Forget the clauses of a settled reply. */
   release(reply: Reply): void {
     this.#speech.release(reply.index);
+    this.#markedText.delete(reply.index);
+  }
+
+  /**
+   * A line said as the reply's own words (the bridge of a resumed call): pre-synthesized when the cache has it,
+   * else through the live TTS session. Unlike `playLine` it is the turn's text, not a canned line beside it.
+   */
+  sayCached(reply: Reply, text: string): void {
+    const audio = this.#deps.audioCache.get(this.#deps.voice, text);
+    if (!audio) {
+      this.#speech.speak(reply.index, 0, text, true);
+      return;
+    }
+    const mark = `t${reply.index}said`;
+    this.#speech.playCanned(reply.index, "speech", audio, mark);
+    this.#markSent(mark, reply.index, text);
   }
 
   close(): TtsSession | undefined {
@@ -222,6 +253,13 @@ export class AgentAudio {
     const tts = this.#speech.tts;
     this.#speech.tts = undefined;
     return tts;
+  }
+
+  #markSent(mark: string, index: number, text: string): void {
+    const before = this.#markedText.get(index);
+    const soFar = (before ? `${before} ${text}` : text).replace(/\s+/g, " ").trim();
+    this.#markedText.set(index, soFar);
+    this.#heard.sent(mark, index, soFar);
   }
 
   #tick(now: number): void {

@@ -9,6 +9,7 @@
 // does runs inside this object, and its errors end this call only.
 import { performance } from "node:perf_hooks";
 import type { AgentRuntimeConfig } from "../../../shared/agent-config.ts";
+import type { CallCheckpoint } from "../../../shared/call-checkpoint.ts";
 import type { CallTokenClaims } from "../../../shared/call-token.ts";
 import type { PromptPrefix } from "../../../shared/prompt-prefix.ts";
 import type { CallEndReason, Transport } from "../../../shared/session-events.ts";
@@ -18,6 +19,7 @@ import type { SttEvent, SttProvider, TtsProvider } from "../providers/types.ts";
 import { CloseCode } from "../server/close-codes.ts";
 import type { Logger } from "../server/logger.ts";
 import type { SessionSink } from "../session-sink/types.ts";
+import { extractEntities } from "../tools/entities.ts";
 import { AgentAudio, type CallLink } from "./agent-audio.ts";
 import type { AudioCache } from "./audio-cache.ts";
 import { BargeInPause, type PauseRecord } from "./barge-in-pause.ts";
@@ -49,7 +51,8 @@ export interface CallDeps {
   logger: Logger;
   nodeId: string;
   deadAirMs: number;
-  lines: { filler: string; apology: string; drainGoodbye: string };
+  /** `bridge`: what a resumed call says first (default RESUME_BRIDGE_LINE). */
+  lines: { filler: string; apology: string; drainGoodbye: string; bridge?: string };
   sttRecovery?: Omit<SttRecoveryOptions, "onRecover">;
   /**
    * The version a handoff names, resolved and checked like an admitted call's, with its tool runner. Absent: a
@@ -66,6 +69,8 @@ export interface CallInit {
   transport: Transport;
   link: CallLink;
   carrier: CarrierIds;
+  /** The call was moved here from a lost node: continue its conversation (admission claimed the checkpoint). */
+  resume?: CallCheckpoint;
   /** Caller audio that arrived while the call was being admitted (the same buffer goes on filling). */
   preStart?: PreStartBuffer;
 }
@@ -73,6 +78,16 @@ export interface CallInit {
 /** Recognizer end-of-utterance settings: silence before a final, and gap before UtteranceEnd. */
 const STT_ENDPOINTING_MS = 300;
 const STT_UTTERANCE_END_MS = 1_000;
+
+/** What a resumed call says first, before it goes on. */
+export const RESUME_BRIDGE_LINE = "Sorry, I lost you for a second…";
+
+/**
+ * After the agent hangs up, how long the socket stays open for `call.ended` to reach the edge: when the stream
+ * closes, the carrier asks the edge what next, and the edge waits only 1 s for that event before it takes the call
+ * as lost and moves it to another node.
+ */
+const END_FLUSH_MS = 800;
 
 export class Call {
   readonly callId: string;
@@ -106,6 +121,7 @@ export class Call {
       metrics: deps.metrics,
       log: this.#log,
       notify: (notice) => init.link.sendNotice(notice),
+      entities: () => extractEntities([...this.history.messages]),
     });
     this.callerAudio = new CallerAudio({
       // Until both end-of-utterance answers can have come (plus a margin), caller audio is not batched.
@@ -131,6 +147,7 @@ export class Call {
       },
       onPlayed: (reply) => this.replies.onPlayed(reply),
       onGoodbyePlayed: () => this.#drainWaiter?.(),
+      onHeard: (index, text, mark) => this.telemetry.agentHeard(index, text, mark),
       onSlowConsumer: () =>
         this.end(
           "slow-consumer",
@@ -287,13 +304,42 @@ export class Call {
       return;
     }
     this.#init.link.sendNotice({ type: "ready", callId: this.callId, sampleRate: 16_000 });
-    if (agent.firstMessage) this.replies.greet(agent.firstMessage);
+    const resume = this.#init.resume;
+    if (resume && (resume.history.length > 0 || resume.inProgress)) this.#resume(resume);
+    else if (agent.firstMessage) this.replies.greet(agent.firstMessage);
+  }
+
+  /**
+   * Goes on with a call moved here from a lost node: the history as the caller heard it, turns numbered from the
+   * checkpoint's `nextTurnIndex`, the bridge line instead of the greeting, then the answer the caller was owed.
+   */
+  #resume(checkpoint: CallCheckpoint): void {
+    const owed = this.history.seed(checkpoint);
+    const bridge = this.replies.bridge(checkpoint.nextTurnIndex, this.#bridgeLine, owed === "listen");
+    this.#log.info("call resumed from its checkpoint", {
+      resume: checkpoint.resume,
+      turn: checkpoint.nextTurnIndex,
+      owed,
+    });
+    if (owed !== "answer") return;
+    bridge.on((event) => {
+      // Only once the bridge has played out: a caller who spoke over it is answered by their new turn instead.
+      if (event.type !== "settled" || bridge.state !== "played" || this.#ended) return;
+      const now = performance.now();
+      this.replies.onUserTurn("", now, now);
+    });
+  }
+
+  get #bridgeLine(): string {
+    return this.#deps.lines.bridge ?? RESUME_BRIDGE_LINE;
   }
 
   #warmLines(): void {
     const lines = this.#deps.lines;
     const voice = this.#init.agent.voice;
-    for (const text of [this.replies.agent.agent.acknowledgement, lines.filler, lines.apology, lines.drainGoodbye]) {
+    const texts = [this.replies.agent.agent.acknowledgement, lines.filler, lines.apology, lines.drainGoodbye];
+    if (this.#init.resume) texts.push(this.#bridgeLine);
+    for (const text of texts) {
       void this.#deps.audioCache.warm(this.#deps.tts, voice, text);
     }
   }
@@ -312,10 +358,16 @@ export class Call {
     void tts?.close().catch(() => {});
     this.telemetry.callEnded(reason, detail, performance.now() - this.startedAt, this.replies.count);
     this.#log.info("call ended", { reason, detail });
-    if (!this.#init.link.closed) {
-      this.#init.link.sendNotice({ type: "end", reason: closeText });
-      this.#init.link.end(code, closeText);
-    }
+    const link = this.#init.link;
+    const close = () => {
+      if (link.closed) return;
+      link.sendNotice({ type: "end", reason: closeText });
+      link.end(code, closeText);
+    };
+    // The agent hung up: the carrier asks the edge what next as soon as the stream closes, and a call.ended not yet
+    // stored there would make the call look lost (and be moved to another node).
+    if (reason === "agent-ended" && !link.closed) void this.telemetry.flush(END_FLUSH_MS).then(close);
+    else close();
     this.#drainWaiter?.();
     this.#deps.onEnded?.(this);
   }

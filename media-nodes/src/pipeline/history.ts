@@ -1,5 +1,6 @@
 // The call's history as the model sees it, and every rule that edits it: a reply cut to what the caller heard,
 // tool calls left without results answered, a turn folded into the next, and the notes a handoff leaves.
+import type { CallCheckpoint } from "../../../shared/call-checkpoint.ts";
 import type { ChatContent, ChatMessage } from "../providers/types.ts";
 import { Conversation, type HistoryMark } from "./conversation.ts";
 import type { Reply } from "./reply.ts";
@@ -17,6 +18,32 @@ export class History {
 
   get messages(): readonly ChatMessage[] {
     return this.conversation.messages;
+  }
+
+  /**
+   * A call moved here from a lost node: the conversation as the caller heard it there. Returns what the resumed call
+   * owes the caller: `answer` when their last words were never (fully) answered, `listen` when every turn finished.
+   */
+  seed(checkpoint: Pick<CallCheckpoint, "history" | "inProgress">): "answer" | "listen" {
+    for (const m of checkpoint.history) {
+      if (m.role === "user") this.conversation.appendUserText(m.text);
+      else this.conversation.append("assistant", [{ type: "text", text: m.text }]);
+    }
+    const unfinished = checkpoint.inProgress;
+    if (!unfinished) return "listen";
+    if (unfinished.callerText) this.conversation.appendUserText(unfinished.callerText);
+    if (unfinished.agentHeard) {
+      // The model cannot be asked to go on from its own cut message (that would be a prefill, and it would not know
+      // the caller was gone), so it is told, like a handoff note: finish the answer, without saying it twice.
+      this.conversation.append("assistant", [{ type: "text", text: unfinished.agentHeard }]);
+      this.conversation.appendUserText(
+        "(The line dropped while you were answering and the caller has just been told you lost them for a second. " +
+          "They heard your answer up to where it stops above. Finish it briefly from there, without repeating what " +
+          "they heard.)",
+      );
+      return "answer";
+    }
+    return unfinished.callerText ? "answer" : "listen";
   }
 
   /** A copy for a request. */

@@ -209,6 +209,24 @@ export class Replies {
     this.#d.audio.endReply(reply);
   }
 
+  /**
+   * A resumed call's first turn, numbered `index` (the checkpoint's `nextTurnIndex`; later replies follow it): the
+   * bridge line, as the turn's own words. `remember`: also in the model's history (not when the model is about to
+   * answer the caller's last words, which must stay the last message).
+   */
+  bridge(index: number, text: string, remember: boolean): Reply {
+    this.#count = index;
+    const reply = new Reply(index, "", "speaking");
+    this.#d.history.beginReply(reply, "");
+    this.#begin(reply);
+    reply.generated.push(text);
+    if (remember) this.#d.history.appendAssistant([{ type: "text", text }]);
+    this.#d.audio.sayCached(reply, text);
+    reply.times.firstClauseAt = performance.now();
+    this.#d.audio.endReply(reply);
+    return reply;
+  }
+
   /** Agent audio heard the reply to its end. */
   onPlayed(reply: Reply): void {
     if (reply.settled) return;

@@ -39,6 +39,8 @@ export interface SpeechOutputHooks {
   onTtsFirstByte(turn: number): void;
   /** Every segment of the turn so far is synthesized and marked; `endMark` follows its last byte. */
   onTurnAudioComplete(turn: number, endMark: string): void;
+  /** A clause's mark was placed after its audio: the caller will have heard it when the carrier echoes the mark. */
+  onClauseMarked?(clause: Clause): void;
 }
 
 /** Flush budget: Deepgram allows 20 a minute; keep 2 in reserve for ends of turns. */
@@ -267,6 +269,7 @@ export class SpeechOutput {
     for (const clause of seg.clauses) {
       const { end } = this.#bounds(clause);
       this.pacer.mark(clause.id, end);
+      this.hooks.onClauseMarked?.(clause);
     }
     if (this.#pending.length === 0 && !this.#open) this.pacer.endOfInput();
   }

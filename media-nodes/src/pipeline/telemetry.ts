@@ -6,6 +6,7 @@ import type { CallTokenClaims } from "../../../shared/call-token.ts";
 import type { CallEndReason, SessionEvent, Transport } from "../../../shared/session-events.ts";
 import type { MediaMetrics } from "../metrics/media-metrics.ts";
 import type { Logger } from "../server/logger.ts";
+import { agentTextHeard, callerTurnFinal } from "../session-sink/checkpoints.ts";
 import type { SessionSink } from "../session-sink/types.ts";
 import type { WebNotice } from "../transports/types.ts";
 import type { PauseRecord } from "./barge-in-pause.ts";
@@ -20,6 +21,8 @@ export interface TelemetryDeps {
   log: Logger;
   /** Live transcript lines for a browser caller (carriers ignore them). */
   notify(notice: WebNotice): void;
+  /** Facts from the caller's words so far, checkpointed with each caller turn. */
+  entities?(): Record<string, string>;
 }
 
 /** The carrier's own identifiers of the stream and call, for support; never used for trust. */
@@ -73,7 +76,19 @@ export class Telemetry {
   /** Follows a reply from its start to its record. */
   watch(reply: Reply): void {
     const m = this.#d.metrics;
-    if (reply.userText) this.#d.notify({ type: "transcript", role: "user", text: reply.userText });
+    if (reply.userText) {
+      this.#d.notify({ type: "transcript", role: "user", text: reply.userText });
+      // Checkpointed before the model is asked: a node lost from here on still leaves the caller's words stored.
+      this.#publish({
+        ...callerTurnFinal({
+          callId: this.#d.callId,
+          index: reply.index,
+          text: reply.userText,
+          entities: this.#d.entities?.(),
+        }),
+        seq: 0,
+      });
+    }
     // A committed speculation asked its model before it was watched.
     for (const model of reply.modelIds) m.llmRequests.inc({ model });
     reply.on((event) => {
@@ -105,6 +120,19 @@ export class Telemetry {
           return;
       }
     });
+  }
+
+  /** The caller has now heard `text` of turn `index` (a playback mark came back). */
+  agentHeard(index: number, text: string, mark: string): void {
+    this.#publish({ ...agentTextHeard({ callId: this.#d.callId, index, text, mark }), seq: 0 });
+  }
+
+  /** Everything published so far delivered (or given up on), within `timeoutMs`. */
+  async flush(timeoutMs: number): Promise<void> {
+    await Promise.race([
+      this.#d.sink.flush(timeoutMs).catch(() => {}),
+      new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
+    ]);
   }
 
   /** A filler played with no reply in progress (a stalled recognizer between turns). */

@@ -9,6 +9,7 @@ import { type CallTokenVerifier, importCallTokenVerifier, NonceLedger } from "..
 import type { Transport } from "../../../shared/session-events.ts";
 import { Admission, type AdmittedCall } from "../admission/admission.ts";
 import type { AgentDirectory } from "../admission/agent-directory.ts";
+import type { CheckpointSource } from "../admission/http-checkpoint-source.ts";
 import type { MediaNodeConfig } from "../config.ts";
 import { createMediaMetrics, type MediaMetrics } from "../metrics/media-metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../metrics/registry.ts";
@@ -37,6 +38,8 @@ export interface MediaNodeDeps {
   tts: TtsProvider;
   agents: AgentDirectory;
   sink: SessionSink;
+  /** Where a call moved here from a lost node gets its checkpoint (the edge). Absent: such a call starts afresh. */
+  checkpoints?: CheckpointSource;
   /** Default: built from config.callTokenPublicKeys. */
   verifier?: CallTokenVerifier;
   ledger?: NonceLedger;
@@ -125,6 +128,7 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
     ledger: deps.ledger ?? new NonceLedger(),
     agents: deps.agents,
     region: config.region,
+    ...(deps.checkpoints ? { checkpoints: deps.checkpoints } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
   const clock = new FrameClock({
@@ -190,6 +194,7 @@ export async function startMediaNode(config: MediaNodeConfig, deps: MediaNodeDep
         link: connection,
         carrier: start.carrier,
         preStart: start.preStart,
+        ...(call.resume ? { resume: call.resume } : {}),
       },
       {
         stt: deps.stt,

@@ -3,6 +3,7 @@
 // it in a child process against the emulators.
 import { type AgentDirectory, AgentNotFoundError, loadAgentDirectoryFile } from "../admission/agent-directory.ts";
 import { HttpAgentDirectory } from "../admission/http-agent-directory.ts";
+import { HttpCheckpointSource } from "../admission/http-checkpoint-source.ts";
 import type { MediaNodeConfig } from "../config.ts";
 import { bedrockLlm } from "../providers/bedrock/llm.ts";
 import { deepgramFluxStt } from "../providers/deepgram/flux-stt.ts";
@@ -72,6 +73,17 @@ export async function runMediaNode(
     }),
     agents,
     sink,
+    // Calls moved here from a lost node claim their checkpoint from the edge the session events go to.
+    ...(config.sessionSink
+      ? {
+          checkpoints: new HttpCheckpointSource({
+            baseUrl: config.sessionSink.url,
+            nodeId: config.nodeId,
+            secret: config.sessionSink.secret,
+            ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+          }),
+        }
+      : {}),
     logger,
   });
   if (!config.edge) return { ...node, heartbeat: undefined };

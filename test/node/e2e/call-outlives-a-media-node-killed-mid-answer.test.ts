@@ -1,0 +1,334 @@
+// Issue 11's acceptance test: a media node killed (`kill -9`, a real SIGKILL of a real process) while the agent is
+// answering. Everything is real and local: the edge (workerd, PGlite), two media nodes as child processes in one
+// region registered by heartbeats, the Deepgram and Bedrock emulators, and the simulated Twilio caller, which follows
+// the TwiML <Redirect> when its stream dies as Twilio does. The caller must hear the bridge line on the second stream,
+// the conversation must go on with its history (the model on the new node is asked with the earlier turns), and the
+// stored call must hold every turn the caller heard, once. With no other node, the caller hears the apology and the
+// call ends `failed` / `media_node_lost` with the tenant's lease back.
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { and, asc, eq } from "drizzle-orm";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import WebSocket from "ws";
+import { type BedrockEmulator, startBedrockEmulator } from "../../../emulators/bedrock/index.ts";
+import { type DeepgramEmulator, startDeepgramEmulator } from "../../../emulators/deepgram/index.ts";
+import { type CallReport, newCallSid, runCall, type SimulatedCaller } from "../../../emulators/twilio-caller/caller.ts";
+import { placeCallViaWebhook, sendStatusCallback } from "../../../emulators/twilio-caller/webhook.ts";
+import { type LocalEdge, startLocalEdge } from "../../../scripts/local-edge.ts";
+import { REPO_ROOT } from "../../../scripts/platform/processes.ts";
+import { calls, callTurns } from "../../../workers/src/db/schema.ts";
+import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
+
+const NODE_IDS = ["node-resume-a", "node-resume-b"] as const;
+const BRIDGE = "Sorry, I lost you for a second…";
+const ORDER_LINE = "Can you tell me where my order 48213 is?";
+const HOURS_LINE = "What are your opening hours on Saturday?";
+const LOST_APOLOGY = /lost the connection to your call/;
+
+interface NodeProcess {
+  id: string;
+  child: ChildProcess;
+  /** ws://host:port (the stream base URL it advertises). */
+  url: string;
+  exited: Promise<void>;
+  output(): string;
+}
+
+let edge: LocalEdge;
+let dg: DeepgramEmulator;
+let br: BedrockEmulator;
+const nodes = new Map<string, NodeProcess>();
+let tenant: { accountId: string; key: string };
+let number: string;
+
+async function api<T>(method: string, url: string, body?: unknown, key = tenant?.key) {
+  const res = await fetch(`${edge.url}${url}`, {
+    method,
+    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+async function until<T>(
+  what: string | (() => string),
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `npm run media-node` as the platform runs it: a process of its own, so `kill -9` is the real thing. */
+async function startNodeProcess(id: string): Promise<NodeProcess> {
+  const [kid, publicKey] = Object.entries(edge.callTokenPublicKeys)[0] ?? [];
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("AWS_")) env[k] = v;
+  Object.assign(env, {
+    MEDIA_PORT: "0",
+    MEDIA_HOST: "127.0.0.1",
+    MEDIA_REGION: "us-east-1",
+    MEDIA_NODE_ID: id,
+    MEDIA_NODE_SECRET: edge.nodeSecrets[id] ?? "",
+    CALL_TOKEN_PUBLIC_KEYS: `${kid}:${publicKey}`,
+    DEEPGRAM_URL: dg.url,
+    DEEPGRAM_API_KEY: "emulator-key",
+    BEDROCK_ENDPOINT: br.url,
+    EDGE_URL: edge.url,
+    MEDIA_HEARTBEAT_MS: "1000",
+    MEDIA_LOG_LEVEL: "warn",
+  });
+  delete env.MEDIA_AGENTS_FILE;
+  delete env.SESSION_SINK_URL;
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "media-nodes/src/main.ts")], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const listening = await until(
+    `media node ${id} to register`,
+    () => {
+      if (child.exitCode !== null) throw new Error(`media node ${id} exited: ${out}`);
+      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+      return url && out.includes("registered with the edge") ? url : undefined;
+    },
+    30_000,
+  );
+  const node = { id, child, url: listening.replace(/^http/, "ws"), exited, output: () => out };
+  nodes.set(id, node);
+  return node;
+}
+
+function nodeOf(streamUrl: string): NodeProcess {
+  const node = [...nodes.values()].find((n) => streamUrl.startsWith(n.url));
+  if (!node) throw new Error(`no node serves ${streamUrl}`);
+  return node;
+}
+
+async function killNode(node: NodeProcess): Promise<void> {
+  node.child.kill("SIGKILL");
+  await node.exited;
+}
+
+/** The call's CallLedger as the console's live feed shows it first: the snapshot. */
+async function ledgerSnapshot(callId: string): Promise<{
+  state: string;
+  record: { nodeId?: string };
+  actions?: { type: string; detail?: string }[];
+}> {
+  const ws = new WebSocket(`${edge.url.replace(/^http/, "ws")}/v1/calls/${callId}/live`, {
+    headers: { authorization: `Bearer ${tenant.key}` },
+  });
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      ws.once("message", (data) => resolve(String(data)));
+      ws.once("error", reject);
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`live feed: HTTP ${res.statusCode}`)));
+    });
+    return (JSON.parse(first) as { snapshot: Awaited<ReturnType<typeof ledgerSnapshot>> }).snapshot;
+  } finally {
+    ws.close();
+  }
+}
+
+/**
+ * Places a call and, once the caller has heard the first clause of turn `turn` (its mark echoed) and the node has had
+ * a moment to checkpoint it, kills the node.
+ */
+async function callAndKill(
+  callSid: string,
+  script: Parameters<typeof runCall>[1]["script"],
+  turn: number,
+): Promise<{ report: CallReport; killed: NodeProcess; killedAt: number; spoken: string[] }> {
+  const answered = await placeCallViaWebhook({
+    voiceUrl: `${edge.url}/v1/telephony/twilio/voice`,
+    authToken: edge.twilioAuthToken,
+    from: "+12125550123",
+    to: number,
+    callSid,
+    caller: { replyTimeoutMs: 15_000, replySilenceMs: 700 },
+  });
+  if (answered.outcome !== "connected") throw new Error(`call not connected: ${JSON.stringify(answered)}`);
+  const first = nodeOf(answered.stream.url);
+  const caller: SimulatedCaller = answered.caller;
+  const running = runCall(caller, { script, greetingTimeoutMs: 10_000 });
+  const heardMark = new RegExp(`^t${turn}c\\d+$`);
+  await until(
+    `the caller to hear the first clause of turn ${turn}`,
+    () => (caller.report().marks.some((m) => heardMark.test(m.name) && m.echoedAt !== null) ? true : undefined),
+    20_000,
+  );
+  // The echo has to reach the node and its checkpoint the edge (one HTTP request): a node killed within those few
+  // milliseconds loses that one mark, as a real one would. The answer goes on for seconds after its first clause.
+  await new Promise((r) => setTimeout(r, 400));
+  const killedAt = Date.now();
+  await killNode(first);
+  return { report: await running, killed: first, killedAt, spoken: answered.spoken };
+}
+
+beforeAll(async () => {
+  [dg, br, edge] = await Promise.all([
+    startDeepgramEmulator({ port: 0, profile: "instant" }),
+    startBedrockEmulator({ port: 0, profile: "instant" }),
+    startLocalEdge({ nodeIds: [...NODE_IDS], backend: "pglite", logLevel: "error" }),
+  ]);
+  const signUp = await api<{ account: { id: string }; apiKey: { key: string } }>(
+    "POST",
+    "/v1/accounts",
+    { name: "Spokes Bikes", email: `resume-${crypto.randomUUID()}@example.com` },
+    "",
+  );
+  expect(signUp.status).toBe(201);
+  tenant = { accountId: signUp.body.account.id, key: signUp.body.apiKey.key };
+  const agent = await api<{ id: string }>("POST", "/v1/agents", {
+    name: "Front desk",
+    publish: true,
+    config: {
+      systemPrompt: "You are the receptionist of Spokes, a bike shop.",
+      firstMessage: "Thanks for calling Spokes, how can I help?",
+    },
+  });
+  expect(agent.status).toBe(201);
+  number = `+1415${String(Date.now()).slice(-7)}`;
+  expect(
+    (await api("POST", "/v1/phone-numbers", { e164: number, provider: "twilio", agentId: agent.body.id })).status,
+  ).toBe(201);
+  await Promise.all(NODE_IDS.map((id) => startNodeProcess(id)));
+}, 120_000);
+
+afterAll(async () => {
+  for (const node of nodes.values())
+    if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill();
+  await Promise.all([...nodes.values()].map((n) => n.exited));
+  await Promise.all([dg?.close(), br?.close()]);
+  await edge?.stop();
+});
+
+test("a node killed while the agent answers: the caller hears the bridge on another node, the conversation goes on, every heard turn is stored once", async () => {
+  const callSid = newCallSid();
+  const callId = await callIdForCarrierCall("twilio", callSid);
+  dg.setScript(callId, [ORDER_LINE, HOURS_LINE]);
+
+  // The caller asks about an order, is cut off while the answer plays, waits through the gap, then asks on.
+  const { report, killed, killedAt } = await callAndKill(callSid, [ORDER_LINE, { pauseMs: 7_000 }, HOURS_LINE], 1);
+  const survivor = [...nodes.values()].find((n) => n !== killed);
+  if (!survivor) throw new Error("no second node");
+
+  // What the caller heard: two streams, the second on the other node, and on it the bridge first, soon after the cut.
+  expect(report.streams).toHaveLength(2);
+  const [lost, resumed] = report.streams;
+  expect(nodeOf(lost?.url ?? "").id).toBe(killed.id);
+  expect(nodeOf(resumed?.url ?? "").id).toBe(survivor.id);
+  const onSecond = report.marks.filter((m) => m.receivedAt >= (resumed?.openedAt ?? Number.POSITIVE_INFINITY));
+  // Turn 0 was the greeting, turn 1 the answer that was cut: the resumed node's first turn is 2, the bridge.
+  expect(onSecond[0]?.name).toMatch(/^t2(said|c\d+)$/);
+  expect(onSecond[0]?.echoedAt).not.toBeNull();
+  expect((onSecond[0]?.receivedAt ?? 0) - (lost?.closedAt ?? 0)).toBeLessThan(5_000);
+  // The answer to the last question came on the new node.
+  expect(report.turns.at(-1)).toMatchObject({ line: HOURS_LINE, timedOut: false });
+
+  // The history reached the new node: its first model request carries the turns said on the lost one.
+  const resumedRequests = br
+    .requests()
+    .filter(
+      (r) =>
+        r.receivedAt > killedAt &&
+        (r.body as { requestMetadata?: { callId?: string } } | null)?.requestMetadata?.callId === callId,
+    );
+  expect(resumedRequests.length).toBeGreaterThanOrEqual(1);
+  const firstAfter = JSON.stringify((resumedRequests[0]?.body as { messages?: unknown } | undefined)?.messages);
+  expect(firstAfter).toContain("48213");
+  expect(firstAfter).toContain("Thanks for calling Spokes");
+
+  const status = await sendStatusCallback({
+    statusUrl: `${edge.url}/v1/telephony/twilio/status`,
+    authToken: edge.twilioAuthToken,
+    callSid,
+    accountSid: report.accountSid,
+    status: "completed",
+    duration: report.durationMs / 1000,
+    from: "+12125550123",
+    to: number,
+  });
+  expect(status.status).toBe(200);
+
+  // What is stored: every turn the caller heard, each (turn, speaker) once, the cut answer as heard.
+  const db = edge.db.db;
+  const call = await until("the finished call record", async () => {
+    const [row] = await db
+      .select()
+      .from(calls)
+      .where(and(eq(calls.tenantId, tenant.accountId), eq(calls.id, callId)));
+    return row?.endedAt ? row : undefined;
+  });
+  expect(call.status).toBe("completed");
+  let seen: unknown[] = [];
+  const turns = await until(
+    () => `every turn (stored so far: ${JSON.stringify(seen)})`,
+    async () => {
+      const rows = await db
+        .select()
+        .from(callTurns)
+        .where(and(eq(callTurns.tenantId, tenant.accountId), eq(callTurns.callId, callId)))
+        .orderBy(asc(callTurns.turnIndex), asc(callTurns.speaker));
+      seen = rows.map((r) => [r.turnIndex, r.speaker, r.text, r.interrupted]);
+      return rows.some((r) => r.speaker === "caller" && r.text === HOURS_LINE) &&
+        rows.some((r) => r.turnIndex === 1 && r.speaker === "agent")
+        ? rows
+        : undefined;
+    },
+  );
+  const keys = turns.map((t) => `${t.turnIndex}/${t.speaker}`);
+  expect(new Set(keys).size).toBe(keys.length);
+  const row = (index: number, speaker: "caller" | "agent") =>
+    turns.find((t) => t.turnIndex === index && t.speaker === speaker);
+  expect(row(0, "agent")?.text).toBe("Thanks for calling Spokes, how can I help?");
+  expect(row(1, "caller")?.text).toBe(ORDER_LINE);
+  expect(row(1, "agent")?.interrupted).toBe(true);
+  expect(row(1, "agent")?.text.length).toBeGreaterThan(0);
+  expect(row(2, "agent")?.text).toBe(BRIDGE);
+  const later = turns.filter((t) => t.turnIndex > 2);
+  expect(later.some((t) => t.speaker === "agent" && t.text.length > 0)).toBe(true);
+  expect(later.find((t) => t.speaker === "caller")?.text).toBe(HOURS_LINE);
+
+  // The ledger names the node the call ended on, and its log says which one was lost.
+  const snapshot = await ledgerSnapshot(callId);
+  expect(snapshot.record.nodeId).toBe(survivor.id);
+  expect(snapshot.actions?.some((a) => a.type === "resume" && a.detail?.includes(killed.id))).toBe(true);
+}, 90_000);
+
+test("with no other node left: the caller hears the apology, the call ends failed / media_node_lost, the lease is back", async () => {
+  const callSid = newCallSid();
+  const callId = await callIdForCarrierCall("twilio", callSid);
+  dg.setScript(callId, [ORDER_LINE]);
+  const { spoken } = await callAndKill(callSid, [ORDER_LINE, { pauseMs: 3_000 }], 1);
+  expect(spoken.some((s) => LOST_APOLOGY.test(s))).toBe(true);
+
+  const db = edge.db.db;
+  const call = await until("the ended call record", async () => {
+    const [row] = await db
+      .select()
+      .from(calls)
+      .where(and(eq(calls.tenantId, tenant.accountId), eq(calls.id, callId)));
+    return row?.endedAt ? row : undefined;
+  });
+  expect(call).toMatchObject({ status: "failed", endReason: "media_node_lost" });
+  const after = await until("the lease to be released", async () => {
+    const r = await api<{ activeCalls: number }>("GET", `/v1/accounts/${tenant.accountId}`);
+    return r.body.activeCalls === 0 ? r.body : undefined;
+  });
+  expect(after.activeCalls).toBe(0);
+}, 60_000);
