@@ -5,8 +5,8 @@
 //                                               ▲                                                         │
 //                                               └──── interrupt(): clear, reply interrupt, history trim ◄─┘
 //
-// Supervision watches for silence on the pacer's tick; Telemetry follows each reply's events. Everything a call
-// does runs inside this object, and its errors end this call only.
+// Supervision watches for silence on the pacer's tick; Telemetry follows each reply's events; TurnFlow carries
+// the events between the parts. Everything a call does runs inside this object, and its errors end this call only.
 import { performance } from "node:perf_hooks";
 import type { AgentRuntimeConfig } from "../../../shared/agent-config.ts";
 import type { CallCheckpoint } from "../../../shared/call-checkpoint.ts";
@@ -14,29 +14,32 @@ import type { CallTokenClaims } from "../../../shared/call-token.ts";
 import type { PromptPrefix } from "../../../shared/prompt-prefix.ts";
 import type { CallEndReason, Transport } from "../../../shared/session-events.ts";
 import type { MediaMetrics } from "../metrics/media-metrics.ts";
-import { type SttRecoveryOptions, sttWithRecovery } from "../providers/fallback.ts";
-import type { SttEvent, SttProvider, TtsProvider } from "../providers/types.ts";
+import type { SttRecoveryOptions } from "../providers/fallback.ts";
+import type { SttProvider, TtsProvider } from "../providers/types.ts";
 import { CloseCode } from "../server/close-codes.ts";
 import type { Logger } from "../server/logger.ts";
 import type { SessionSink } from "../session-sink/types.ts";
 import { extractEntities } from "../tools/entities.ts";
 import { AgentAudio, type CallLink } from "./agent-audio.ts";
 import type { AudioCache } from "./audio-cache.ts";
-import { BargeInPause, type PauseRecord } from "./barge-in-pause.ts";
+import { BargeInPause } from "./barge-in-pause.ts";
+import { openCallProviders, STT_PROMPT_WINDOW_MS } from "./call-providers.ts";
 import { CallerAudio, type PreStartBuffer } from "./caller-audio.ts";
 import type { FrameClock } from "./frame-clock.ts";
 import { History } from "./history.ts";
-import { type Interruption, interrupt } from "./interruption.ts";
 import { type HandoffTarget, Replies } from "./replies.ts";
 import type { Reply } from "./reply.ts";
 import type { LlmStreamer, ToolRunnerPort } from "./reply-rounds.ts";
+import { hasConversation, RESUME_BRIDGE_LINE, resumeCall } from "./resume.ts";
 import { Supervision } from "./supervision.ts";
 import { type CarrierIds, Telemetry } from "./telemetry.ts";
-import { type UserTurnEvent, UserTurns } from "./user-turns.ts";
+import { TurnFlow } from "./turn-flow.ts";
+import { UserTurns } from "./user-turns.ts";
 
 export type { CallLink } from "./agent-audio.ts";
 export type { HandoffTarget } from "./replies.ts";
 export type { LlmStreamer, ToolRunnerPort } from "./reply-rounds.ts";
+export { RESUME_BRIDGE_LINE } from "./resume.ts";
 
 export interface CallDeps {
   stt: SttProvider;
@@ -75,13 +78,6 @@ export interface CallInit {
   preStart?: PreStartBuffer;
 }
 
-/** Recognizer end-of-utterance settings: silence before a final, and gap before UtteranceEnd. */
-const STT_ENDPOINTING_MS = 300;
-const STT_UTTERANCE_END_MS = 1_000;
-
-/** What a resumed call says first, before it goes on. */
-export const RESUME_BRIDGE_LINE = "Sorry, I lost you for a second…";
-
 /**
  * After the agent hangs up, how long the socket stays open for `call.ended` to reach the edge: when the stream
  * closes, the carrier asks the edge what next, and the edge waits only 1 s for that event before it takes the call
@@ -107,8 +103,7 @@ export class Call {
   #ended = false;
   #started = false;
   #drainWaiter: (() => void) | undefined;
-  /** Canned lines played with no reply in progress, waiting for the turn they belong to. */
-  #looseLines: { source: "filler"; text: string }[] = [];
+  readonly #flow: TurnFlow;
 
   constructor(init: CallInit, deps: CallDeps) {
     this.#init = init;
@@ -124,8 +119,7 @@ export class Call {
       entities: () => extractEntities([...this.history.messages]),
     });
     this.callerAudio = new CallerAudio({
-      // Until both end-of-utterance answers can have come (plus a margin), caller audio is not batched.
-      promptWindowMs: STT_ENDPOINTING_MS + STT_UTTERANCE_END_MS + 200,
+      promptWindowMs: STT_PROMPT_WINDOW_MS,
       onFrame: (now, speaking) => {
         this.bargeInPause.onCallerFrame(now, this.callerAudio.vad.lastVoicedAt === now, speaking);
         this.userTurns.onFrame(now, speaking);
@@ -159,7 +153,7 @@ export class Call {
     this.bargeInPause = new BargeInPause(
       this.agentAudio,
       init.agent.bargeIn,
-      (record) => this.#onPauseDecided(record),
+      (record) => this.#flow.onPauseDecided(record),
       () => this.userTurns.wordsOverAgent(),
     );
     this.userTurns = new UserTurns(
@@ -171,7 +165,7 @@ export class Call {
         lastVoicedAt: () => vad.lastVoicedAt,
         session: () => this.callerAudio.stt,
       },
-      (event) => this.#onUserTurn(event),
+      (event) => this.#flow.onUserTurn(event),
       { turnTaking: init.agent.turnTaking, language: init.agent.language },
     );
     this.supervision = new Supervision(
@@ -192,7 +186,7 @@ export class Call {
           else if (this.agentAudio.playLoose("filler", deps.lines.filler)) {
             this.telemetry.fillerWithoutReply();
             // Heard before any reply exists (a stalled recognizer mid-turn): stored with the reply that follows.
-            this.#looseLines.push({ source: "filler", text: deps.lines.filler });
+            this.#flow.holdLooseLine({ source: "filler", text: deps.lines.filler });
           }
         },
       },
@@ -207,7 +201,7 @@ export class Call {
       apology: deps.lines.apology,
       log: this.#log,
       poll: () => deps.clock.runDue(),
-      interrupt: (interruption) => this.#interrupt(interruption),
+      interrupt: (interruption) => this.#flow.interrupt(interruption),
       ...(deps.handOff ? { handOff: deps.handOff } : {}),
       onHandedOff: (agent) => {
         this.userTurns.setPolicy(agent.agent.bargeIn);
@@ -222,6 +216,22 @@ export class Call {
         this.end("internal-error", String(err), CloseCode.internalError, "internal error");
       },
       onAgentEnded: () => this.end("agent-ended", "the agent ended the call", CloseCode.normal, "call ended by agent"),
+    });
+    this.#flow = new TurnFlow({
+      userTurns: this.userTurns,
+      bargeInPause: this.bargeInPause,
+      replies: this.replies,
+      agentAudio: this.agentAudio,
+      history: this.history,
+      telemetry: this.telemetry,
+      ended: () => this.#ended,
+      onSttLost: (reason) =>
+        this.end(
+          "provider-failure",
+          `speech recognition lost: ${reason}`,
+          CloseCode.unavailable,
+          "speech recognition unavailable",
+        ),
     });
   }
 
@@ -254,38 +264,20 @@ export class Call {
     const { agent, claims } = this.#init;
     this.telemetry.callStarted(claims, this.#deps.nodeId, this.#init.transport, this.#init.carrier);
     this.#warmLines();
-    const stt = sttWithRecovery(this.#deps.stt, {
-      ...this.#deps.sttRecovery,
-      onRecover: ({ cause, reason }) => {
-        this.#log.warn("speech recognition reopened; replaying the caller's unconfirmed audio", { cause, reason });
-        this.#deps.metrics.sttRecoveries.inc({ cause });
-        if (cause === "stall") this.supervision.noteSttStall();
-      },
-    });
     try {
-      const [sttSession, tts] = await Promise.all([
-        stt.open(
-          {
-            encoding: "mulaw",
-            sampleRate: 8_000,
-            language: agent.language,
-            endpointingMs: STT_ENDPOINTING_MS,
-            utteranceEndMs: STT_UTTERANCE_END_MS,
-            ...(agent.keyterms.length ? { keyterms: agent.keyterms } : {}),
-            tag: this.callId,
-            recognizer: agent.recognizer,
-            turn: {
-              eagerEotThreshold: agent.turnTaking.eagerEotThreshold,
-              eotThreshold: agent.turnTaking.eotThreshold,
-              eotTimeoutMs: agent.turnTaking.eotTimeoutMs,
-            },
+      const [sttSession, tts] = await openCallProviders(
+        this.#deps,
+        { callId: this.callId, agent },
+        {
+          onStt: (e) => this.#guard("stt", () => this.#flow.onStt(e)),
+          onTts: (e) => this.#guard("tts", () => this.agentAudio.onTtsEvent(e)),
+          onRecover: ({ cause, reason }) => {
+            this.#log.warn("speech recognition reopened; replaying the caller's unconfirmed audio", { cause, reason });
+            this.#deps.metrics.sttRecoveries.inc({ cause });
+            if (cause === "stall") this.supervision.noteSttStall();
           },
-          (e) => this.#guard("stt", () => this.#onStt(e)),
-        ),
-        this.#deps.tts.open({ voice: agent.voice, encoding: "mulaw", sampleRate: 8_000 }, (e) =>
-          this.#guard("tts", () => this.agentAudio.onTtsEvent(e)),
-        ),
-      ]);
+        },
+      );
       if (this.#ended) {
         await Promise.allSettled([sttSession.close(), tts.close()]);
         return;
@@ -305,29 +297,15 @@ export class Call {
     }
     this.#init.link.sendNotice({ type: "ready", callId: this.callId, sampleRate: 16_000 });
     const resume = this.#init.resume;
-    if (resume && (resume.history.length > 0 || resume.inProgress)) this.#resume(resume);
-    else if (agent.firstMessage) this.replies.greet(agent.firstMessage);
-  }
-
-  /**
-   * Goes on with a call moved here from a lost node: the history as the caller heard it, turns numbered from the
-   * checkpoint's `nextTurnIndex`, the bridge line instead of the greeting, then the answer the caller was owed.
-   */
-  #resume(checkpoint: CallCheckpoint): void {
-    const owed = this.history.seed(checkpoint);
-    const bridge = this.replies.bridge(checkpoint.nextTurnIndex, this.#bridgeLine, owed === "listen");
-    this.#log.info("call resumed from its checkpoint", {
-      resume: checkpoint.resume,
-      turn: checkpoint.nextTurnIndex,
-      owed,
-    });
-    if (owed !== "answer") return;
-    bridge.on((event) => {
-      // Only once the bridge has played out: a caller who spoke over it is answered by their new turn instead.
-      if (event.type !== "settled" || bridge.state !== "played" || this.#ended) return;
-      const now = performance.now();
-      this.replies.onUserTurn("", now, now);
-    });
+    if (hasConversation(resume)) {
+      resumeCall(resume, {
+        history: this.history,
+        replies: this.replies,
+        log: this.#log,
+        bridgeLine: this.#bridgeLine,
+        ended: () => this.#ended,
+      });
+    } else if (agent.firstMessage) this.replies.greet(agent.firstMessage);
   }
 
   get #bridgeLine(): string {
@@ -375,7 +353,7 @@ export class Call {
   /** Drain deadline: stop whatever is being said, say goodbye, and end once it has played. */
   async endWithGoodbye(maxWaitMs = 8_000): Promise<void> {
     if (this.#ended) return;
-    this.#interrupt({ reason: "drain", detectedAt: performance.now() });
+    this.#flow.interrupt({ reason: "drain", detectedAt: performance.now() });
     const playMs = this.#started ? this.agentAudio.playGoodbye(this.#deps.lines.drainGoodbye) : undefined;
     if (playMs !== undefined) {
       const done = new Promise<void>((resolve) => {
@@ -418,84 +396,5 @@ export class Call {
 
   onDtmf(digit: string): void {
     this.#log.debug("dtmf", { digit });
-  }
-
-  // ── between the parts ─────────────────────────────────────────────────────────────────────────
-
-  #onStt(event: SttEvent): void {
-    if (this.#ended) return;
-    if (event.type === "closed") {
-      // sttWithRecovery already reopened what it could.
-      this.end(
-        "provider-failure",
-        `speech recognition lost: ${event.reason}`,
-        CloseCode.unavailable,
-        "speech recognition unavailable",
-      );
-      return;
-    }
-    const now = performance.now();
-    // Flux's start of turn is a speech onset too: the same pause as the VAD's.
-    if (event.type === "turn-started" && this.bargeInPause.onRecognizerOnset(now)) this.#notePause(now);
-    this.userTurns.onStt(event, now);
-  }
-
-  #onUserTurn(event: UserTurnEvent): void {
-    switch (event.type) {
-      // Speech onset over the agent pauses it at once (no clear: the carrier plays out what it has). Flux's
-      // start of turn does the same (#onStt).
-      case "speech-started":
-        if (this.bargeInPause.onset(event.at)) this.#notePause(event.at);
-        return;
-      case "interruption":
-        this.#interrupt({ reason: "barge-in", detectedAt: event.detectedAt });
-        return;
-      case "eager-end":
-        this.replies.speculate(event.text, event.speechEndAt);
-        return;
-      case "resumed":
-        this.replies.dropSpeculation();
-        return;
-      case "turn-ended":
-        this.replies.onUserTurn(event.text, event.speechEndAt, event.sttFinalAt);
-        this.#attachLooseLines();
-        return;
-    }
-  }
-
-  /** Every line the caller heard is stored: loose ones go first in the turn that answers them. */
-  #attachLooseLines(): void {
-    const reply = this.replies.current;
-    if (this.#looseLines.length === 0 || !reply || reply.settled) return;
-    reply.lines.unshift(...this.#looseLines);
-    this.#looseLines = [];
-  }
-
-  #notePause(at: number): void {
-    const times = this.agentAudio.current?.times;
-    if (!times) return;
-    times.pausedAt = at;
-    times.resumedAt = times.pauseDecidedAt = undefined;
-    times.pauses = (times.pauses ?? 0) + 1;
-  }
-
-  #onPauseDecided(record: PauseRecord): void {
-    const reply = this.agentAudio.current;
-    if (reply?.times.pausedAt === record.pausedAt) {
-      reply.times.pauseDecidedAt = record.decidedAt;
-      if (record.outcome === "resumed") reply.times.resumedAt = record.decidedAt;
-    }
-    this.telemetry.bargeInPause(record);
-  }
-
-  /** The one interruption path (interruption.ts): clear, reply interrupt, history trim. */
-  #interrupt(interruption: Interruption): void {
-    // A pause in progress is decided here: the caller interrupted, or something else stopped the agent.
-    this.bargeInPause.settle(interruption.detectedAt, interruption.reason === "barge-in" ? "interrupted" : "ended");
-    const { clearSentAt } = interrupt(
-      { audio: this.agentAudio, history: this.history, reply: this.replies.current },
-      interruption,
-    );
-    if (interruption.reason === "barge-in") this.telemetry.bargeIn(interruption.detectedAt, clearSentAt);
   }
 }
