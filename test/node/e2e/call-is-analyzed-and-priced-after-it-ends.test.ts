@@ -16,10 +16,14 @@ import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-i
 const NODE_ID = "node-e2e-analysis";
 const HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
 /** Audio the simulated caller plays; the Deepgram emulator lays these words over it. */
-const SCRIPT = ["book-appointment", "thanks-goodbye"];
-// The first line is laid over the "book-appointment" recording (3.3 s), so it is about as long to say: a scripted
-// line far longer than its audio is, rightly, cut where the recogniser's endpoint falls.
-const LINES = ["Hi, this is Maria Lopez, appointment next Tuesday, call 415 555 0199.", "Thanks, that's all. Bye!"];
+const SCRIPT = ["book-appointment", "order-status", "thanks-goodbye"];
+// Each line is laid over the recording played with it, so each is about as long to say as its audio (3.3 s and
+// 3.9 s): a scripted line far longer than its audio is, rightly, cut where the recogniser ends the turn.
+const LINES = [
+  "Hi, this is Maria Lopez, I'd like an appointment next Tuesday.",
+  "Please call me back at 415 555 0199.",
+  "Thanks, that's all. Bye!",
+];
 
 const dataSchema = (callbackPattern: string) => ({
   type: "object",
