@@ -137,6 +137,7 @@ export class Call {
       onFrame: (frame, now) => vad.noteOutbound(frame, now),
       onTick: (now) => {
         this.bargeInPause.tick(now);
+        this.userTurns.tick(now);
         this.supervision.tick(now);
       },
       onPlayed: (reply) => this.replies.onPlayed(reply),
@@ -322,10 +323,7 @@ export class Call {
     }
   }
 
-  /**
-   * Ends the call once: stops the providers, publishes what is left, closes the socket (unless the peer
-   * already did). Safe to call from anywhere, any number of times.
-   */
+  /** Ends the call once: stops the providers, publishes what is left, closes the socket. Safe to call again. */
   end(reason: CallEndReason, detail?: string, code: number = CloseCode.normal, closeText = "call ended"): void {
     if (this.#ended) return;
     this.#ended = true;

@@ -110,6 +110,14 @@ export class UserTurns {
   }
 
   /** Once per caller frame, with the VAD's verdict on it. Allocates nothing unless something is decided. */
+  /**
+   * On the pacer's tick. Nova-3's end of turn is judged on silence, and a caller whose audio stops altogether (a
+   * browser that stops sending, a carrier gap) makes no frames to judge it by: the clock goes on regardless.
+   */
+  tick(now: number): void {
+    if (this.#heardSpeech && this.#endpointing()) this.#endpointingTick(now);
+  }
+
   onFrame(now: number, speaking: boolean): void {
     if (speaking !== this.#speaking) {
       this.#speaking = speaking;

@@ -102,9 +102,11 @@ test("Bedrock throttles every model: the caller hears a spoken apology that is s
   expect(first!.assistantText).toBe(APOLOGY);
   expect(first!.lines).toEqual([{ source: "apology", text: APOLOGY }]);
   expect(first!.generatedText).toBe("");
+  // The answer the caller heard is the model's last answered request (a speculative one before it may have been
+  // dropped when the caller's final words differed).
   const answers = br.requests().filter((r) => r.reply?.text);
-  expect(answers).toHaveLength(1);
-  expect(second!.assistantText).toBe(answers[0]!.reply!.text.trim());
+  expect(answers.length).toBeGreaterThanOrEqual(1);
+  expect(second!.assistantText).toBe(answers.at(-1)!.reply!.text.trim());
   await hangUp(harness, caller, callId);
 }, 30_000);
 
