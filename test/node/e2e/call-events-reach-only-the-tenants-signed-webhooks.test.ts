@@ -97,12 +97,16 @@ const headersOf = (r: Received) => ({
 });
 
 beforeAll(async () => {
-  [dg, br, edge] = await Promise.all([
+  [dg, br] = await Promise.all([
     startDeepgramEmulator({ port: 0, profile: "instant" }),
     startBedrockEmulator({ port: 0, profile: "instant" }),
-    // Retries a second apart instead of minutes and hours, so five failures take seconds.
-    startLocalEdge({ nodeIds: [NODE_ID], vars: { WEBHOOK_RETRY_DELAYS_SECONDS: "1,1,1,1,1,1,1" } }),
   ]);
+  // Retries a second apart instead of minutes and hours, so five failures take seconds. The edge's post-call
+  // analysis asks the same Bedrock emulator.
+  edge = await startLocalEdge({
+    nodeIds: [NODE_ID],
+    vars: { WEBHOOK_RETRY_DELAYS_SECONDS: "1,1,1,1,1,1,1", BEDROCK_ENDPOINT: br.url },
+  });
   const [kid, publicKey] = Object.entries(edge.callTokenPublicKeys)[0] ?? [];
   node = await runMediaNode(
     loadConfig({
@@ -135,7 +139,11 @@ test("a call's events reach the tenant's endpoints signed, survive five failures
   const agent = await api<{ id: string }>("POST", "/v1/agents", a.key, {
     name: "Front desk",
     publish: true,
-    config: { systemPrompt: "You are a receptionist. Keep answers short.", firstMessage: "Hello, how can I help?" },
+    config: {
+      systemPrompt: "You are a receptionist. Keep answers short.",
+      firstMessage: "Hello, how can I help?",
+      analysis: {},
+    },
   });
   const number = `+1415${String(Date.now()).slice(-7)}`;
   expect(
@@ -147,7 +155,7 @@ test("a call's events reach the tenant's endpoints signed, survive five failures
   const flaky = await serveEndpoint((n) => (n <= 5 ? 500 : 200));
   const other = await serveEndpoint();
   endpoints.push(steady, flaky, other);
-  const steadyEndpoint = await addEndpoint(a.key, steady, ["call.started", "call.ended"]);
+  const steadyEndpoint = await addEndpoint(a.key, steady, ["call.started", "call.ended", "call.analyzed"]);
   const flakyEndpoint = await addEndpoint(a.key, flaky, ["call.ended"]);
   const otherEndpoint = await addEndpoint(b.key, other, []);
 
@@ -182,15 +190,20 @@ test("a call's events reach the tenant's endpoints signed, survive five failures
     ).status,
   ).toBe(200);
 
-  // The steady endpoint: call.started then call.ended, each verified with the endpoint's secret by standardwebhooks.
-  const both = await until("call.started and call.ended", () =>
-    steady.received.length >= 2 ? steady.received : undefined,
+  // The steady endpoint: call.started, call.ended and call.analyzed, each verified with the endpoint's secret by
+  // standardwebhooks.
+  const both = await until("call.started, call.ended and call.analyzed", () =>
+    steady.received.length >= 3 ? steady.received : undefined,
   );
   const hook = new Webhook(steadyEndpoint.secret);
   const events = both.map(
     (r) => hook.verify(r.body, headersOf(r)) as { type: string; version: number; data: Record<string, unknown> },
   );
-  expect(events.map((e) => e.type).sort()).toEqual(["call.ended", "call.started"]);
+  expect(events.map((e) => e.type).sort()).toEqual(["call.analyzed", "call.ended", "call.started"]);
+  // The analysis, as the API stores it: the summary of the call as heard.
+  const analyzed = events.find((e) => e.type === "call.analyzed");
+  expect(analyzed?.data).toMatchObject({ callId, summary: expect.any(String) });
+  expect(String(analyzed?.data.summary).length).toBeGreaterThan(0);
   const started = events.find((e) => e.type === "call.started");
   const ended = events.find((e) => e.type === "call.ended");
   expect(started).toMatchObject({
