@@ -20,6 +20,8 @@ const NO_WORDS = Object.freeze({ heard: 0, meaningful: 0 });
 export const EAGER_SILENCE_MS = 150;
 /** Nova-3: silence after a finalized, finished phrase that ends the turn (the recogniser's own endpointing). */
 export const ENDPOINT_SILENCE_MS = 300;
+/** Two frames without caller audio: it has stopped arriving, not just jittered. */
+const FRAME_GAP_MS = 40;
 /** Thresholds while the caller reads out digits: a pause between groups is not the end of the turn. */
 export const DIGITS_THRESHOLDS: Partial<TurnThresholds> = { eagerEotThreshold: 0.8, eotThreshold: 0.9 };
 
@@ -75,6 +77,8 @@ export class UserTurns {
   #settings: TurnSettings | undefined;
   /** Speech heard since the last turn ended (the VAD's). */
   #heardSpeech = false;
+  /** When the last caller frame arrived (the pacer's tick takes over the silence judgement once they stop). */
+  #lastFrameAt = Number.NEGATIVE_INFINITY;
   /** The VAD's last voiced frame when finalize() was asked: a later one means the caller went on. */
   #askedAtVoice = 0;
   /** Nova-3: how long the finals so far may wait for more speech (unset until judged). */
@@ -115,10 +119,13 @@ export class UserTurns {
    * browser that stops sending, a carrier gap) makes no frames to judge it by: the clock goes on regardless.
    */
   tick(now: number): void {
+    // While frames arrive, onFrame already judges it each frame: the tick only covers audio that stopped.
+    if (now - this.#lastFrameAt < FRAME_GAP_MS) return;
     if (this.#heardSpeech && this.#endpointing()) this.#endpointingTick(now);
   }
 
   onFrame(now: number, speaking: boolean): void {
+    this.#lastFrameAt = now;
     if (speaking !== this.#speaking) {
       this.#speaking = speaking;
       if (speaking) {
