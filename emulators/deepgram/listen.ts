@@ -374,7 +374,9 @@ export class ListenSession implements StreamHandle {
    */
   private emitFinal(now: number, speechFinal: boolean, fromFinalize: boolean): void {
     const turn = this.turn;
-    if (turn && turn.windowSpeechStart !== null) {
+    // A window with no speech in it (a Finalize already took the words, and the caller said nothing since) holds
+    // no words: the endpoint that follows must not reveal the next part before it is spoken.
+    if (turn && turn.windowSpeechStart !== null && this.lastVoicedEnd > turn.windowSpeechStart) {
       const speechS = this.speechSeconds(turn);
       this.adjustDefaultLine(turn, speechS, true);
       const line = turn.line;
@@ -397,6 +399,7 @@ export class ListenSession implements StreamHandle {
       }
       this.sendResults({ isFinal: true, speechFinal, fromFinalize, end: now, turn, from, words });
     } else {
+      if (turn && turn.windowSpeechStart !== null) turn.windowSpeechStart = this.inSpeech ? this.lastVoicedEnd : null;
       this.sendResults({ isFinal: true, speechFinal: false, fromFinalize, end: now, turn: null, from: 0, words: [] });
     }
     this.cursor = now;
