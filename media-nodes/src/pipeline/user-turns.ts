@@ -8,10 +8,11 @@
 // VAD silence after speech, a `finalize()` and its words) says "probably over" and a speculative reply may start;
 // speech again (Flux `turn-resumed`, or the VAD) takes it back; the end of the turn confirms it. On Nova-3, whose
 // end is silence alone, words that end unfinished ("my number is", "um") are held up to the agent's
-// `completenessHoldMs` for more speech. A caller reading out digits makes Flux wait longer (`configure()`).
+// `completenessHoldMs` for more speech. A caller reading out digits, an email address or a spelled code makes Flux
+// wait longer (`configure()`), until the turn ends.
 import type { BargeInPolicy, TurnTaking } from "../../../shared/agent-config.ts";
 import type { SttEvent, SttSession, SttWord, TurnThresholds } from "../providers/types.ts";
-import { judgeCompleteness } from "../turns/completeness.ts";
+import { isReadingOut, judgeCompleteness } from "../turns/completeness.ts";
 import { BargeInPolicyEvaluator, normalizeWords } from "./barge-in.ts";
 
 const NO_WORDS = Object.freeze({ heard: 0, meaningful: 0 });
@@ -22,8 +23,11 @@ export const EAGER_SILENCE_MS = 150;
 export const ENDPOINT_SILENCE_MS = 300;
 /** Two frames without caller audio: it has stopped arriving, not just jittered. */
 const FRAME_GAP_MS = 40;
-/** Thresholds while the caller reads out digits: a pause between groups is not the end of the turn. */
-export const DIGITS_THRESHOLDS: Partial<TurnThresholds> = { eagerEotThreshold: 0.8, eotThreshold: 0.9 };
+/**
+ * Thresholds while the caller reads something out (digits, an email address, a spelled code): a pause between its
+ * pieces is not the end of the turn.
+ */
+export const READING_THRESHOLDS: Partial<TurnThresholds> = { eagerEotThreshold: 0.8, eotThreshold: 0.9 };
 
 export type UserTurnEvent =
   /** The VAD heard the caller start speaking (the onset; a pause-first barge-in starts here). */
@@ -88,7 +92,7 @@ export class UserTurns {
   #finalized = false;
   /** An eager end was announced and neither resumed nor ended since. */
   #eager = false;
-  /** Flux thresholds are raised for digits being read. */
+  /** Flux thresholds are raised for something being read out. */
   #raised = false;
 
   constructor(
@@ -148,7 +152,7 @@ export class UserTurns {
     switch (event.type) {
       case "interim":
         this.#interim = event.text.trim() ? { text: event.text, words: event.words } : undefined;
-        if (this.#interim && !this.#endpointing()) this.#waitForDigits(event.text);
+        if (this.#interim && !this.#endpointing()) this.#waitForReading(event.text);
         if (this.#interim && !this.#interrupting && this.#view.agentAudible(now)) this.#maybeInterrupt(now);
         return;
       case "final": {
@@ -176,7 +180,7 @@ export class UserTurns {
         return;
       case "turn-eager-end": {
         const text = event.text.trim();
-        if (!text || this.#waitForDigits(text)) return;
+        if (!text || this.#waitForReading(text)) return;
         if (this.#interrupting || this.#overSpeech.length > 0 || this.#view.agentAudible(now)) return;
         this.#eager = true;
         this.#emit({ type: "eager-end", text, speechEndAt: this.#speechEndAt(now) });
@@ -289,22 +293,23 @@ export class UserTurns {
   }
 
   /**
-   * Flux: while the caller reads out digits (a phone number, a card, a code), a pause between groups looks like an
-   * end of turn. Raise the thresholds until the turn ends. Returns whether the text is such a turn.
+   * Flux: while the caller reads something out (a phone number, a card, an email address, a spelled code), a pause
+   * between its pieces looks like an end of turn. Raise the thresholds until the turn ends. Returns whether the text
+   * is such a turn.
    */
-  #waitForDigits(text: string): boolean {
+  #waitForReading(text: string): boolean {
     const settings = this.#settings;
     if (!settings) return false;
-    const reading = judgeCompleteness(text, settings.language).reason === "digits-being-read";
+    const reading = isReadingOut(judgeCompleteness(text, settings.language).reason);
     if (reading && !this.#raised) {
       const session = this.#view.session?.();
       if (session?.turnDetection !== "semantic") return reading;
       this.#raised = true;
       const t = settings.turnTaking;
       const raised: Partial<TurnThresholds> = {
-        eotThreshold: Math.max(t.eotThreshold, DIGITS_THRESHOLDS.eotThreshold ?? 0.9),
+        eotThreshold: Math.max(t.eotThreshold, READING_THRESHOLDS.eotThreshold ?? 0.9),
         ...(t.eagerEotThreshold !== null
-          ? { eagerEotThreshold: Math.max(t.eagerEotThreshold, DIGITS_THRESHOLDS.eagerEotThreshold ?? 0.8) }
+          ? { eagerEotThreshold: Math.max(t.eagerEotThreshold, READING_THRESHOLDS.eagerEotThreshold ?? 0.8) }
           : {}),
       };
       session.configure(raised).catch(() => {

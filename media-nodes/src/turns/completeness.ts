@@ -29,6 +29,7 @@ import {
   TRANSITIVE,
   WH_WORDS,
 } from "./english-lexicon.ts";
+import { stillReadingOut } from "./reading-out.ts";
 
 export type IncompleteReason =
   | "empty"
@@ -39,7 +40,14 @@ export type IncompleteReason =
   | "verb-without-object"
   | "copula-without-complement"
   | "digits-being-read"
+  | "email-being-read"
+  | "code-being-spelled"
   | "wait-request";
+
+/** The caller is reading something out piece by piece (digits, an email address, a code): a pause is not an end. */
+export function isReadingOut(reason: IncompleteReason | null): boolean {
+  return reason === "digits-being-read" || reason === "email-being-read" || reason === "code-being-spelled";
+}
 
 export interface Completeness {
   complete: boolean;
@@ -99,6 +107,12 @@ export function judgeCompleteness(text: string, language = "en"): Completeness {
   const last = ws[ws.length - 1] ?? "";
   const prev = ws[ws.length - 2];
 
+  // An email address or a code read out piece by piece, until it is whole.
+  const reading = stillReadingOut(ws, trimmed.toLowerCase().replace(/[’]/g, "'"));
+  if (reading === "email") return incomplete("email-being-read");
+  if (reading === "code" || reading === "spelling") return incomplete("code-being-spelled");
+  if (reading === "whole") return COMPLETE;
+
   // Digits being read out: short of what their kind needs, or a few single digits with more to come.
   const run = trailingDigits(ws);
   const addressed = /\b(address|live at|located at|street|avenue)\b/.test(ws.join(" "));
@@ -131,14 +145,14 @@ export function judgeCompleteness(text: string, language = "en"): Completeness {
   ) {
     return incomplete("digits-being-read");
   }
-  // Letters being spelled ("J O"): a name is rarely two letters.
-  const letters = ws
-    .slice(-3)
-    .reverse()
-    .findIndex((w) => !/^[a-z]$/.test(w));
-  const letterRun = letters === -1 ? Math.min(3, ws.length) : letters;
-  if (letterRun >= 1 && letterRun < 3 && /\b(spell|spelled|spelling|letters?)\b/.test(ws.join(" ")) && !question) {
-    return incomplete("digits-being-read");
+  // One letter spelled ("spelled J"): a name is rarely one letter (two or more: reading-out.ts).
+  if (
+    /^[a-z]$/.test(last) &&
+    !/^[a-z]$/.test(prev ?? "") &&
+    /\b(spell|spelled|spelling|letters?)\b/.test(ws.join(" ")) &&
+    !question
+  ) {
+    return incomplete("code-being-spelled");
   }
   // "I think so", "I hope so": a whole reply, not a caller trailing off on "so".
   if (last === "so" && prev !== undefined && /^(think|guess|hope|believe|suppose|said|do|did|thought)$/.test(prev)) {

@@ -71,6 +71,11 @@ describe("turn completeness rules", () => {
     ["My card number is 4111 1111", "digits-being-read"],
     ["So what happened was,", "trailing-punctuation"],
     ["Hold on", "wait-request"],
+    ["My email is j dot smith", "email-being-read"],
+    ["My email address is mark at acme", "email-being-read"],
+    ["My confirmation code is A B 7", "code-being-spelled"],
+    ["It's alpha bravo seven", "code-being-spelled"],
+    ["The name is spelled J O", "code-being-spelled"],
   ])("holds %j (%s)", (text, reason) => {
     expect(judgeCompleteness(text)).toEqual({ complete: false, reason });
   });
@@ -86,6 +91,11 @@ describe("turn completeness rules", () => {
     "No.",
     "I think so.",
     "My PIN is 4 7 2 9.",
+    "My email is j dot smith at gmail dot com.",
+    "My email is jsmith at gmail.",
+    "My email is the one on file.",
+    "The voucher code is S A V E 2 0.",
+    "My postcode is S W 1 A 1 A A.",
   ])("answers %j at once", (text) => {
     expect(judgeCompleteness(text)).toEqual({ complete: true, reason: null });
   });
