@@ -83,6 +83,10 @@ export const TurnWaterfallSchema = z
     /** Speculative replies started in this turn (at most 3), and those aborted (the caller went on, or the text changed). */
     speculativeStarts: z.number().int().nonnegative().optional(),
     speculativeWasted: z.number().int().nonnegative().optional(),
+    /** The played reply's first clause was synthesized during speculation, its audio held until the confirmation. */
+    speculativeAudio: z.boolean().optional(),
+    /** That clause's first audio → the turn confirmed: positive when it was ready and waiting, negative when later. */
+    audioReadyBeforeConfirmMs: z.number().finite().optional(),
   })
   .strict();
 export type TurnWaterfall = z.infer<typeof TurnWaterfallSchema>;

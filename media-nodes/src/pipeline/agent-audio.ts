@@ -61,6 +61,8 @@ export class AgentAudio {
   readonly #deps: AgentAudioDeps;
   /** The reply whose audio is being produced or played. */
   #current: Reply | undefined;
+  /** A speculative reply whose first clause is being synthesized and held (not yet `begin`). */
+  #held: Reply | undefined;
   /** Where the current reply's acknowledgement starts in the pacer's bytes, until its first frame leaves. */
   #ackAt: number | undefined;
   /** Which text each outstanding mark stands for (checkpoints of what was heard). */
@@ -100,7 +102,7 @@ export class AgentAudio {
       {
         onEnqueue: (index, source, at) => this.#onEnqueue(index, source, at),
         onTtsFirstByte: (index) => {
-          const reply = this.#current;
+          const reply = this.#held?.index === index ? this.#held : this.#current;
           if (reply && reply.index === index) reply.times.ttsFirstByteAt ??= performance.now();
         },
         onTurnAudioComplete: (index, endMark) => {
@@ -139,6 +141,28 @@ export class AgentAudio {
 
   speak(reply: Reply, round: number, text: string, flush: boolean): void {
     this.#speech.speak(reply.index, round, text, flush);
+  }
+
+  /** A speculative reply's first clause: synthesized now, held off the pacer until `commitHeld` or `dropHeld`. */
+  speakHeld(reply: Reply, round: number, text: string): void {
+    this.#held = reply;
+    this.#speech.speakHeld(reply.index, round, text);
+  }
+
+  /**
+   * `reply` (begun) was confirmed: its held clause plays at once. False if its audio was lost meanwhile (an
+   * interruption cleared TTS), so the clause must be said again.
+   */
+  commitHeld(reply: Reply): boolean {
+    if (this.#held === reply) this.#held = undefined;
+    return this.#speech.releaseHeld(reply.index);
+  }
+
+  /** `reply` was dropped: its held audio is discarded and TTS stops working on it. */
+  dropHeld(reply: Reply): void {
+    if (this.#held !== reply) return;
+    this.#held = undefined;
+    this.#speech.dropHeld(reply.index);
   }
 
   /** A canned line: pre-synthesized when the cache has it, else said through the live TTS session. */

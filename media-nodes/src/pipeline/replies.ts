@@ -127,6 +127,8 @@ export class Replies {
     this.#speculation = undefined;
     const reply = spec.reply;
     reply.drop();
+    // Its first clause may be synthesizing: none of it may reach the caller or hold up the next reply.
+    this.#d.audio.dropHeld(reply);
     // Its user message and anything the model said: as if it never happened.
     this.#d.history.rewind(reply);
     this.#turn.wasted += 1;
@@ -186,7 +188,10 @@ export class Replies {
     reply.times.sttFinalAt = sttFinalAt;
     reply.speculation = this.#takeTurnRecord();
     reply.commit();
+    reply.times.committedAt = performance.now();
     this.#begin(reply);
+    // The first clause was synthesized while speculative: its audio plays now (or, lost to a clear, is said again).
+    if (reply.preSpoken && !this.#d.audio.commitHeld(reply)) this.#play(reply, reply.preSpoken);
     for (const step of reply.held.splice(0)) this.#play(reply, step);
     if (reply.heldDone) this.#finish(reply);
   }
@@ -247,8 +252,7 @@ export class Replies {
     try {
       for await (const step of reply.rounds(this.#rounds)) {
         if (reply.signal.aborted) return;
-        // Unconfirmed: kept for the commit, never played.
-        if (reply.state === "speculative") reply.held.push(step);
+        if (reply.state === "speculative") this.#hold(reply, step);
         else this.#play(reply, step);
       }
       if (reply.signal.aborted) return;
@@ -267,6 +271,20 @@ export class Replies {
       }
       this.#d.onFailed(err);
     }
+  }
+
+  /**
+   * A step of an unconfirmed reply: kept for the commit, never played. Its first clause, if nothing comes before
+   * it, goes to TTS now with its audio held, so the caller hears it the moment the turn is confirmed.
+   */
+  #hold(reply: Reply, step: ReplyStep): void {
+    if (step.type === "clause" && reply.held.length === 0 && !reply.preSpoken) {
+      reply.preSpoken = step;
+      reply.ttsCharacters += step.text.length;
+      this.#d.audio.speakHeld(reply, step.round, step.text);
+      return;
+    }
+    reply.held.push(step);
   }
 
   #finish(reply: Reply): void {

@@ -45,6 +45,8 @@ export interface ReplyTimes {
   pauseDecidedAt?: number;
   /** How many times the caller's speech onset paused this reply. */
   pauses?: number;
+  /** A speculative reply was confirmed (committed). */
+  committedAt?: number;
 }
 
 /** What the turn's speculation cost: starts, and those aborted (with what they were billed). */
@@ -102,6 +104,8 @@ export class Reply {
   readonly held: ReplyStep[] = [];
   /** The model's part finished while speculative. */
   heldDone = false;
+  /** The first clause, synthesized while speculative (its audio held by agent audio until the commit). */
+  preSpoken: Extract<ReplyStep, { type: "clause" }> | undefined;
   readonly #confirmed: Promise<boolean>;
   #confirm: (ok: boolean) => void = () => {};
   readonly tools: ToolRecord[] = [];
@@ -289,6 +293,11 @@ export class Reply {
       t.speechEndAt !== undefined && t.llmRequestAt !== undefined ? round(t.llmRequestAt - t.speechEndAt) : undefined,
     );
     set("firstClauseMs", d(t.llmFirstTokenAt, t.firstClauseAt));
+    if (this.preSpoken && t.committedAt !== undefined) {
+      w.speculativeAudio = true;
+      // Positive: the clause's audio was ready and waiting for the confirmation; negative: it came after.
+      if (t.ttsFirstByteAt !== undefined) w.audioReadyBeforeConfirmMs = round(t.committedAt - t.ttsFirstByteAt);
+    }
     if (this.index > 0) {
       w.speculative = this.speculative;
       w.speculativeStarts = this.speculation?.starts ?? 0;
@@ -307,7 +316,13 @@ export class Reply {
     if (t.firstAudioOutAt === undefined) return undefined;
     const start = t.sttFinalAt ?? this.startedAt;
     const toRequest = t.llmRequestAt !== undefined ? Math.max(0, t.llmRequestAt - start) : 0;
-    const ready = this.firstSource === "speech" ? t.ttsFirstByteAt : t.cannedAt;
+    // A speculation's held clause was ready only once the turn was confirmed (it was not allowed out before).
+    const ready =
+      this.firstSource === "speech"
+        ? t.ttsFirstByteAt !== undefined && t.committedAt !== undefined
+          ? Math.max(t.ttsFirstByteAt, t.committedAt)
+          : t.ttsFirstByteAt
+        : t.cannedAt;
     if (ready === undefined) return undefined;
     return round(toRequest + Math.max(0, t.firstAudioOutAt - ready));
   }

@@ -5,6 +5,10 @@
 // together form a segment; its audio arrives in order, and when the segment's Flushed event arrives its
 // length is known and the clause boundaries inside it are placed in proportion to their characters.
 // The first clause of a turn is always flushed at once (that is where latency lives).
+//
+// A speculative reply's first clause is synthesized before the turn is confirmed, but held: its segment's audio is
+// kept here, not queued on the pacer, until `releaseHeld` (the turn was confirmed: it plays at once) or `dropHeld`
+// (the caller went on: it is discarded, and TTS is cleared so none of it reaches the next reply on the one socket).
 import type { TtsEvent, TtsSession } from "../providers/types.ts";
 import type { OutboundPacer } from "./pacer.ts";
 
@@ -29,6 +33,10 @@ export interface Segment {
   firstByte: number | undefined;
   bytes: number;
   done: boolean;
+  /** Audio of an unconfirmed (speculative) segment, kept off the pacer until it is released. */
+  held?: Uint8Array[] | undefined;
+  /** A dropped speculation's segment: whatever TTS still sends for it is thrown away. */
+  discarded?: boolean;
 }
 
 export type AudioSource = "speech" | "acknowledgement" | "filler" | "apology" | "goodbye";
@@ -65,6 +73,8 @@ export class SpeechOutput {
   #deferred: { turn: number; source: AudioSource; audio: Uint8Array; markName: string }[] = [];
   /** Clauses by mark name, for the turn(s) still playing. */
   readonly clauses = new Map<string, Clause>();
+  /** Segments of a speculative reply, held until it is confirmed or dropped. */
+  #held: Segment[] = [];
 
   constructor(
     private readonly pacer: OutboundPacer,
@@ -72,9 +82,70 @@ export class SpeechOutput {
     private readonly now: () => number,
   ) {}
 
-  /** True while TTS still owes audio for something we asked it to say. */
+  /** True while TTS still owes audio bound for the pacer (held and discarded segments are not). */
   get synthesizing(): boolean {
-    return this.#open !== undefined || this.#pending.length > 0;
+    if (this.#open && !this.#open.held && !this.#open.discarded) return true;
+    for (const seg of this.#pending) if (!seg.held && !seg.discarded) return true;
+    return false;
+  }
+
+  /**
+   * A speculative reply's first clause: synthesized now (flushed at once), its audio held until `releaseHeld`.
+   * Anything still open goes to TTS first, so the held segment holds this clause only.
+   */
+  speakHeld(turn: number, round: number, text: string): Clause | undefined {
+    if (!this.tts) return undefined;
+    if (this.#open) this.#flush();
+    const seg: Segment = { turn, clauses: [], chars: 0, firstByte: undefined, bytes: 0, done: false, held: [] };
+    this.#open = seg;
+    this.#held.push(seg);
+    return this.speak(turn, round, text, true);
+  }
+
+  /**
+   * The turn was confirmed: `turn`'s held audio goes to the pacer now, and what TTS still sends for it follows
+   * directly. False if there was none to release (an interruption cleared it meanwhile): it must be said again.
+   */
+  releaseHeld(turn: number): boolean {
+    const segs = this.#held.filter((s) => s.turn === turn && !s.discarded);
+    this.#held = this.#held.filter((s) => s.turn !== turn);
+    for (const seg of segs) {
+      const audio = seg.held ?? [];
+      seg.held = undefined;
+      if (audio.length > 0) {
+        const at = this.pacer.writtenBytes;
+        for (const chunk of audio) this.pacer.enqueue(chunk);
+        seg.firstByte = at;
+        this.hooks.onEnqueue(seg.turn, "speech", at);
+      }
+      // Its Flushed came while it was held: its marks are placed now that its bytes have a position.
+      if (seg.done) this.#place(seg);
+    }
+    return segs.length > 0;
+  }
+
+  /**
+   * The speculation was dropped: `turn`'s held audio is discarded. If TTS still owes audio for it and for nothing
+   * else, TTS is cleared (the next reply must not queue behind a clause nobody will hear); otherwise what comes for
+   * it is thrown away as it arrives.
+   */
+  dropHeld(turn: number): void {
+    const segs = this.#held.filter((s) => s.turn === turn);
+    if (segs.length === 0) return;
+    this.#held = this.#held.filter((s) => s.turn !== turn);
+    for (const seg of segs) {
+      seg.discarded = true;
+      seg.held = undefined;
+      for (const c of seg.clauses) this.clauses.delete(c.id);
+    }
+    const outstanding = this.#open ? [...this.#pending, this.#open] : this.#pending;
+    if (outstanding.length === 0 || !outstanding.every((s) => s.discarded)) return;
+    this.#open = undefined;
+    this.#pending = [];
+    if (this.tts) {
+      this.tts.clear();
+      this.#discardUntil = this.now() + 1_000;
+    }
   }
 
   speak(turn: number, round: number, text: string, first: boolean): Clause | undefined {
@@ -132,6 +203,9 @@ export class SpeechOutput {
 
   /** Barge-in: TTS drops what it has; late audio from before the clear is ignored. */
   interrupt(): void {
+    // A held speculation loses its audio too: releaseHeld says so, and its clause is said again.
+    for (const seg of this.#held) seg.discarded = true;
+    this.#held = [];
     this.#open = undefined;
     this.#pending = [];
     this.#closingTurn = undefined;
@@ -149,7 +223,13 @@ export class SpeechOutput {
       case "audio": {
         if (this.now() < this.#discardUntil) return;
         const seg = this.#pending[0] ?? this.#open;
-        if (!seg) return; // audio nobody asked for (after an interruption)
+        if (!seg || seg.discarded) return; // audio nobody asked for (after an interruption or a drop)
+        if (seg.held) {
+          seg.held.push(event.audio);
+          seg.bytes += event.audio.length;
+          if (seg.bytes === event.audio.length) this.hooks.onTtsFirstByte(seg.turn);
+          return;
+        }
         const at = this.pacer.writtenBytes;
         this.pacer.enqueue(event.audio);
         seg.bytes += event.audio.length;
@@ -163,7 +243,8 @@ export class SpeechOutput {
       case "flushed": {
         const seg = this.#pending.shift();
         if (!seg) return;
-        this.#place(seg);
+        if (seg.held) seg.done = true;
+        else if (!seg.discarded) this.#place(seg);
         if (this.#pending.length === 0 && !this.#open) {
           this.#playDeferred();
           if (this.#closingTurn !== undefined) this.#finishTurn();
@@ -176,6 +257,8 @@ export class SpeechOutput {
       case "closed":
         // ttsWithFallback already tried every voice: this session cannot speak again.
         this.tts = undefined;
+        for (const seg of this.#held) seg.discarded = true;
+        this.#held = [];
         this.#open = undefined;
         this.#pending = [];
         // Pre-synthesized: it needs no TTS session.

@@ -3,10 +3,12 @@
 // reply on EagerEndOfTurn and the one that plays is that speculative reply; a caller who pauses mid-sentence
 // (`…`) gets an eager end, then TurnResumed: that speculation is dropped and counted, and the answer is to the
 // whole line. Nova-3 does the same from its own VAD and Finalize, holding unfinished words. On neither does the
-// agent speak before the caller has finished.
+// agent speak before the caller has finished. When the turn is confirmed after the speculation's first clause has
+// been synthesized (a slower end of turn), that clause is held, unheard, and is the first thing the caller hears, at
+// once, on the confirmation.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type BedrockEmulator, startBedrockEmulator } from "../../../emulators/bedrock/index.ts";
-import { type DeepgramEmulator, startDeepgramEmulator } from "../../../emulators/deepgram/index.ts";
+import { type DeepgramEmulator, LATENCY_PROFILES, startDeepgramEmulator } from "../../../emulators/deepgram/index.ts";
 import { loadFixtureIndex, runCall, SimulatedCaller } from "../../../emulators/twilio-caller/caller.ts";
 import { bedrockLlm } from "../../../media-nodes/src/providers/bedrock/llm.ts";
 import { deepgramFluxStt } from "../../../media-nodes/src/providers/deepgram/flux-stt.ts";
@@ -35,10 +37,10 @@ afterAll(async () => {
 });
 
 /** The real recogniser clients, with the node's configure() calls noted on the way through. */
-function recognizers(): SttProvider {
+function recognizers(deepgram: DeepgramEmulator): SttProvider {
   const real = deepgramRecognizers({
-    flux: deepgramFluxStt({ apiKey: "emulator-key", baseUrl: dg.url }),
-    nova: deepgramStt({ apiKey: "emulator-key", baseUrl: dg.url }),
+    flux: deepgramFluxStt({ apiKey: "emulator-key", baseUrl: deepgram.url }),
+    nova: deepgramStt({ apiKey: "emulator-key", baseUrl: deepgram.url }),
   });
   return {
     name: real.name,
@@ -60,14 +62,14 @@ function recognizers(): SttProvider {
   };
 }
 
-async function node(recognizer: Recognizer): Promise<Harness> {
+async function node(recognizer: Recognizer, deepgram = dg): Promise<Harness> {
   const h = await startHarness({
     agent: {
       recognizer,
       systemPrompt: "You are the receptionist of a bike shop. Answer in one short sentence.",
     },
-    sttProvider: recognizers(),
-    ttsProvider: deepgramTts({ apiKey: "emulator-key", baseUrl: dg.url }),
+    sttProvider: recognizers(deepgram),
+    ttsProvider: deepgramTts({ apiKey: "emulator-key", baseUrl: deepgram.url }),
     llmProvider: bedrockLlm({
       region: "us-east-1",
       endpoint: br.url,
@@ -78,10 +80,10 @@ async function node(recognizer: Recognizer): Promise<Harness> {
   return h;
 }
 
-async function call(h: Harness, callId: string, script: string[]) {
+async function call(h: Harness, callId: string, script: string[], deepgram = dg) {
   const index = await loadFixtureIndex();
   const lines = script.map((name) => index.fixtures.find((f) => f.name === name)!.text);
-  dg.setScript(callId, lines);
+  deepgram.setScript(callId, lines);
   const caller = await SimulatedCaller.connect({
     streamUrl: h.wsUrl(),
     customParameters: { token: await h.token({ callId }) },
@@ -142,5 +144,33 @@ describe.each(["flux", "nova-3"] as const)("%s", (recognizer) => {
       expect(raised).toBeGreaterThanOrEqual(0);
       expect(configured.slice(raised + 1)).toContainEqual(expect.objectContaining({ eotThreshold: 0.7 }));
     }
+  }, 60_000);
+});
+
+describe("flux, with an end of turn slower than the model and the voice", () => {
+  // EndOfTurn 1.5 s after the end of speech (slower than the realistic 350, as the emulator allows): the model's
+  // first clause (first token 350 ms after the eager end, 700 on a prompt-cache miss; first byte 120 ms later) is
+  // synthesized before the turn is confirmed.
+  let slow: DeepgramEmulator;
+  let h: Harness;
+  beforeAll(async () => {
+    slow = await startDeepgramEmulator({ port: 0, profile: { ...LATENCY_PROFILES.realistic, fluxEotMs: 1_500 } });
+    h = await node("flux", slow);
+  });
+  afterAll(async () => {
+    await slow?.close();
+  });
+
+  test("the speculation's first clause is held unheard until the confirmation, then is the first thing heard, at once", async () => {
+    const { report, turns } = await call(h, "call_spec_held_flux", ["opening-hours"], slow);
+    expect(report.errors).toEqual([]);
+    const [t] = turns;
+    expect(t!.waterfall).toMatchObject({ speculative: true, speculativeWasted: 0, speculativeAudio: true });
+    // Its audio was ready before the turn was confirmed, and nothing of it left before the confirmation.
+    expect(t!.waterfall.audioReadyBeforeConfirmMs!).toBeGreaterThan(0);
+    expect(t!.waterfall.firstAudioOutAt!).toBeGreaterThanOrEqual(t!.waterfall.sttFinalAt!);
+    // On the confirmation it left at once: no model or voice latency after it.
+    expect(t!.waterfall.firstAudioOutAt! - t!.waterfall.sttFinalAt!).toBeLessThan(100);
+    expect(report.turns[0]!.firstAgentAudioMs!).toBeGreaterThan(0);
   }, 60_000);
 });

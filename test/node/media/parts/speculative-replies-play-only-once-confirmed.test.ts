@@ -1,6 +1,7 @@
 // Speculative replies, with Replies constructed directly: a reply started on an eager end of turn asks the model
-// at once but plays nothing and runs no tool until the turn is confirmed with the same words; one the caller
-// overtook is dropped, rewound out of the history and counted (requests and tokens), and never recorded as a turn.
+// at once and synthesizes its first clause, but plays nothing and runs no tool until the turn is confirmed with the
+// same words (then the held clause plays at once); one the caller overtook is dropped, rewound out of the history
+// and counted (requests and tokens), its audio discarded and TTS cleared, and never recorded as a turn.
 import { afterAll, expect, test } from "vitest";
 import { AgentAudio } from "../../../../media-nodes/src/pipeline/agent-audio.ts";
 import { History } from "../../../../media-nodes/src/pipeline/history.ts";
@@ -8,7 +9,12 @@ import { interrupt } from "../../../../media-nodes/src/pipeline/interruption.ts"
 import { MAX_SPECULATIVE_STARTS, Replies } from "../../../../media-nodes/src/pipeline/replies.ts";
 import type { ToolRunnerPort } from "../../../../media-nodes/src/pipeline/reply-rounds.ts";
 import { Telemetry } from "../../../../media-nodes/src/pipeline/telemetry.ts";
-import { FakeLlm, type FakeLlmTurn, FakeTts } from "../../../../media-nodes/src/providers/fake/index.ts";
+import {
+  FakeLlm,
+  type FakeLlmTurn,
+  FakeTts,
+  type FakeTtsSession,
+} from "../../../../media-nodes/src/providers/fake/index.ts";
 import { llmWithFallback } from "../../../../media-nodes/src/providers/fallback.ts";
 import type { LlmEvent } from "../../../../media-nodes/src/providers/types.ts";
 import { InMemorySessionSink } from "../../../../media-nodes/src/session-sink/in-memory.ts";
@@ -23,7 +29,10 @@ afterAll(() => env.close());
 const USAGE = { inputTokens: 900, outputTokens: 12, cacheReadInputTokens: 0, cacheWriteInputTokens: 0 };
 const say = (text: string): LlmEvent[] => [...FakeLlm.say(text), { type: "usage", usage: USAGE }];
 
-async function setup(script: FakeLlmTurn[], toolRunner?: ToolRunnerPort) {
+/** μ-law bytes the fake voice makes per character. */
+const BYTES_PER_CHAR = 40;
+
+async function setup(script: FakeLlmTurn[], toolRunner?: ToolRunnerPort, ttsFirstByteMs = 0) {
   const agent = testAgent();
   const prefix = await compilePromptPrefix(agent);
   const link = new RecordingLink();
@@ -44,7 +53,7 @@ async function setup(script: FakeLlmTurn[], toolRunner?: ToolRunnerPort) {
     onGoodbyePlayed: () => {},
     onSlowConsumer: () => {},
   });
-  const tts = await new FakeTts({ bytesPerChar: 40, firstByteMs: 0 }).open(
+  const tts = await new FakeTts({ bytesPerChar: BYTES_PER_CHAR, firstByteMs: ttsFirstByteMs }).open(
     { voice: agent.voice, encoding: "mulaw", sampleRate: 8_000 },
     (e) => audio.onTtsEvent(e),
   );
@@ -66,7 +75,7 @@ async function setup(script: FakeLlmTurn[], toolRunner?: ToolRunnerPort) {
     },
     onAgentEnded: () => {},
   });
-  return { replies, llm, sink, history, clock, link };
+  return { replies, llm, sink, history, clock, link, audio, tts: tts as FakeTtsSession };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,16 +91,26 @@ test("eager then confirmed with the same words: the speculative reply is the one
   const s = await setup([say("Sure, we open at nine on Saturday.")]);
   expect(s.replies.speculate("What are your hours on Saturday?", performance.now() - 150)).toBe(true);
   await until(() => s.replies.speculation?.heldDone === true, "the speculation to finish generating");
-  // The model was asked, flagged speculative; the caller heard nothing and no audio was synthesized or queued.
+  // The model was asked, flagged speculative; its first clause was synthesized, and nothing of it was queued for
+  // the caller or heard however long the clock runs.
   expect(s.llm.requests).toHaveLength(1);
   expect(s.llm.requests[0]!.speculative).toBe(true);
+  await until(() => s.tts.audioBytes >= "Sure,".length * BYTES_PER_CHAR, "the first clause's audio");
+  expect(s.tts.texts).toEqual(["Sure,"]);
   s.clock.tick(10);
   expect(s.link.frames()).toBe(0);
+  expect(s.audio.pacer.writtenBytes).toBe(0);
   expect(s.replies.current).toBeUndefined();
 
   const speechEndAt = performance.now() - 400;
-  s.replies.onUserTurn("What are your hours on Saturday?", speechEndAt, performance.now());
+  const confirmedAt = performance.now();
+  s.replies.onUserTurn("What are your hours on Saturday?", speechEndAt, confirmedAt);
+  const returnedAt = performance.now();
   expect(s.replies.current!.speculative).toBe(true);
+  // The held clause is the caller's first frame, sent in the same event as the confirmation, before any clock tick.
+  expect(s.link.frames()).toBe(1);
+  expect(s.replies.current!.times.firstAudioOutAt).toBeGreaterThanOrEqual(confirmedAt);
+  expect(s.replies.current!.times.firstAudioOutAt).toBeLessThanOrEqual(returnedAt);
   expect(s.llm.requests).toHaveLength(1); // committed, not asked again
   await until(() => s.replies.current!.endMark !== undefined, "the committed reply's audio");
   s.clock.tick(5);
@@ -102,12 +121,55 @@ test("eager then confirmed with the same words: the speculative reply is the one
     index: 1,
     userText: "What are your hours on Saturday?",
     generatedText: "Sure, we open at nine on Saturday.",
-    waterfall: { speculative: true, speculativeStarts: 1, speculativeWasted: 0 },
+    waterfall: { speculative: true, speculativeStarts: 1, speculativeWasted: 0, speculativeAudio: true },
     llmUsage: [{ modelId: s.llm.requests[0]!.modelId, speculative: true, inputTokens: 900, outputTokens: 12 }],
     ttsCharacters: "Sure, we open at nine on Saturday.".length - 1,
   });
   // The model was asked before the turn was confirmed: turn detection's wait is below the confirmation's.
   expect(turn!.waterfall.llmRequestAt!).toBeLessThanOrEqual(turn!.waterfall.sttFinalAt!);
+  // Its audio was ready before the confirmation.
+  expect(turn!.waterfall.audioReadyBeforeConfirmMs!).toBeGreaterThan(0);
+  // Every byte synthesized was queued once: the held clause and the rest, nothing twice.
+  expect(s.audio.pacer.writtenBytes).toBe(s.replies.current!.ttsCharacters * BYTES_PER_CHAR);
+});
+
+test("a dropped speculation's clause is never heard: TTS is cleared mid-clause and the next reply's audio is all that plays", async () => {
+  // A slow voice: the first clause is still being synthesized when the caller goes on.
+  const s = await setup([say("Alright, which one?"), say("Order 48213 shipped on Monday.")], undefined, 60);
+  s.replies.speculate("My order number is", 1_000);
+  await until(() => s.tts.texts.length === 1, "the first clause sent to TTS");
+  expect(s.tts.texts).toEqual(["Alright,"]);
+  s.replies.dropSpeculation();
+  expect(s.tts.clearCalls).toBe(1);
+  await sleep(120); // well past the voice's first byte: anything it still sent for the dropped clause has arrived
+  s.clock.tick(10);
+  expect(s.link.frames()).toBe(0);
+  expect(s.audio.pacer.writtenBytes).toBe(0);
+
+  s.replies.onUserTurn("My order number is four eight two one three.", 3_000, 3_200);
+  await until(() => s.replies.current!.endMark !== undefined, "the answer's audio");
+  s.clock.tick(200);
+  const answer = "Order 48213 shipped on Monday.";
+  // Exactly the answer's audio was queued and sent: not a byte of "Alright,".
+  expect(s.replies.current!.ttsCharacters).toBe(answer.length);
+  expect(s.audio.pacer.writtenBytes).toBe(answer.length * BYTES_PER_CHAR);
+  expect(s.link.frames()).toBe(Math.ceil((answer.length * BYTES_PER_CHAR) / 160));
+  s.replies.current!.played();
+  expect(s.sink.ofType("turn")[0]).toMatchObject({ generatedText: answer, waterfall: { speculative: false } });
+});
+
+test("a speculation dropped after its clause was synthesized leaves the voice alone and nothing of it plays", async () => {
+  const s = await setup([say("Alright, which one?"), say("Thursday at ten is free.")]);
+  s.replies.speculate("Um", 1_000);
+  await until(() => s.replies.speculation?.heldDone === true, "the speculation to finish");
+  await until(() => s.tts.audioBytes >= "Alright,".length * BYTES_PER_CHAR, "its clause's audio");
+  await sleep(20); // and its Flushed
+  s.replies.dropSpeculation();
+  // Nothing was left to synthesize for it: no Clear needed.
+  expect(s.tts.clearCalls).toBe(0);
+  s.replies.onUserTurn("Um let me think Thursday would work.", 2_000, 2_300);
+  await until(() => s.replies.current!.endMark !== undefined, "the answer's audio");
+  expect(s.audio.pacer.writtenBytes).toBe("Thursday at ten is free.".length * BYTES_PER_CHAR);
 });
 
 test("eager, resumed, then new words: the first speculation is dropped, rewound and counted; the answer is to the final words", async () => {
