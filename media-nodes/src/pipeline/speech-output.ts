@@ -177,7 +177,7 @@ export class SpeechOutput {
     if (this.#open) {
       this.#takeFlushToken(true);
       this.#flush();
-    } else if (this.#pending.length === 0) {
+    } else if (!this.synthesizing) {
       this.#finishTurn();
     }
   }
@@ -245,7 +245,8 @@ export class SpeechOutput {
         if (!seg) return;
         if (seg.held) seg.done = true;
         else if (!seg.discarded) this.#place(seg);
-        if (this.#pending.length === 0 && !this.#open) {
+        // A held or discarded segment still synthesizing does not keep this turn's end (or a line) waiting.
+        if (!this.synthesizing) {
           this.#playDeferred();
           if (this.#closingTurn !== undefined) this.#finishTurn();
         }
@@ -354,7 +355,7 @@ export class SpeechOutput {
       this.pacer.mark(clause.id, end);
       this.hooks.onClauseMarked?.(clause);
     }
-    if (this.#pending.length === 0 && !this.#open) this.pacer.endOfInput();
+    if (!this.synthesizing) this.pacer.endOfInput();
   }
 
   #playDeferred(): void {
