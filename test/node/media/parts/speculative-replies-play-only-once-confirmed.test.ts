@@ -172,6 +172,27 @@ test("a speculation dropped after its clause was synthesized leaves the voice al
   expect(s.audio.pacer.writtenBytes).toBe("Thursday at ten is free.".length * BYTES_PER_CHAR);
 });
 
+test("a clear while the clause is held (the agent was stopped meanwhile) loses its audio: the commit says it again", async () => {
+  const s = await setup([say("Sure, we open at nine on Saturday.")]);
+  s.replies.speculate("What are your hours on Saturday?", performance.now() - 150);
+  await until(() => s.replies.speculation?.heldDone === true, "the speculation to finish generating");
+  await until(() => s.tts.audioBytes >= "Sure,".length * BYTES_PER_CHAR, "the first clause's audio");
+  // Something stopped the agent's audio (the call's one clear): TTS and everything queued or held is dropped.
+  s.audio.clear(performance.now(), undefined);
+  s.replies.onUserTurn("What are your hours on Saturday?", performance.now() - 400, performance.now());
+  await until(() => s.replies.current!.endMark !== undefined, "the committed reply's audio");
+  s.clock.tick(200);
+  // The opener was synthesized again and the caller hears the whole reply, once.
+  expect(s.tts.texts.filter((t) => t === "Sure,")).toHaveLength(2);
+  // Its two clauses ("Sure," and "we open at nine on Saturday."), each queued once.
+  expect(s.audio.pacer.writtenBytes).toBe(("Sure,".length + "we open at nine on Saturday.".length) * BYTES_PER_CHAR);
+  s.replies.current!.played();
+  expect(s.sink.ofType("turn")[0]).toMatchObject({
+    generatedText: "Sure, we open at nine on Saturday.",
+    waterfall: { speculative: true, speculativeAudio: true },
+  });
+});
+
 test("eager, resumed, then new words: the first speculation is dropped, rewound and counted; the answer is to the final words", async () => {
   const s = await setup([say("Which order?"), say("Order 48213 shipped on Monday.")]);
   const wastedBefore = counter("media_speculative_wasted_total");
