@@ -185,6 +185,13 @@ export class UserTurns {
       case "turn-resumed":
         this.#resume(now);
         return;
+      case "turn-started":
+        // Flux's start of turn carries the first words: until its updates follow, they are the interim. Words of
+        // the caller's own over the agent hold a barge-in pause through the gaps between them (wordsOverAgent).
+        if (!event.text.trim()) return;
+        this.#interim = { text: event.text, words: [] };
+        if (!this.#interrupting && this.#view.agentAudible(now)) this.#maybeInterrupt(now);
+        return;
       default:
         return;
     }

@@ -125,3 +125,22 @@ test("a handoff's thresholds apply from then on", () => {
   turns.onStt(FakeStt.interim("stop"), 50);
   expect(events).toEqual([{ type: "interruption", detectedAt: 50 }]);
 });
+
+test("Flux's start of turn brings the caller's first words over the agent: they count before any update follows", () => {
+  const { turns, events, state } = setup({ audible: true });
+  turns.onFrame(1_000, true);
+  const started = (text: string): SttEvent => ({ type: "turn-started", turnIndex: 0, text, timestamp: 1 });
+  // A back-channel's start of turn: words heard, none of the caller's own.
+  turns.onStt(started("Uh-huh."), 1_300);
+  expect(turns.wordsOverAgent()).toEqual({ heard: 2, meaningful: 0 });
+  turns.onStt(FakeStt.final("Uh-huh."), 1_500);
+  // "Sorry, …": one word of their own, not yet enough to interrupt (a barge-in pause holds on it).
+  turns.onFrame(2_000, true);
+  turns.onStt(started("Sorry,"), 2_400);
+  expect(turns.wordsOverAgent()).toEqual({ heard: 1, meaningful: 1 });
+  expect(events.some((e) => e.type === "interruption")).toBe(false);
+  // Its update then carries on from it, and the words pass the thresholds.
+  state.speechMs = 600;
+  turns.onStt(FakeStt.interim("Sorry, wait, actually"), 2_700);
+  expect(events.at(-1)).toEqual({ type: "interruption", detectedAt: 2_700 });
+});
