@@ -150,7 +150,7 @@ test("Nova-3: the eager end starts on the interim words when Finalize is sent, n
   const session = {
     turnDetection: "endpointing" as const,
     finalize: () => void finalizes++,
-    configure: async () => true,
+    configure: async () => null,
   };
   const events: UserTurnEvent[] = [];
   const state = { lastVoicedAt: Number.NEGATIVE_INFINITY };
@@ -166,6 +166,14 @@ test("Nova-3: the eager end starts on the interim words when Finalize is sent, n
     (e) => events.push(e),
     { turnTaking: TurnTakingSchema.parse({}), language: "en" },
   );
+  const finalized = (text: string): SttEvent => ({
+    type: "final",
+    text,
+    words: words(text),
+    speechFinal: false,
+    fromFinalize: true,
+    confidence: 0.98,
+  });
   const speak = (from: number, to: number) => {
     for (let t = from; t <= to; t += 20) {
       state.lastVoicedAt = t;
@@ -185,10 +193,7 @@ test("Nova-3: the eager end starts on the interim words when Finalize is sent, n
     text: "What are your opening hours on Saturday?",
     speechEndAt: 1_020,
   });
-  turns.onStt(
-    { ...FakeStt.final("What are your opening hours on Saturday?", { speechFinal: false }), fromFinalize: true },
-    1_300,
-  );
+  turns.onStt(finalized("What are your opening hours on Saturday?"), 1_300);
   quiet(1_180, 1_320);
   expect(events.filter((e) => e.type === "resumed")).toEqual([]);
   expect(events.at(-1)).toMatchObject({ type: "turn-ended", text: "What are your opening hours on Saturday?" });
@@ -199,6 +204,6 @@ test("Nova-3: the eager end starts on the interim words when Finalize is sent, n
   turns.onStt(FakeStt.interim("I'd like to book"), 3_900);
   quiet(4_020, 4_160);
   expect(events.at(-1)).toMatchObject({ type: "eager-end", text: "I'd like to book" });
-  turns.onStt({ ...FakeStt.final("I'd like to book a", { speechFinal: false }), fromFinalize: true }, 4_300);
+  turns.onStt(finalized("I'd like to book a"), 4_300);
   expect(events.at(-1)).toEqual({ type: "resumed", at: 4_300 });
 });
