@@ -99,6 +99,18 @@ export class EnergyVad {
     return this.#echoLossDb;
   }
 
+  /**
+   * Back to the cautious return loss, and learn the line again. A barge-in pause that resumed was a sound over the
+   * agent that was no interruption: a back-channel, a cough, or an echo louder than the line had shown (a caller
+   * who switched to a speakerphone). Frames taken for speech never teach the VAD, so only this unlearns.
+   */
+  relearnEcho(): void {
+    this.#blockLeast.fill(Number.POSITIVE_INFINITY);
+    this.#blockFrames = 0;
+    this.#blocks = 0;
+    this.#echoLossDb = this.#o.echoReturnLossDb;
+  }
+
   /** Continuous speech so far (0 when silent). */
   speechMs(now: number): number {
     return this.speaking && this.#speechStartedAt !== undefined ? now - this.#speechStartedAt : 0;

@@ -100,6 +100,25 @@ describe("EnergyVad learns the line's echo", () => {
     expect(heard[0]).toBeGreaterThan(from + 2);
   });
 
+  it("an echo that grows mid-call is heard as speech until a resumed pause makes the VAD learn the line again", () => {
+    const vad = new EnergyVad();
+    // Two seconds with nothing coming back, then the caller switches to a speakerphone: the echo is 22 dB down.
+    const echo = (k: number) => (k < 100 ? silence : attenuate(agentFrame(k - 5), 22));
+    const heard = talk(vad, 200, echo);
+    expect(heard.length).toBeGreaterThan(0);
+    // The pause it caused resumed with no interruption: back to the cautious assumption, and it holds from then on.
+    vad.relearnEcho();
+    expect(vad.echoLossDb).toBe(15);
+    const after: number[] = [];
+    for (let k = 200; k < agentFrames; k++) {
+      vad.noteOutbound(agentFrame(k), k * 20);
+      if (vad.process(echo(k), k * 20 + 5)) after.push(k);
+    }
+    // The utterance it was taken for ends with the VAD's hangover (200 ms), and no new one starts.
+    expect(after.filter((k) => k >= 210)).toEqual([]);
+    expect(after.length).toBeLessThan(10);
+  });
+
   it("a caller's stray quiet sound while the agent talks does not make the line look echoey", () => {
     const vad = new EnergyVad();
     // A breath at -40 dBFS, two frames, every second: what the caller makes, not what the line returns.
