@@ -180,12 +180,17 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchResult> {
       log(`   media node: heard p50 ${mediaNode.voiceToVoiceMs.p50} ms, p99 ${mediaNode.voiceToVoiceMs.p99} ms`);
       // The same calls to an agent whose recognizer is Nova-3: fewer of them, to keep the section short.
       const nova3Calls = latency.nova3Calls ?? 0;
+      const novaStarted = performance.now();
       const nova3 =
         nova3Calls > 0
           ? await measureMediaNodeLatency(node.withRecognizer("nova-3"), { ...latency, calls: nova3Calls })
           : undefined;
-      if (nova3)
-        log(`   media node (Nova-3): heard p50 ${nova3.voiceToVoiceMs.p50} ms, p99 ${nova3.voiceToVoiceMs.p99} ms`);
+      if (nova3) {
+        log(
+          `   media node (Nova-3): heard p50 ${nova3.voiceToVoiceMs.p50} ms, p99 ${nova3.voiceToVoiceMs.p99} ms ` +
+            `(${Math.round((performance.now() - novaStarted) / 1000)} s)`,
+        );
+      }
       const bargeIn = await measureBargeIn(node, emulators, latency.bargeInCalls ?? 3);
       for (const line of bargeInLines(bargeIn)) log(`   ${line}`);
       await node.stop();
