@@ -103,14 +103,20 @@ async function setup(opts: { bytesPerChar?: number } = {}) {
   return { call, stt, link, sink, synthesized, frame };
 }
 
-test("a back-channel over the answer pauses it at once with no clear, then it resumes and not a byte is lost", async () => {
-  const s = await setup();
-  // "Uh-huh": 300 ms of the caller's voice over the agent.
+/** The caller's voice over the agent for `frames` frames; how many frames the agent had sent when it paused. */
+async function talkOver(s: Awaited<ReturnType<typeof setup>>, frames: number): Promise<number | undefined> {
   let framesAtPause: number | undefined;
-  for (let i = 0; i < 15; i++) {
+  for (let i = 0; i < frames; i++) {
     await s.frame(true);
     if (framesAtPause === undefined && s.call.agentAudio.pacer.paused) framesAtPause = s.link.frames();
   }
+  return framesAtPause;
+}
+
+test("a back-channel over the answer pauses it at once with no clear, then it resumes and not a byte is lost", async () => {
+  const s = await setup();
+  // "Uh-huh": 300 ms of the caller's voice over the agent.
+  const framesAtPause = await talkOver(s, 15);
   // The VAD needs three voiced frames to call it speech: the pause came within the first few.
   expect(framesAtPause).toBeDefined();
   expect(s.call.agentAudio.pacer.paused).toBe(true);
@@ -149,11 +155,7 @@ test("a back-channel over the answer pauses it at once with no clear, then it re
 test("words past the thresholds after the pause: clear, abort, the history cut to what was heard", async () => {
   const s = await setup();
   const clearsBefore = s.link.clears();
-  let framesAtPause: number | undefined;
-  for (let i = 0; i < 6; i++) {
-    await s.frame(true);
-    if (framesAtPause === undefined && s.call.agentAudio.pacer.paused) framesAtPause = s.link.frames();
-  }
+  const framesAtPause = await talkOver(s, 6);
   expect(framesAtPause).toBeDefined();
   expect(s.link.clears()).toBe(clearsBefore);
   // The recognizer's words come while the caller goes on talking.
@@ -214,11 +216,7 @@ test("the agent's own echo alone never pauses it; on a line that returns little,
 
 test("the caller's own first words over the agent (Flux's start of turn) hold the pause through the gap after them", async () => {
   const s = await setup();
-  let framesAtPause: number | undefined;
-  for (let i = 0; i < 10; i++) {
-    await s.frame(true);
-    if (framesAtPause === undefined && s.call.agentAudio.pacer.paused) framesAtPause = s.link.frames();
-  }
+  const framesAtPause = await talkOver(s, 10);
   expect(framesAtPause).toBeDefined();
   // "Sorry," — then a gap longer than the back-channel bound (160 ms here): the agent stays paused.
   s.stt.emit({ type: "turn-started", turnIndex: 0, text: "Sorry,", timestamp: 0 });
