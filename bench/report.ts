@@ -119,6 +119,14 @@ function latencySection(r: BenchResult): string {
     table(
       ["provider", "emulated latency"],
       [
+        ...(p.fluxEagerMs !== undefined && p.fluxEndOfTurnMs !== undefined
+          ? [
+              [
+                "Deepgram STT (Flux, the default)",
+                `EagerEndOfTurn ${p.fluxEagerMs} ms and EndOfTurn ${p.fluxEndOfTurnMs} ms after end of speech`,
+              ] as Row,
+            ]
+          : []),
         [
           "Deepgram STT (Nova-3 live)",
           `final ${p.sttFinalAfterEndOfSpeechMs} ms after the endpointing silence (${p.sttEndpointingMs} ms) that follows end of speech`,
@@ -167,7 +175,7 @@ function latencySection(r: BenchResult): string {
         "providers + network p99 ms",
         "unanswered",
       ],
-      [row(f.mediaNode), row(f.baseline)],
+      [row(f.mediaNode), ...(f.nova3 ? [row(f.nova3)] : []), row(f.baseline)],
     ),
     "",
     `**Ratio (baseline ÷ media node, heard):** p50 ${fmt(f.ratios.voiceToVoiceP50, 2)}×, p99 ${fmt(f.ratios.voiceToVoiceP99, 2)}× ` +
@@ -185,10 +193,11 @@ function latencySection(r: BenchResult): string {
     ttsFirstByteMs: "text to TTS → first audio byte",
   };
   const cell = (c: Summary | undefined) => (c ? `${fmt(c.p50)} / ${fmt(c.p99)}` : "not reported");
+  const systems = [f.mediaNode, ...(f.nova3 ? [f.nova3] : []), f.baseline];
   out.push(
     table(
-      ["stage", f.mediaNode.system, f.baseline.system],
-      comps.map((c) => [names[c], cell(f.mediaNode.components[c]), cell(f.baseline.components[c])]),
+      ["stage", ...systems.map((x) => x.system)],
+      comps.map((c) => [names[c], ...systems.map((x) => cell(x.components[c]))]),
     ),
     "",
     `- Calls per system: ${f.callsPerSystem}, placed together ${f.staggerMs} ms apart, each saying ${f.script.map((l) => `\`${l}\``).join(", ")}` +
@@ -196,8 +205,18 @@ function latencySection(r: BenchResult): string {
     "- **heard**: the first audible frame the caller *played* (its 20 ms playout clock). **received**: the first audible " +
       "frame that *arrived* (the CallReport's `firstAgentAudioMs`). They differ when a sender bursts audio faster than " +
       "real time: leading silence that arrives in the same message as the first word still has to play before the word is heard.",
+    ...(f.nova3
+      ? [
+          `- ${f.nova3.system}: the same node, script and stagger, calls to the same agent with Nova-3 as its recognizer ` +
+            `(turns end on the local VAD's silence, a Finalize and the completeness check) instead of Flux; ${f.nova3.calls} calls ` +
+            `rather than ${f.callsPerSystem}, to keep the section short${f.warmup ? ", after one unmeasured warm-up call" : ""}.`,
+        ]
+      : []),
     `- Platform share, media node: ${f.mediaNode.platformSource}.`,
     speculationLine(f.mediaNode.speculation),
+    ...(f.nova3?.speculation
+      ? [speculationLine(f.nova3.speculation).replace("- Speculative", "- With Nova-3, speculative")]
+      : []),
     `- Platform share, baseline: ${f.baseline.platformSource}.`,
     "- Providers + network = heard minus platform share, per turn: everything the system waited on (STT, model, TTS, sockets).",
     "- The model is the same for both (one model ID for every tier of the media node's policy), and so are the prompt " +
@@ -206,6 +225,7 @@ function latencySection(r: BenchResult): string {
   );
   const errors = [
     ...f.mediaNode.errors.map((e) => `media node: ${e}`),
+    ...(f.nova3?.errors ?? []).map((e) => `media node (Nova-3): ${e}`),
     ...f.baseline.errors.map((e) => `baseline: ${e}`),
   ];
   if (errors.length > 0) out.push(`- Errors seen: ${errors.slice(0, 6).map(fmt).join("; ")}`);

@@ -46,6 +46,8 @@ export const REALISTIC_PROFILE: ProviderProfile = {
   name: "realistic",
   sttFinalAfterEndOfSpeechMs: 150,
   sttEndpointingMs: 300,
+  fluxEagerMs: 150,
+  fluxEndOfTurnMs: 350,
   llmTtftCacheHitMs: 350,
   llmTtftCacheMissMs: 700,
   llmTokensPerSecond: 80,
@@ -67,7 +69,7 @@ interface Settings {
 function settingsFor(mode: "full" | "quick"): Settings {
   return mode === "full"
     ? {
-        latency: { calls: 8, staggerMs: 400, warmup: true, script: LATENCY_SCRIPT },
+        latency: { calls: 8, staggerMs: 400, warmup: true, script: LATENCY_SCRIPT, nova3Calls: 4 },
         capacity: { levels: [25, 50, 100, 150, 200, 300], turnsPerCall: 1, warmupCalls: 5 },
         mediaNode: { levels: [1, 100, 200, 500], turnsPerCall: 1 },
         edge: { calls: 200, concurrency: 8, decisions: 2_000 },
@@ -176,6 +178,19 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchResult> {
       const node = await startMediaNodeTarget({ emulators, cpu: sutCpu });
       const mediaNode = await measureMediaNodeLatency(node, latency);
       log(`   media node: heard p50 ${mediaNode.voiceToVoiceMs.p50} ms, p99 ${mediaNode.voiceToVoiceMs.p99} ms`);
+      // The same calls to an agent whose recognizer is Nova-3: fewer of them, to keep the section short.
+      const nova3Calls = latency.nova3Calls ?? 0;
+      const novaStarted = performance.now();
+      const nova3 =
+        nova3Calls > 0
+          ? await measureMediaNodeLatency(node.withRecognizer("nova-3"), { ...latency, calls: nova3Calls })
+          : undefined;
+      if (nova3) {
+        log(
+          `   media node (Nova-3): heard p50 ${nova3.voiceToVoiceMs.p50} ms, p99 ${nova3.voiceToVoiceMs.p99} ms ` +
+            `(${Math.round((performance.now() - novaStarted) / 1000)} s)`,
+        );
+      }
       const bargeIn = await measureBargeIn(node, emulators, latency.bargeInCalls ?? 3);
       for (const line of bargeInLines(bargeIn)) log(`   ${line}`);
       await node.stop();
@@ -185,7 +200,7 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchResult> {
       await relay.stop();
       await emulators.stop();
       return {
-        figures: compareLatency(mediaNode, baseline, latency, bargeIn),
+        figures: compareLatency(mediaNode, baseline, latency, bargeIn, nova3),
         notes: [node.service.command, relay.service.command, emulators.service.command],
       };
     });
@@ -295,6 +310,11 @@ export function summaryLines(r: BenchResult): string[] {
         `(baseline ÷ media node: ${f.ratios.voiceToVoiceP50}× p50, ${f.ratios.voiceToVoiceP99}× p99)`,
       `platform share p50/p99: media node ${f.mediaNode.platformMs.p50}/${f.mediaNode.platformMs.p99} ms, baseline ${f.baseline.platformMs.p50}/${f.baseline.platformMs.p99} ms`,
     );
+    if (f.nova3) {
+      lines.push(
+        `voice-to-voice heard p50/p99, media node with Nova-3: ${f.nova3.voiceToVoiceMs.p50}/${f.nova3.voiceToVoiceMs.p99} ms`,
+      );
+    }
     if (f.bargeIn) lines.push(...bargeInLines(f.bargeIn));
   } else lines.push(`voice-to-voice latency: not measured: ${l.reason}`);
   const c = r.sections.capacity;

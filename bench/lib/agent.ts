@@ -2,7 +2,7 @@
 // figures come from how each system runs the loop. The prompt is the length of a real production phone agent
 // (about 1,500 tokens: role, policies, facts): long enough for Bedrock's prompt cache (1,024-token minimum on
 // Sonnet), which the media node uses and the sample architecture does not.
-import { type AgentRuntimeConfig, AgentRuntimeConfigSchema } from "../../shared/agent-config.ts";
+import { type AgentRuntimeConfig, AgentRuntimeConfigSchema, type Recognizer } from "../../shared/agent-config.ts";
 
 export const BENCH_MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 export const BENCH_VOICE = "aura-2-thalia-en";
@@ -54,12 +54,16 @@ export const BENCH_SYSTEM_PROMPT = [
   "Remember: this is a live phone call. Short, clear, friendly sentences. Start with the answer, then offer the next step.",
 ].join("\n");
 
+/** The same agent with Nova-3 as its recognizer (Flux is the default): the voice-latency section's Nova-3 row. */
+export const BENCH_NOVA_AGENT_ID = "agt_bench_nova3";
+
 /** The agent as the media node receives it: one model for every tier, so model routing can't differ. */
-export function benchAgent(): AgentRuntimeConfig {
+export function benchAgent(recognizer: Recognizer = "flux"): AgentRuntimeConfig {
   return AgentRuntimeConfigSchema.parse({
     tenantId: "ten_bench",
-    agentId: "agt_bench",
+    agentId: recognizer === "flux" ? "agt_bench" : BENCH_NOVA_AGENT_ID,
     version: 1,
+    recognizer,
     systemPrompt: BENCH_SYSTEM_PROMPT,
     firstMessage: null,
     voice: BENCH_VOICE,

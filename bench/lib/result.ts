@@ -15,6 +15,9 @@ export interface ProviderProfile {
   name: string;
   sttFinalAfterEndOfSpeechMs: number;
   sttEndpointingMs: number;
+  /** Deepgram Flux: EagerEndOfTurn and EndOfTurn after the end of speech (absent in older results). */
+  fluxEagerMs?: number;
+  fluxEndOfTurnMs?: number;
   llmTtftCacheHitMs: number;
   llmTtftCacheMissMs: number;
   llmTokensPerSecond: number;

@@ -5,6 +5,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { RECOGNIZERS, type Recognizer } from "../../shared/agent-config.ts";
 import { type CallTokenSigner, generateCallTokenKeyPair, importCallTokenSigner } from "../../shared/call-token.ts";
 import { compilePromptPrefix } from "../../shared/prompt-prefix.ts";
 import { benchAgent } from "./agent.ts";
@@ -62,6 +63,8 @@ export interface MediaNodeTarget extends VoiceTarget {
   kind: "media-node";
   sink: SinkReceiver;
   metricsUrl: string;
+  /** The same node, calls placed to the bench agent with `recognizer` (the node serves both). */
+  withRecognizer(recognizer: Recognizer): MediaNodeTarget;
 }
 
 export async function startMediaNodeTarget(opts: {
@@ -75,11 +78,15 @@ export async function startMediaNodeTarget(opts: {
 }): Promise<MediaNodeTarget> {
   const keys = await generateCallTokenKeyPair();
   const signer: CallTokenSigner = await importCallTokenSigner(keys.privateKey, keys.kid);
-  const agent = benchAgent();
-  const prefix = await compilePromptPrefix(agent);
+  const agents = await Promise.all(
+    RECOGNIZERS.map(async (recognizer) => {
+      const agent = benchAgent(recognizer);
+      return { recognizer, agent, prefix: await compilePromptPrefix(agent) };
+    }),
+  );
   const dir = await mkdtemp(path.join(tmpdir(), "aybiza-bench-"));
   const agentsFile = path.join(dir, "agents.json");
-  await writeFile(agentsFile, JSON.stringify([agent]));
+  await writeFile(agentsFile, JSON.stringify(agents.map((a) => a.agent)));
   const sink = await startSinkReceiver();
   const secret = "bench-media-node-secret-0123456789";
   let service: Service;
@@ -109,34 +116,41 @@ export async function startMediaNodeTarget(opts: {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  return {
-    kind: "media-node",
-    label: "AYBIZA media node",
-    service,
-    sink,
-    metricsUrl: `${service.url}/metrics`,
-    streamUrl: `${service.url.replace(/^http/, "ws")}/v1/telephony/twilio`,
-    async callParameters(callId) {
-      const token = await signer.sign(
-        {
-          callId,
-          tenantId: agent.tenantId,
-          agentId: agent.agentId,
-          agentVersion: agent.version,
-          prefixHash: prefix.hash,
-          region: MEDIA_NODE_REGION,
-        },
-        { ttlMs: 120_000 },
-      );
-      return { token };
-    },
-    async stop() {
-      await service.stop();
-      await sink.close();
-      await rm(dir, { recursive: true, force: true });
-    },
+  const target = (recognizer: Recognizer): MediaNodeTarget => {
+    const { agent, prefix } = agents.find((a) => a.recognizer === recognizer)!;
+    return {
+      kind: "media-node",
+      label: recognizer === "flux" ? "AYBIZA media node" : `AYBIZA media node (${RECOGNIZER_NAMES[recognizer]})`,
+      service,
+      sink,
+      metricsUrl: `${service.url}/metrics`,
+      streamUrl: `${service.url.replace(/^http/, "ws")}/v1/telephony/twilio`,
+      async callParameters(callId) {
+        const token = await signer.sign(
+          {
+            callId,
+            tenantId: agent.tenantId,
+            agentId: agent.agentId,
+            agentVersion: agent.version,
+            prefixHash: prefix.hash,
+            region: MEDIA_NODE_REGION,
+          },
+          { ttlMs: 120_000 },
+        );
+        return { token };
+      },
+      withRecognizer: target,
+      async stop() {
+        await service.stop();
+        await sink.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
   };
+  return target("flux");
 }
+
+const RECOGNIZER_NAMES: Record<Recognizer, string> = { flux: "Flux", "nova-3": "Nova-3" };
 
 export interface BaselineTarget extends VoiceTarget {
   kind: "baseline";

@@ -25,6 +25,11 @@ export interface VoiceLatencyOptions {
   script?: readonly string[];
   /** Media node calls that barge in (bench/lib/barge-in.ts), after the latency calls. */
   bargeInCalls?: number;
+  /**
+   * Media node calls to the same agent with Nova-3 as its recognizer (Flux is the default), same script and
+   * stagger, after the Flux calls; 0 or absent: none.
+   */
+  nova3Calls?: number;
 }
 
 export interface TurnSample {
@@ -92,6 +97,8 @@ export interface VoiceLatencyFigures {
   ratios: { voiceToVoiceP50: number | null; voiceToVoiceP99: number | null };
   /** The media node's barge-in as heard at the caller (bench/lib/barge-in.ts); absent in older results. */
   bargeIn?: BargeInFigures;
+  /** The media node with a Nova-3 agent (`nova3Calls` calls); absent when not measured. */
+  nova3?: SystemLatency & { calls: number };
 }
 
 export interface LatencyCall {
@@ -331,9 +338,11 @@ export function compareLatency(
   baseline: SystemLatency,
   opts: VoiceLatencyOptions,
   bargeIn?: BargeInFigures,
+  nova3?: SystemLatency,
 ): VoiceLatencyFigures {
   return {
     ...(bargeIn ? { bargeIn } : {}),
+    ...(nova3 ? { nova3: { ...nova3, calls: opts.nova3Calls ?? 0 } } : {}),
     script: [...(opts.script ?? LATENCY_SCRIPT)],
     callsPerSystem: opts.calls,
     staggerMs: opts.staggerMs ?? DEFAULT_STAGGER_MS,

@@ -154,7 +154,10 @@ export class Call {
     this.bargeInPause = new BargeInPause(
       this.agentAudio,
       init.agent.bargeIn,
-      (record) => this.#flow.onPauseDecided(record),
+      (record) => {
+        if (record.outcome === "resumed") vad.relearnEcho(); // no interruption: perhaps a louder echo (vad.ts)
+        this.#flow.onPauseDecided(record);
+      },
       () => this.userTurns.wordsOverAgent(),
     );
     this.userTurns = new UserTurns(

@@ -189,6 +189,13 @@ export class UserTurns {
       case "turn-resumed":
         this.#resume(now);
         return;
+      case "turn-started":
+        // Flux's start of turn carries the first words: until its updates follow, they are the interim. Words of
+        // the caller's own over the agent hold a barge-in pause through the gaps between them (wordsOverAgent).
+        if (!event.text.trim()) return;
+        this.#interim = { text: event.text, words: [] };
+        if (!this.#interrupting && this.#view.agentAudible(now)) this.#maybeInterrupt(now);
+        return;
       default:
         return;
     }
@@ -269,6 +276,9 @@ export class UserTurns {
       this.#finalizeAsked = true;
       this.#askedAtVoice = lastVoiced;
       this.#view.session?.()?.finalize();
+      // The words so far need not wait for the Finalize's answer (the recogniser's final latency): if they read
+      // finished, the speculation starts on them now, and the finalized words confirm or replace it.
+      this.#eagerFrom(now, this.#interim ? [...this.#finals, this.#interim] : this.#finals);
       return;
     }
     if (!this.#finalized || this.#finals.length === 0 || this.#overSpeech.length > 0) return;
@@ -284,12 +294,19 @@ export class UserTurns {
 
   /** Nova-3: the finalized words are the eager text, if they read finished (unfinished words are held, not guessed). */
   #eagerFromFinals(now: number): void {
-    if (this.#finals.length === 0 || this.#interrupting || this.#overSpeech.length > 0) return;
-    if (this.#view.agentAudible(now)) return;
-    const text = this.#finals.map((f) => f.text).join(" ");
-    if (!judgeCompleteness(text, this.#settings?.language ?? "en").complete) return;
+    // Started on the interim words, which the final did not bear out (they now read unfinished): drop it.
+    if (!this.#eagerFrom(now, this.#finals) && this.#eager) this.#resume(now);
+  }
+
+  /** Nova-3's eager end on `pieces`, if they read finished and the agent is not talking. Returns whether it spoke. */
+  #eagerFrom(now: number, pieces: readonly Piece[]): boolean {
+    if (pieces.length === 0 || this.#interrupting || this.#overSpeech.length > 0) return false;
+    if (this.#view.agentAudible(now)) return false;
+    const text = pieces.map((f) => f.text).join(" ");
+    if (!judgeCompleteness(text, this.#settings?.language ?? "en").complete) return false;
     this.#eager = true;
     this.#emit({ type: "eager-end", text, speechEndAt: this.#speechEndAt(now) });
+    return true;
   }
 
   /**

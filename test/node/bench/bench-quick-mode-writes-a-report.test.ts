@@ -1,5 +1,5 @@
-// The benchmark's report writer on a tiny real run: one call per system through the voice-latency section
-// (real media node, real baseline relay, real emulators, each in its own process), the other sections
+// The benchmark's report writer on a tiny real run: one call per system (and one to the Nova-3 agent) through the
+// voice-latency section (real media node, real baseline relay, real emulators, each in its own process), the other sections
 // skipped. The document must carry every section — figures where measured, a stated reason where not — and
 // the machine and commands behind them. Figures themselves are never asserted: benchmarks measure, tests don't.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -26,7 +26,7 @@ describe("npm run bench", () => {
       only: ["latency"],
       outJson,
       outDoc,
-      latency: { calls: 1, warmup: false, script: ["book-appointment"] },
+      latency: { calls: 1, warmup: false, script: ["book-appointment"], nova3Calls: 1 },
       log: () => {},
     });
 
@@ -41,6 +41,8 @@ describe("npm run bench", () => {
     if (latency.status === "measured") {
       expect(latency.figures.mediaNode.voiceToVoiceMs.n).toBeGreaterThan(0);
       expect(latency.figures.baseline.voiceToVoiceMs.n).toBeGreaterThan(0);
+      // The same node answered a call to the agent whose recognizer is Nova-3.
+      expect(latency.figures.nova3?.voiceToVoiceMs.n).toBeGreaterThan(0);
       // The barge-in call: the agent went quiet for the interruption, and the back-channel did not interrupt.
       expect(latency.figures.bargeIn?.interruptions.n).toBe(1);
       expect(latency.figures.bargeIn?.backchannels.interrupted).toBe(0);
@@ -56,6 +58,7 @@ describe("npm run bench", () => {
     expect(doc).toContain(`| cores | ${result.machine.cores} |`);
     expect(doc).toContain("npm run bench -- --quick --only latency");
     expect(doc).toContain("Barge-in as heard at the caller");
+    expect(doc).toContain("| AYBIZA media node (Nova-3) |");
     expect(doc).toContain("published, not measured here");
   });
 

@@ -2,7 +2,8 @@
 // the real VAD hears, a link that keeps every frame the carrier would get, the node's clock ticked by the test in
 // real time. Speech onset over the agent pauses its audio with no `clear`; a back-channel then resumes it from the
 // frame where it stopped (every synthesized byte reaches the caller, in order, once); words past the thresholds
-// interrupt it (clear, abort, history cut) with nothing sent between the pause and the clear.
+// interrupt it (clear, abort, history cut) with nothing sent between the pause and the clear. The agent's own
+// echo never pauses it; the caller's own first words hold a pause through the gap after them.
 import { afterAll, expect, test } from "vitest";
 import { BargeInPause, type PauseRecord } from "../../../../media-nodes/src/pipeline/barge-in-pause.ts";
 import { Call } from "../../../../media-nodes/src/pipeline/call.ts";
@@ -12,6 +13,7 @@ import { fakeSpeech } from "../../../../media-nodes/src/providers/fake/tts.ts";
 import { llmWithFallback, ttsWithFallback } from "../../../../media-nodes/src/providers/fallback.ts";
 import type { TtsProvider } from "../../../../media-nodes/src/providers/types.ts";
 import { InMemorySessionSink } from "../../../../media-nodes/src/session-sink/in-memory.ts";
+import { mulawToPcm16, pcm16ToMulaw } from "../../../../shared/audio/mulaw.ts";
 import type { CallTokenClaims } from "../../../../shared/call-token.ts";
 import { compilePromptPrefix } from "../../../../shared/prompt-prefix.ts";
 import { testAgent } from "../support/harness.ts";
@@ -36,13 +38,13 @@ class TapeLink extends RecordingLink {
   }
 }
 
-async function setup() {
+async function setup(opts: { bytesPerChar?: number } = {}) {
   const agent = testAgent({
     bargeIn: { resumeAfterQuietMs: 160, resumeAfterWordsQuietMs: 450, maxPauseMs: 1_500 },
   });
   const prefix = await compilePromptPrefix(agent);
   const stt = new FakeStt();
-  const fakeTts = new FakeTts({ bytesPerChar: 40, firstByteMs: 0 });
+  const fakeTts = new FakeTts({ bytesPerChar: opts.bytesPerChar ?? 40, firstByteMs: 0 });
   // Everything the call's TTS session synthesizes, in order: what the caller must hear.
   const synthesized: number[] = [];
   const tts: TtsProvider = {
@@ -87,9 +89,9 @@ async function setup() {
   await call.start();
   const voiced = fakeSpeech(160);
   const quiet = new Uint8Array(160).fill(0xff);
-  /** One 20 ms frame of the call: the caller's frame in, then the agent's frame out. */
-  const frame = async (callerVoiced: boolean) => {
-    call.onAudio(callerVoiced ? voiced : quiet);
+  /** One 20 ms frame of the call: the caller's frame in (voiced, quiet, or one given), then the agent's frame out. */
+  const frame = async (caller: boolean | Uint8Array) => {
+    call.onAudio(caller instanceof Uint8Array ? caller : caller ? voiced : quiet);
     clock.tick();
     await new Promise((r) => setTimeout(r, 20));
   };
@@ -101,14 +103,20 @@ async function setup() {
   return { call, stt, link, sink, synthesized, frame };
 }
 
-test("a back-channel over the answer pauses it at once with no clear, then it resumes and not a byte is lost", async () => {
-  const s = await setup();
-  // "Uh-huh": 300 ms of the caller's voice over the agent.
+/** The caller's voice over the agent for `frames` frames; how many frames the agent had sent when it paused. */
+async function talkOver(s: Awaited<ReturnType<typeof setup>>, frames: number): Promise<number | undefined> {
   let framesAtPause: number | undefined;
-  for (let i = 0; i < 15; i++) {
+  for (let i = 0; i < frames; i++) {
     await s.frame(true);
     if (framesAtPause === undefined && s.call.agentAudio.pacer.paused) framesAtPause = s.link.frames();
   }
+  return framesAtPause;
+}
+
+test("a back-channel over the answer pauses it at once with no clear, then it resumes and not a byte is lost", async () => {
+  const s = await setup();
+  // "Uh-huh": 300 ms of the caller's voice over the agent.
+  const framesAtPause = await talkOver(s, 15);
   // The VAD needs three voiced frames to call it speech: the pause came within the first few.
   expect(framesAtPause).toBeDefined();
   expect(s.call.agentAudio.pacer.paused).toBe(true);
@@ -147,11 +155,7 @@ test("a back-channel over the answer pauses it at once with no clear, then it re
 test("words past the thresholds after the pause: clear, abort, the history cut to what was heard", async () => {
   const s = await setup();
   const clearsBefore = s.link.clears();
-  let framesAtPause: number | undefined;
-  for (let i = 0; i < 6; i++) {
-    await s.frame(true);
-    if (framesAtPause === undefined && s.call.agentAudio.pacer.paused) framesAtPause = s.link.frames();
-  }
+  const framesAtPause = await talkOver(s, 6);
   expect(framesAtPause).toBeDefined();
   expect(s.link.clears()).toBe(clearsBefore);
   // The recognizer's words come while the caller goes on talking.
@@ -175,6 +179,56 @@ test("words past the thresholds after the pause: clear, abort, the history cut t
   expect(w.resumedAt).toBeUndefined();
   expect(w.pauseToDecisionMs).toBeGreaterThan(0);
   expect(env.metrics.bargeInPauses.get({ outcome: "interrupted" })).toBeGreaterThanOrEqual(1);
+  s.call.end("caller-hung-up", "test");
+});
+
+/** `frame` `lossDb` quieter: the agent's audio as the line's echo path returns it. */
+const attenuate = (frame: readonly number[], lossDb: number) =>
+  pcm16ToMulaw(Int16Array.from(mulawToPcm16(Uint8Array.from(frame)), (x) => Math.round(x * 10 ** (-lossDb / 20))));
+
+test("the agent's own echo alone never pauses it; on a line that returns little, a caller's soft sound does at once", async () => {
+  const s = await setup({ bytesPerChar: 120 });
+  // The line returns the agent 20 dB down, 60 ms late, through the rest of the answer.
+  const echoOf = (back: number) => {
+    const end = s.link.frameBytes.length - back * 160;
+    return end < 160 ? new Uint8Array(160).fill(0xff) : attenuate(s.link.frameBytes.slice(end - 160, end), 20);
+  };
+  for (let i = 0; i < 60; i++) {
+    await s.frame(echoOf(3));
+    expect(s.call.agentAudio.pacer.paused).toBe(false);
+  }
+  expect(s.call.agentAudio.pacer.queuedBytes).toBeGreaterThan(0);
+  s.call.end("caller-hung-up", "test");
+
+  // Another line, with no echo: once a second of the agent has shown it, a sound 26 dB under the agent pauses it
+  // on its third frame (with the cautious 15 dB ceiling it would not count at all).
+  const t = await setup({ bytesPerChar: 120 });
+  for (let i = 0; i < 60; i++) await t.frame(false);
+  const softFrame = attenuate([...fakeSpeech(160)], 26);
+  let framesToPause = 0;
+  while (!t.call.agentAudio.pacer.paused && framesToPause < 10) {
+    await t.frame(softFrame);
+    framesToPause += 1;
+  }
+  expect(framesToPause).toBe(3);
+  t.call.end("caller-hung-up", "test");
+});
+
+test("the caller's own first words over the agent (Flux's start of turn) hold the pause through the gap after them", async () => {
+  const s = await setup();
+  const framesAtPause = await talkOver(s, 10);
+  expect(framesAtPause).toBeDefined();
+  // "Sorry," — then a gap longer than the back-channel bound (160 ms here): the agent stays paused.
+  s.stt.emit({ type: "turn-started", turnIndex: 0, text: "Sorry,", timestamp: 0 });
+  for (let i = 0; i < 12; i++) await s.frame(false);
+  expect(s.call.agentAudio.pacer.paused).toBe(true);
+  expect(s.link.frames()).toBe(framesAtPause);
+  // "… wait, I need to change the address": the words pass the thresholds, and nothing was sent since the pause.
+  s.stt.emit(FakeStt.interim("Sorry, wait, I need to change the address"));
+  for (let i = 0; i < 20 && s.link.clears() === 0; i++) await s.frame(true);
+  expect(s.link.clears()).toBe(1);
+  const clearAt = s.link.sent.findIndex((r) => r.type === "clear");
+  expect(s.link.sent.slice(0, clearAt).filter((r) => r.type === "frame")).toHaveLength(framesAtPause!);
   s.call.end("caller-hung-up", "test");
 });
 

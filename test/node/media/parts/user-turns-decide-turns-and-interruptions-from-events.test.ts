@@ -4,7 +4,7 @@
 import { expect, test } from "vitest";
 import { type UserTurnEvent, UserTurns, type UserTurnsView } from "../../../../media-nodes/src/pipeline/user-turns.ts";
 import type { SttEvent } from "../../../../media-nodes/src/providers/types.ts";
-import { BargeInPolicySchema } from "../../../../shared/agent-config.ts";
+import { BargeInPolicySchema, TurnTakingSchema } from "../../../../shared/agent-config.ts";
 
 /** Recognizer events as a script: words 0.3 s apart, 0.25 s long. */
 const words = (text: string) =>
@@ -124,4 +124,86 @@ test("a handoff's thresholds apply from then on", () => {
   state.speechMs = 0;
   turns.onStt(FakeStt.interim("stop"), 50);
   expect(events).toEqual([{ type: "interruption", detectedAt: 50 }]);
+});
+
+test("Flux's start of turn brings the caller's first words over the agent: they count before any update follows", () => {
+  const { turns, events, state } = setup({ audible: true });
+  turns.onFrame(1_000, true);
+  const started = (text: string): SttEvent => ({ type: "turn-started", turnIndex: 0, text, timestamp: 1 });
+  // A back-channel's start of turn: words heard, none of the caller's own.
+  turns.onStt(started("Uh-huh."), 1_300);
+  expect(turns.wordsOverAgent()).toEqual({ heard: 2, meaningful: 0 });
+  turns.onStt(FakeStt.final("Uh-huh."), 1_500);
+  // "Sorry, …": one word of their own, not yet enough to interrupt (a barge-in pause holds on it).
+  turns.onFrame(2_000, true);
+  turns.onStt(started("Sorry,"), 2_400);
+  expect(turns.wordsOverAgent()).toEqual({ heard: 1, meaningful: 1 });
+  expect(events.some((e) => e.type === "interruption")).toBe(false);
+  // Its update then carries on from it, and the words pass the thresholds.
+  state.speechMs = 600;
+  turns.onStt(FakeStt.interim("Sorry, wait, actually"), 2_700);
+  expect(events.at(-1)).toEqual({ type: "interruption", detectedAt: 2_700 });
+});
+
+test("Nova-3: the eager end starts on the interim words when Finalize is sent, not on its answer; words it does not bear out are dropped", () => {
+  let finalizes = 0;
+  const session = {
+    turnDetection: "endpointing" as const,
+    finalize: () => void finalizes++,
+    configure: async () => null,
+  };
+  const events: UserTurnEvent[] = [];
+  const state = { lastVoicedAt: Number.NEGATIVE_INFINITY };
+  const turns = new UserTurns(
+    BargeInPolicySchema.parse({}),
+    {
+      agentAudible: () => false,
+      agentSentence: () => "",
+      vadSpeechMs: () => 0,
+      lastVoicedAt: () => state.lastVoicedAt,
+      session: () => session,
+    },
+    (e) => events.push(e),
+    { turnTaking: TurnTakingSchema.parse({}), language: "en" },
+  );
+  const finalized = (text: string): SttEvent => ({
+    type: "final",
+    text,
+    words: words(text),
+    speechFinal: false,
+    fromFinalize: true,
+    confidence: 0.98,
+  });
+  const speak = (from: number, to: number) => {
+    for (let t = from; t <= to; t += 20) {
+      state.lastVoicedAt = t;
+      turns.onFrame(t, true);
+    }
+  };
+  const quiet = (from: number, to: number) => {
+    for (let t = from; t <= to; t += 20) turns.onFrame(t, t - state.lastVoicedAt < 200);
+  };
+  speak(0, 1_000);
+  turns.onStt(FakeStt.interim("What are your opening hours on Saturday?"), 900);
+  quiet(1_020, 1_160);
+  // 150 ms of silence: Finalize goes out, and the speculation starts on the words already heard.
+  expect(finalizes).toBe(1);
+  expect(events.at(-1)).toEqual({
+    type: "eager-end",
+    text: "What are your opening hours on Saturday?",
+    speechEndAt: 1_020,
+  });
+  turns.onStt(finalized("What are your opening hours on Saturday?"), 1_300);
+  quiet(1_180, 1_320);
+  expect(events.filter((e) => e.type === "resumed")).toEqual([]);
+  expect(events.at(-1)).toMatchObject({ type: "turn-ended", text: "What are your opening hours on Saturday?" });
+
+  // Next turn: the interim reads finished, the finalized words do not (the caller was mid-phrase).
+  events.length = 0;
+  speak(3_000, 4_000);
+  turns.onStt(FakeStt.interim("I'd like to book"), 3_900);
+  quiet(4_020, 4_160);
+  expect(events.at(-1)).toMatchObject({ type: "eager-end", text: "I'd like to book" });
+  turns.onStt(finalized("I'd like to book a"), 4_300);
+  expect(events.at(-1)).toEqual({ type: "resumed", at: 4_300 });
 });
