@@ -3,7 +3,7 @@
 // on the node's frame clock, then a V8 heap snapshot. The snapshot's objects are summed by constructor and
 // compared with the same run at zero calls, per call, in KiB; process.memoryUsage() gives the off-heap part.
 //
-//   npx tsx --expose-gc bench/media-node/heap-per-call.ts [calls=100] [--snapshot]
+//   npx tsx --expose-gc bench/media-node/heap-per-call.ts [calls=100] [--nova]
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -12,6 +12,8 @@ import { createMediaMetrics } from "../../media-nodes/src/metrics/media-metrics.
 import { AudioCache } from "../../media-nodes/src/pipeline/audio-cache.ts";
 import { Call, type CallLink } from "../../media-nodes/src/pipeline/call.ts";
 import { FrameClock } from "../../media-nodes/src/pipeline/frame-clock.ts";
+import { deepgramFluxStt } from "../../media-nodes/src/providers/deepgram/flux-stt.ts";
+import { deepgramRecognizers } from "../../media-nodes/src/providers/deepgram/recognizers.ts";
 import { deepgramStt } from "../../media-nodes/src/providers/deepgram/stt.ts";
 import { deepgramTts } from "../../media-nodes/src/providers/deepgram/tts.ts";
 import { FakeLlm } from "../../media-nodes/src/providers/fake/index.ts";
@@ -136,12 +138,15 @@ async function main(): Promise<void> {
     version: 1,
     systemPrompt: "You are a helpful receptionist for a bike shop.",
     firstMessage: "Thanks for calling Spokes bike shop, how can I help?",
+    ...(process.argv.includes("--nova") ? { recognizer: "nova-3" } : {}),
   });
   const prefix = await compilePromptPrefix(agent);
   const metrics = createMediaMetrics({ activeCalls: () => 0 });
   const clock = new FrameClock();
   const audioCache = new AudioCache(silentLogger);
-  const stt = deepgramStt({ apiKey: "emulator", baseUrl: url });
+  // As the node opens them: the agent's recogniser (Flux by default; `--nova` for Nova-3).
+  const dg = { apiKey: "emulator", baseUrl: url };
+  const stt = deepgramRecognizers({ flux: deepgramFluxStt(dg), nova: deepgramStt(dg) });
   const tts = ttsWithFallback(deepgramTts({ apiKey: "emulator", baseUrl: url }), {
     fallbackVoice: agent.fallbackVoice,
   });
