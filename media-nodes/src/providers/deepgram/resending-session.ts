@@ -5,8 +5,9 @@
 // subclass says how to open its socket, what its messages mean, how it keeps an idle socket alive and how it asks
 // for a final; this class owns the socket's life and the audio kept for resending (the call's one such buffer:
 // the STT recovery decorator reads it through `heldAudio()` rather than keeping a copy of its own).
+
+import { AudioLog } from "../audio-log.ts";
 import type { SttEvent, SttOptions, SttSession, TurnThresholds } from "../types.ts";
-import { AudioLog } from "./audio-log.ts";
 import { describeError, isFatalClose, isFatalHandshake } from "./client.ts";
 
 export interface ResendingOptions {
@@ -67,7 +68,8 @@ export abstract class ResendingSession<S extends VendorSocket> implements SttSes
   ) {
     this.bytesPerSecond = options.sampleRate * (options.encoding === "linear16" ? 2 : 1);
     this.#maxBufferBytes = Math.round((cfg.maxBufferMs / 1000) * this.bytesPerSecond);
-    this.log = new AudioLog(this.bytesPerSecond);
+    // Half-second blocks: an idle call holds about a second of silence (releaseHeld), in three of them.
+    this.log = new AudioLog(this.bytesPerSecond / 2);
   }
 
   /** Opens the SDK socket (not yet connected). */
