@@ -117,8 +117,9 @@ async function main(): Promise<void> {
   );
   const speech = readFileSync(path.join(root, "test/fixtures/speech/opening-hours.ulaw"));
   const silence = new Uint8Array(160).fill(0xff);
-  // Each call: its line, then 5 s of silence (hearing the reply), again; calls start 20 ms apart.
-  const cycleFrames = Math.ceil(speech.length / 160) + 250;
+  // Each call: its line, then 8 s of silence (hearing the whole reply, as the capacity bench's callers do), again;
+  // calls start 20 ms apart.
+  const cycleFrames = Math.ceil(speech.length / 160) + 400;
   const frame = new Uint8Array(160);
   let framesIn = 0;
   let framesOut = 0;

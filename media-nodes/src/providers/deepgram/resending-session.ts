@@ -8,7 +8,7 @@
 
 import { AudioLog } from "../audio-log.ts";
 import type { SttEvent, SttOptions, SttSession, TurnThresholds } from "../types.ts";
-import { describeError, isFatalClose, isFatalHandshake } from "./client.ts";
+import { describeError, handshake, isFatalClose, isFatalHandshake } from "./client.ts";
 
 export interface ResendingOptions {
   /** Reopen attempts after an unexpected close, with exponential backoff. */
@@ -209,19 +209,11 @@ export abstract class ResendingSession<S extends VendorSocket> implements SttSes
     // Errors are followed by a close; the close handler decides what to do.
     socket.on("error", () => {});
     socket.connect();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([
-        socket.waitForOpen(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error("handshake timed out")), this.cfg.connectTimeoutMs);
-        }),
-      ]);
+      await handshake(socket, this.cfg.connectTimeoutMs);
     } catch (error) {
       socket.close();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
     if (socket.readyState !== 1) {
       socket.close();
