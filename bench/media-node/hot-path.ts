@@ -28,6 +28,7 @@ import { silentLogger } from "../../media-nodes/src/server/logger.ts";
 import { AgentRuntimeConfigSchema } from "../../shared/agent-config.ts";
 import type { CallTokenClaims } from "../../shared/call-token.ts";
 import { compilePromptPrefix } from "../../shared/prompt-prefix.ts";
+import { benchAgent } from "../lib/agent.ts";
 
 const args = process.argv.slice(2);
 const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 50);
@@ -94,11 +95,9 @@ function sites(head: ProfileNode): { total: number; rows: [string, number][] } {
 
 async function main(): Promise<void> {
   const emulators = await startEmulators();
+  // The capacity bench's agent (bench/lib/agent.ts), with its recogniser or Nova-3.
   const agent = AgentRuntimeConfigSchema.parse({
-    tenantId: "ten_hot",
-    agentId: "agt_hot",
-    version: 1,
-    systemPrompt: "You are the receptionist of a bike shop. Answer in one short sentence.",
+    ...benchAgent(),
     ...(args.includes("--nova") ? { recognizer: "nova-3" } : {}),
   });
   const prefix = await compilePromptPrefix(agent);
