@@ -178,6 +178,8 @@ export async function benchMediaNode(opts: BenchMediaNodeOptions = {}): Promise<
     agentId: "agt_bench",
     version: 1,
     systemPrompt: "You are the receptionist of a bike shop. Answer in one short sentence.",
+    // BENCH_RECOGNIZER=nova-3 measures the other recogniser (the agent's default is Flux).
+    ...(process.env.BENCH_RECOGNIZER ? { recognizer: process.env.BENCH_RECOGNIZER } : {}),
   });
   const prefix = await compilePromptPrefix(agent);
   const speech = await readFile(path.join(root, "test/fixtures/speech/opening-hours.ulaw"));

@@ -3,7 +3,7 @@
 // on the node's frame clock, then a V8 heap snapshot. The snapshot's objects are summed by constructor and
 // compared with the same run at zero calls, per call, in KiB; process.memoryUsage() gives the off-heap part.
 //
-//   npx tsx --expose-gc bench/media-node/heap-per-call.ts [calls=100] [--snapshot]
+//   npx tsx --expose-gc bench/media-node/heap-per-call.ts [calls=100] [--nova] [--feed=ms] [--keep]
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -12,6 +12,8 @@ import { createMediaMetrics } from "../../media-nodes/src/metrics/media-metrics.
 import { AudioCache } from "../../media-nodes/src/pipeline/audio-cache.ts";
 import { Call, type CallLink } from "../../media-nodes/src/pipeline/call.ts";
 import { FrameClock } from "../../media-nodes/src/pipeline/frame-clock.ts";
+import { deepgramFluxStt } from "../../media-nodes/src/providers/deepgram/flux-stt.ts";
+import { deepgramRecognizers } from "../../media-nodes/src/providers/deepgram/recognizers.ts";
 import { deepgramStt } from "../../media-nodes/src/providers/deepgram/stt.ts";
 import { deepgramTts } from "../../media-nodes/src/providers/deepgram/tts.ts";
 import { FakeLlm } from "../../media-nodes/src/providers/fake/index.ts";
@@ -22,6 +24,8 @@ import type { CallTokenClaims } from "../../shared/call-token.ts";
 import { compilePromptPrefix } from "../../shared/prompt-prefix.ts";
 
 const N = Number(process.argv[2] ?? 100);
+/** How long every call hears caller silence before the snapshot (the agent greets meanwhile). */
+const FEED_MS = Number(process.argv.find((a) => a.startsWith("--feed="))?.slice(7) ?? 3_000);
 const PORT = 31_000 + Math.floor(Math.random() * 900);
 
 async function startEmulators(): Promise<ChildProcess> {
@@ -54,7 +58,8 @@ let bufferSizes = new Map<number, number>();
 /** Self size of every object in a snapshot, by constructor (or by node type when it has none). */
 function summarize(path: string): Map<string, { count: number; bytes: number }> {
   const snap = JSON.parse(readFileSync(path, "utf8"));
-  unlinkSync(path);
+  if (process.argv.includes("--keep") && path.includes("after")) console.log(`snapshot kept: ${path}`);
+  else unlinkSync(path);
   const fields: string[] = snap.snapshot.meta.node_fields;
   const types: string[] = snap.snapshot.meta.node_types[0];
   const width = fields.length;
@@ -136,12 +141,15 @@ async function main(): Promise<void> {
     version: 1,
     systemPrompt: "You are a helpful receptionist for a bike shop.",
     firstMessage: "Thanks for calling Spokes bike shop, how can I help?",
+    ...(process.argv.includes("--nova") ? { recognizer: "nova-3" } : {}),
   });
   const prefix = await compilePromptPrefix(agent);
   const metrics = createMediaMetrics({ activeCalls: () => 0 });
   const clock = new FrameClock();
   const audioCache = new AudioCache(silentLogger);
-  const stt = deepgramStt({ apiKey: "emulator", baseUrl: url });
+  // As the node opens them: the agent's recogniser (Flux by default; `--nova` for Nova-3).
+  const dg = { apiKey: "emulator", baseUrl: url };
+  const stt = deepgramRecognizers({ flux: deepgramFluxStt(dg), nova: deepgramStt(dg) });
   const tts = ttsWithFallback(deepgramTts({ apiKey: "emulator", baseUrl: url }), {
     fallbackVoice: agent.fallbackVoice,
   });
@@ -187,7 +195,7 @@ async function main(): Promise<void> {
     for (const c of calls) c.onAudio(silence);
   }, 20);
   const measure = async (label: string) => {
-    await new Promise((r) => setTimeout(r, 3_000));
+    await new Promise((r) => setTimeout(r, FEED_MS));
     await settle();
     const mem = process.memoryUsage();
     const path = writeHeapSnapshot(`/tmp/heap-${process.pid}-${label}.heapsnapshot`);
@@ -195,12 +203,14 @@ async function main(): Promise<void> {
   };
   // Warm-up: the node-wide pieces (clients, caches, compiled code) exist before the baseline.
   await place(5);
-  // The baseline's summary waits on disk, so it is not itself in the second snapshot.
+  // The baseline's summary waits on disk, so it is not itself in the second snapshot (taken in a function of its
+  // own: a block in this async function would still hold it in the generator's registers).
   const beforePath = `/tmp/heap-${process.pid}-before.json`;
-  {
+  const saveBaseline = async () => {
     const b = await measure("before");
     writeFileSync(beforePath, JSON.stringify({ mem: b.mem, heap: [...b.heap.entries()] }));
-  }
+  };
+  await saveBaseline();
   const t0 = performance.now();
   await place(N);
   const after = await measure("after");

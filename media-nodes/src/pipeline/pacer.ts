@@ -207,7 +207,9 @@ export class OutboundPacer implements ClockClient {
     while (filled < MULAW_FRAME_BYTES && this.#chunks.length > 0) {
       const chunk = this.#chunks[0]!;
       const n = Math.min(MULAW_FRAME_BYTES - filled, chunk.length - this.#headOffset);
-      frame.set(chunk.subarray(this.#headOffset, this.#headOffset + n), filled);
+      // A frame across two TTS chunks (most chunk boundaries): a byte loop, not a subarray view per boundary.
+      const from = this.#headOffset;
+      for (let k = 0; k < n; k++) frame[filled + k] = chunk[from + k]!;
       filled += n;
       this.#headOffset += n;
       if (this.#headOffset === chunk.length) {

@@ -56,7 +56,9 @@ export class SttFeed {
   /** Sends whatever is held back (before Finalize or close, or when speech starts). */
   flush(stt: SttSession | undefined): void {
     if (this.#length === 0) return;
-    stt?.sendAudio(this.#batch.subarray(0, this.#length));
+    // A full batch (the usual case) goes as it is: no view object for it.
+    const batch = this.#batch;
+    stt?.sendAudio(this.#length === batch.length ? batch : batch.subarray(0, this.#length));
     if (stt) this.sends += 1;
     this.#length = 0;
   }

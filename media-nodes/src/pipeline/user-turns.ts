@@ -13,7 +13,7 @@
 import type { BargeInPolicy, TurnTaking } from "../../../shared/agent-config.ts";
 import type { SttEvent, SttSession, SttWord, TurnThresholds } from "../providers/types.ts";
 import { isReadingOut, judgeCompleteness } from "../turns/completeness.ts";
-import { BargeInPolicyEvaluator, normalizeWords } from "./barge-in.ts";
+import { BargeInPolicyEvaluator, JoinedWords } from "./barge-in.ts";
 
 const NO_WORDS = Object.freeze({ heard: 0, meaningful: 0 });
 
@@ -94,6 +94,8 @@ export class UserTurns {
   #eager = false;
   /** Flux thresholds are raised for something being read out. */
   #raised = false;
+  /** The words over the agent, joined once per change: read every frame of over-speech and tick of a pause. */
+  readonly #over = new JoinedWords();
 
   constructor(
     policy: BargeInPolicy,
@@ -207,21 +209,20 @@ export class UserTurns {
    * echo). A barge-in pause decides on them.
    */
   wordsOverAgent(): { heard: number; meaningful: number } {
-    if (this.#overSpeech.length === 0 && !this.#interim) return NO_WORDS;
-    const pieces = this.#interim ? [...this.#overSpeech, this.#interim] : this.#overSpeech;
-    const text = pieces.map((p) => p.text).join(" ");
+    const over = this.#over.of(this.#overSpeech, this.#interim);
+    if (!over) return NO_WORDS;
     return {
-      heard: normalizeWords(text).length,
-      meaningful: this.#policy.meaningfulWords(text, this.#view.agentSentence()).length,
+      heard: over.heard,
+      meaningful: this.#policy.meaningfulCount(over.text, this.#view.agentSentence()),
     };
   }
 
   #maybeInterrupt(now: number): void {
-    const pieces = this.#interim ? [...this.#overSpeech, this.#interim] : this.#overSpeech;
-    if (pieces.length === 0) return;
+    const over = this.#over.of(this.#overSpeech, this.#interim);
+    if (!over) return;
     const interrupt = this.#policy.shouldInterrupt({
-      callerText: pieces.map((p) => p.text).join(" "),
-      words: pieces.flatMap((p) => p.words),
+      callerText: over.text,
+      words: over.words,
       vadSpeechMs: this.#view.vadSpeechMs(now),
       agentSentence: this.#view.agentSentence(),
     });

@@ -1,5 +1,8 @@
 // The STT fallback (exported from fallback.ts beside the LLM and TTS ones): a fresh recognizer session, with the
-// audio it had not confirmed replayed, when the session drops or stalls.
+// audio it had not confirmed replayed, when the session drops or stalls. The audio replayed has one owner per call:
+// a session that keeps its own resend log (the Deepgram sessions: `heldAudio()`) is asked for it, and this keeps no
+// copy, only what arrives while the fresh session opens; for any other session it keeps the rings below.
+import { AudioLog } from "./audio-log.ts";
 import type { SttEvent, SttOptions, SttProvider, SttSession, SttWord, TurnThresholds } from "./types.ts";
 
 export interface SttRecoveryOptions {
@@ -102,6 +105,11 @@ const PRE_ROLL_MS = 500;
 const MIN_UNANSWERED_SPEECH_MS = 1_000;
 /** The caller has stopped speaking when the VAD has heard nothing for this long. */
 const STOPPED_MS = 500;
+/**
+ * A session holding the audio keeps this much of the silence after the caller's answered speech, and nothing before
+ * it (a word the VAD missed, just begun, still reaches a fresh socket).
+ */
+const HELD_SILENCE_MS = 1_000;
 
 class RecoveringSttSession implements ResilientSttSession {
   #inner: SttSession | undefined;
@@ -116,8 +124,16 @@ class RecoveringSttSession implements ResilientSttSession {
    * speech is unanswered or unconfirmed. The larger buffer exists only then (a call is mostly not speech), so
    * an idle call holds 4 KB here, not 24.
    */
-  readonly #preRoll: AudioRing;
+  #preRoll: AudioRing | undefined;
   #capture: AudioRing | undefined;
+  /** The session keeps the unconfirmed audio itself (heldAudio): no rings here. */
+  #sessionHolds = false;
+  /** Everything the caller said (by the VAD) has been answered by an end of utterance or turn. */
+  #answered = true;
+  /** While a fresh session opens (session-held mode): what the old one held, then what arrived since. */
+  #reopenLog: AudioLog | undefined;
+  /** Stream position where #reopenLog begins. */
+  #reopenFrom = 0;
   readonly #captureBytes: number;
   /** Bytes sent since the call began. */
   #written = 0;
@@ -147,13 +163,15 @@ class RecoveringSttSession implements ResilientSttSession {
     this.#stallMs = opts.stallMs ?? 2_000;
     this.#bytesPerSecond = options.sampleRate * (options.encoding === "linear16" ? 2 : 1);
     this.#captureBytes = Math.round(((opts.replayMs ?? 3_000) * this.#bytesPerSecond) / 1000);
-    this.#preRoll = new AudioRing(Math.round((PRE_ROLL_MS * this.#bytesPerSecond) / 1000));
   }
 
   async start(): Promise<void> {
     const token = ++this.#token;
-    this.#inner = await this.provider.open(this.options, (e) => this.#onInner(token, e));
-    this.turnDetection = this.#inner.turnDetection;
+    const inner = await this.provider.open(this.options, (e) => this.#onInner(token, e));
+    this.#inner = inner;
+    this.turnDetection = inner.turnDetection;
+    this.#sessionHolds = typeof inner.heldAudio === "function" && typeof inner.releaseHeld === "function";
+    if (!this.#sessionHolds) this.#preRoll = new AudioRing(Math.round((PRE_ROLL_MS * this.#bytesPerSecond) / 1000));
   }
 
   turnDetection: SttSession["turnDetection"] = "endpointing";
@@ -176,13 +194,16 @@ class RecoveringSttSession implements ResilientSttSession {
       this.#lastVoicedAt = now;
       this.#awaitingSince ??= now;
       this.#unansweredVoicedMs += frameMs;
-      if (!this.#capture) {
+      this.#answered = false;
+      if (this.#preRoll && !this.#capture) {
         this.#capture = new AudioRing(this.#captureBytes);
         this.#capture.copyFrom(this.#preRoll);
       }
-    } else if (this.#capture && this.#confirmed >= this.#capture.end && now - this.#lastVoicedAt >= STOPPED_MS) {
-      // The caller stopped and a final covered what they said: nothing left worth replaying but the pre-roll.
+    } else if (this.#answered && now - this.#lastVoicedAt >= STOPPED_MS) {
+      // The caller stopped and the recognizer ended what they said: nothing left worth replaying but the silence
+      // since (the session's own log would otherwise keep it until the next result: a minute, on Flux).
       this.#capture = undefined;
+      if (this.#sessionHolds) this.#inner?.releaseHeld?.(Math.round((HELD_SILENCE_MS * this.#bytesPerSecond) / 1000));
     }
     const since = this.#awaitingSince;
     // A cough or a breath may rightly get no answer: only a second of speech with nothing back counts.
@@ -210,16 +231,20 @@ class RecoveringSttSession implements ResilientSttSession {
   }
 
   #keep(audio: Uint8Array): void {
-    this.#preRoll.write(audio, this.#written);
-    this.#capture?.write(audio, this.#written);
+    if (this.#sessionHolds) this.#reopenLog?.append(audio);
+    else {
+      this.#preRoll?.write(audio, this.#written);
+      this.#capture?.write(audio, this.#written);
+    }
     this.#written += audio.length;
   }
 
   #onInner(token: number, event: SttEvent): void {
     if (token !== this.#token || this.#closed) return;
     if (event.type === "closed") {
+      const dead = this.#inner;
       this.#inner = undefined;
-      if (this.#reopensLeft > 0) this.#recover("drop", `${event.code} ${event.reason}`);
+      if (this.#reopensLeft > 0) this.#recover("drop", `${event.code} ${event.reason}`, dead);
       else this.onEvent(event);
       return;
     }
@@ -234,6 +259,13 @@ class RecoveringSttSession implements ResilientSttSession {
         this.#confirmed = Math.max(this.#confirmed, Math.round(end * this.#bytesPerSecond));
       }
     }
+    if (
+      shifted.type === "turn-ended" ||
+      shifted.type === "utterance-end" ||
+      (shifted.type === "final" && shifted.speechFinal)
+    ) {
+      this.#answered = true;
+    }
     if (shifted.type === "final" && shifted.words.length > 0) {
       const end = shifted.words[shifted.words.length - 1]!.end;
       this.#confirmed = Math.max(this.#confirmed, Math.round(end * this.#bytesPerSecond));
@@ -243,7 +275,7 @@ class RecoveringSttSession implements ResilientSttSession {
     this.onEvent(shifted);
   }
 
-  #recover(cause: "drop" | "stall", reason: string): void {
+  #recover(cause: "drop" | "stall", reason: string, dead?: SttSession): void {
     if (this.#recovering || this.#closed) return;
     if (this.#reopensLeft <= 0) {
       // Nothing left to try: the call hears about it as a closed session.
@@ -258,7 +290,8 @@ class RecoveringSttSession implements ResilientSttSession {
     this.#awaitingSince = undefined;
     this.#unansweredVoicedMs = 0;
     this.opts.onRecover?.({ cause, reason });
-    const old = this.#inner;
+    const old = this.#inner ?? dead;
+    if (this.#sessionHolds) this.#holdWhileReopening(old);
     this.#inner = undefined;
     this.#token += 1;
     void old?.close().catch(() => {});
@@ -280,15 +313,44 @@ class RecoveringSttSession implements ResilientSttSession {
         },
         (err: unknown) => {
           this.#recovering = false;
+          this.#reopenLog = undefined;
           if (this.#closed || token !== this.#token) return;
           this.onEvent({ type: "closed", code: 1011, reason: `speech recognition could not reopen: ${String(err)}` });
         },
       );
   }
 
+  /** Takes what the old session held (its newest `replayMs`), for the fresh one; audio arriving meanwhile joins it. */
+  #holdWhileReopening(old: SttSession | undefined): void {
+    const held = old?.heldAudio?.() ?? [];
+    let bytes = 0;
+    for (const chunk of held) bytes += chunk.length;
+    let skip = Math.max(0, bytes - this.#captureBytes);
+    const log = new AudioLog(this.#captureBytes);
+    for (const chunk of held) {
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      log.append(chunk.subarray(skip));
+      skip = 0;
+    }
+    this.#reopenLog = log;
+    this.#reopenFrom = this.#written - log.total;
+  }
+
   /** Sends the fresh session what the old one had not confirmed (as much of it as is still held). */
   #replay(session: SttSession): void {
+    const log = this.#reopenLog;
+    if (log) {
+      this.#reopenLog = undefined;
+      this.#sessionStart = this.#reopenFrom;
+      this.#offsetSec = this.#reopenFrom / this.#bytesPerSecond;
+      for (const chunk of log.chunks()) session.sendAudio(chunk);
+      return;
+    }
     const ring = this.#capture ?? this.#preRoll;
+    if (!ring) return;
     const start = Math.max(this.#confirmed, ring.from, this.#sessionStart);
     this.#sessionStart = start;
     this.#offsetSec = start / this.#bytesPerSecond;

@@ -105,6 +105,14 @@ export interface SttSession {
    * values are out of range or the vendor refuses them; the old thresholds then stay in force.
    */
   configure(thresholds: Partial<TurnThresholds>): Promise<TurnThresholds | null>;
+  /**
+   * The audio this session keeps for resending after a drop (not yet covered by a result), oldest first, as views
+   * valid until the next `sendAudio`. A session that offers this and `releaseHeld` is the call's only copy: STT
+   * recovery replays from it instead of keeping one of its own.
+   */
+  heldAudio?(): Uint8Array[];
+  /** Keep at most the newest `keepBytes` of the held audio (the caller is silent and what they said was answered). */
+  releaseHeld?(keepBytes: number): void;
   close(): Promise<void>;
 }
 

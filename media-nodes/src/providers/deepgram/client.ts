@@ -44,3 +44,18 @@ export function describeError(error: unknown): string {
   if (error && typeof error === "object" && "message" in error) return String((error as { message: unknown }).message);
   return String(error);
 }
+
+/** Waits for an SDK socket's handshake, for at most `timeoutMs` ("handshake timed out" after that). */
+export async function handshake(socket: { waitForOpen(): Promise<unknown> }, timeoutMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      socket.waitForOpen(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("handshake timed out")), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

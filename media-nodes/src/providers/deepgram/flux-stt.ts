@@ -1,12 +1,10 @@
 // Deepgram Flux (/v2/listen) through the official SDK's listen.v2: a recogniser that reports turns (its TurnInfo
-// messages become our events in flux-turns.ts; the wire format is flux-wire.ts). This is the session: the socket,
-// Configure, keep-alive and the audio kept for resending. Like the Nova-3 session it survives a dropped socket: the SDK's reconnect is off, the
-// audio since the last EndOfTurn is kept, resent on a new socket, and its times and turn indexes shifted so the
-// pipeline sees one continuous stream.
+// messages become our events in flux-turns.ts; the wire format is flux-wire.ts). This is the session: Configure and
+// keep-alive, on the socket that survives a drop (resending-session.ts: the audio since the last EndOfTurn is kept,
+// resent on a new socket, and its times and turn indexes shifted so the pipeline sees one continuous stream).
 import type { DeepgramClient } from "@deepgram/sdk";
-import type { SttEvent, SttOptions, SttProvider, SttSession, TurnThresholds } from "../types.ts";
-import { AudioLog } from "./audio-log.ts";
-import { createDeepgramClient, describeError, isFatalClose, isFatalHandshake } from "./client.ts";
+import type { SttEvent, SttOptions, SttProvider, TurnThresholds } from "../types.ts";
+import { createDeepgramClient } from "./client.ts";
 import { FluxTurns } from "./flux-turns.ts";
 import {
   configureThresholds,
@@ -17,6 +15,7 @@ import {
   thresholdProblem,
   thresholdsConfigured,
 } from "./flux-wire.ts";
+import { type ResendingOptions, ResendingSession } from "./resending-session.ts";
 
 export { FLUX_DEFAULT_THRESHOLDS, thresholdProblem } from "./flux-wire.ts";
 
@@ -38,12 +37,6 @@ export interface DeepgramFluxSttOptions {
   configureTimeoutMs?: number;
 }
 
-const CLOSE_GRACE_MS = 1_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export function deepgramFluxStt(opts: DeepgramFluxSttOptions): SttProvider {
   const client = createDeepgramClient(opts.apiKey, opts.baseUrl);
   const reconnect = opts.reconnect ?? { attempts: 3, backoffMs: 200 };
@@ -55,7 +48,7 @@ export function deepgramFluxStt(opts: DeepgramFluxSttOptions): SttProvider {
       if (problem) throw new Error(`Deepgram Flux: ${problem}`);
       const english = /^en\b/i.test(options.language);
       const model = opts.model ?? (english ? "flux-general-en" : "flux-general-multi");
-      const session = new ResilientFluxSession(client, model, options, thresholds, onEvent, {
+      const session = new FluxSession(client, model, options, thresholds, onEvent, {
         reconnect,
         connectTimeoutMs: opts.connectTimeoutMs ?? 5_000,
         maxBufferMs: opts.maxBufferMs ?? 60_000,
@@ -75,71 +68,28 @@ interface PendingConfigure {
   timer: ReturnType<typeof setTimeout>;
 }
 
-class ResilientFluxSession implements SttSession {
+class FluxSession extends ResendingSession<FluxSocket> {
   readonly turnDetection = "semantic";
-  private socket: FluxSocket | null = null;
-  private state: "connecting" | "open" | "closing" | "closed" = "connecting";
-  private readonly log: AudioLog;
-  /** Absolute byte offset up to which turns have ended (nothing before it is resent). */
-  private settledBytes = 0;
-  /** Absolute byte offset at which the current connection's audio (its time zero) begins. */
-  private connectionStartBytes = 0;
   private readonly turns = new FluxTurns({
     emit: (event) => this.onEvent(event),
     turnEnded: (windowEndSec, manual) => {
-      if (manual) this.forcePending = false;
-      const endBytes = this.connectionStartBytes + Math.round(windowEndSec * this.bytesPerSecond);
-      this.settleTo(this.options.encoding === "linear16" ? endBytes - (endBytes % 2) : endBytes);
+      if (manual) this.finalizePending = false;
+      this.settleTo(this.connectionBytes(windowEndSec));
     },
   });
-  private forcePending = false;
-  private lastConnectError = "";
-  private lastSendAt = Date.now();
-  private keepAlive: ReturnType<typeof setInterval> | null = null;
-  private readonly bytesPerSecond: number;
-  private readonly maxBufferBytes: number;
   private readonly pendingConfigures: PendingConfigure[] = [];
+  private readonly configureTimeoutMs: number;
 
   constructor(
     private readonly client: DeepgramClient,
     private readonly model: string,
-    private readonly options: SttOptions,
+    options: SttOptions,
     private thresholds: TurnThresholds,
-    private readonly onEvent: (event: SttEvent) => void,
-    private readonly cfg: {
-      reconnect: { attempts: number; backoffMs: number };
-      connectTimeoutMs: number;
-      maxBufferMs: number;
-      keepAliveMs: number;
-      configureTimeoutMs: number;
-    },
+    onEvent: (event: SttEvent) => void,
+    cfg: ResendingOptions & { configureTimeoutMs: number },
   ) {
-    this.bytesPerSecond = options.sampleRate * (options.encoding === "linear16" ? 2 : 1);
-    this.maxBufferBytes = Math.round((cfg.maxBufferMs / 1000) * this.bytesPerSecond);
-    this.log = new AudioLog(this.bytesPerSecond);
-  }
-
-  async start(): Promise<void> {
-    const socket = await this.connectWithRetry(1 + this.cfg.reconnect.attempts);
-    if (!socket) throw new Error(`Deepgram Flux: could not open a session: ${this.lastConnectError}`);
-    this.attach(socket);
-    this.keepAlive = setInterval(() => this.keepAliveIfIdle(), Math.max(50, this.cfg.keepAliveMs / 2));
-    this.keepAlive.unref?.();
-  }
-
-  sendAudio(audio: Uint8Array): void {
-    // A zero-length binary frame would end the stream.
-    if (audio.byteLength === 0 || this.state === "closing" || this.state === "closed") return;
-    const data = this.log.append(audio);
-    this.capBuffer();
-    if (this.state === "open" && this.socket) this.trySend(() => this.socket?.sendMedia(data));
-  }
-
-  finalize(): void {
-    if (this.state === "closing" || this.state === "closed") return;
-    this.forcePending = true;
-    if (this.state === "open" && this.socket)
-      this.trySend(() => this.socket?.sendForceEndTurn({ type: "ForceEndTurn" }));
+    super(options, onEvent, cfg, "Deepgram Flux");
+    this.configureTimeoutMs = cfg.configureTimeoutMs;
   }
 
   configure(change: Partial<TurnThresholds>): Promise<TurnThresholds | null> {
@@ -156,34 +106,50 @@ class ResilientFluxSession implements SttSession {
         reject,
         timer: setTimeout(() => {
           this.settleConfigure(pending, new Error("Deepgram Flux: no answer to Configure"));
-        }, this.cfg.configureTimeoutMs),
+        }, this.configureTimeoutMs),
       };
       this.pendingConfigures.push(pending);
-      if (this.state === "open" && this.socket) this.sendConfigure(this.socket, change);
-      // While reconnecting, the new socket opens with `wanted` and the answer comes from attach().
+      const socket = this.socket;
+      if (this.state === "open" && socket) {
+        this.trySend(() => socket.sendConfigure({ type: "Configure", thresholds: configureThresholds(change) }));
+      }
+      // While reconnecting, the new socket opens with `wanted` and the answer comes from onAttached().
     });
   }
 
-  async close(): Promise<void> {
-    if (this.state === "closed" || this.state === "closing") return;
-    this.state = "closing";
-    this.stopKeepAlive();
-    this.failConfigures(new Error("Deepgram Flux: session closed"));
-    const socket = this.socket;
-    this.socket = null;
-    if (socket && socket.readyState === 1) {
-      const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
-      this.trySend(() => socket.sendCloseStream({ type: "CloseStream" }));
-      await Promise.race([closed, sleep(CLOSE_GRACE_MS)]);
-    }
-    socket?.close();
-    this.state = "closed";
+  protected openSocket(): Promise<FluxSocket> {
+    return this.client.listen.v2.connect(
+      fluxConnectArgs(this.model, this.options, this.thresholds, this.cfg.connectTimeoutMs),
+    );
   }
 
-  // ── Socket ──
+  /** Flux has no KeepAlive message; silence is audio, so it keeps the stream (and its clock) going. */
+  protected keepAlive(): void {
+    const silence = new Uint8Array(Math.round(this.bytesPerSecond / 10)).fill(
+      this.options.encoding === "mulaw" ? 0xff : 0,
+    );
+    this.sendAudio(silence);
+  }
 
-  private sendConfigure(socket: FluxSocket, change: Partial<TurnThresholds>): void {
-    this.trySend(() => socket.sendConfigure({ type: "Configure", thresholds: configureThresholds(change) }));
+  protected sendFinalize(socket: FluxSocket): void {
+    socket.sendForceEndTurn({ type: "ForceEndTurn" });
+  }
+
+  protected override onAttached(): void {
+    this.turns.connected(this.connectionStartBytes / this.bytesPerSecond);
+    // The socket opened with the thresholds now wanted: what configure() waited for is in force.
+    for (const p of [...this.pendingConfigures]) {
+      this.thresholds = p.wanted;
+      this.settleConfigure(p, p.wanted);
+    }
+  }
+
+  protected override onLost(): void {
+    this.turns.lost();
+  }
+
+  protected override onEnding(error: Error): void {
+    for (const p of [...this.pendingConfigures]) this.settleConfigure(p, error);
   }
 
   private settleConfigure(pending: PendingConfigure, outcome: TurnThresholds | Error): void {
@@ -195,145 +161,7 @@ class ResilientFluxSession implements SttSession {
     else pending.resolve(outcome);
   }
 
-  private failConfigures(error: Error): void {
-    for (const p of [...this.pendingConfigures]) this.settleConfigure(p, error);
-  }
-
-  private stopKeepAlive(): void {
-    if (this.keepAlive) clearInterval(this.keepAlive);
-    this.keepAlive = null;
-  }
-
-  private trySend(send: () => void): void {
-    try {
-      send();
-      this.lastSendAt = Date.now();
-    } catch {
-      // The socket died between our state check and the send; its close handler reconnects and resends.
-    }
-  }
-
-  /** Flux has no KeepAlive message; silence is audio, so it keeps the stream (and its clock) going. */
-  private keepAliveIfIdle(): void {
-    if (this.state !== "open" || !this.socket) return;
-    if (Date.now() - this.lastSendAt < this.cfg.keepAliveMs) return;
-    const silence = new Uint8Array(Math.round(this.bytesPerSecond / 10)).fill(
-      this.options.encoding === "mulaw" ? 0xff : 0,
-    );
-    this.sendAudio(silence);
-  }
-
-  private capBuffer(): void {
-    const excess = this.log.total - this.settledBytes - this.maxBufferBytes;
-    if (excess <= 0) return;
-    const cut = this.settledBytes + excess + (this.options.encoding === "linear16" ? excess % 2 : 0);
-    this.settledBytes = cut;
-    this.log.dropBefore(cut);
-  }
-
-  private settleTo(absoluteBytes: number): void {
-    const cut = Math.min(absoluteBytes, this.log.total);
-    if (cut <= this.settledBytes) return;
-    this.settledBytes = cut;
-    this.log.dropBefore(cut);
-  }
-
-  private async connectOnce(): Promise<FluxSocket> {
-    const socket = await this.client.listen.v2.connect(
-      fluxConnectArgs(this.model, this.options, this.thresholds, this.cfg.connectTimeoutMs),
-    );
-    socket.on("message", (message) => this.onMessage(socket, message));
-    socket.on("close", (event) => this.onClose(socket, event.code, event.reason ?? ""));
-    socket.on("error", () => {});
-    socket.connect();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        socket.waitForOpen(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error("handshake timed out")), this.cfg.connectTimeoutMs);
-        }),
-      ]);
-    } catch (error) {
-      socket.close();
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (socket.readyState !== 1) {
-      socket.close();
-      throw new Error("socket closed during the handshake");
-    }
-    return socket;
-  }
-
-  private async connectWithRetry(tries: number): Promise<FluxSocket | null> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < tries; attempt++) {
-      if (attempt > 0) {
-        const base = this.cfg.reconnect.backoffMs * 2 ** (attempt - 1);
-        await sleep(base / 2 + Math.random() * base);
-      }
-      if (this.state === "closing" || this.state === "closed") return null;
-      try {
-        return await this.connectOnce();
-      } catch (error) {
-        lastError = error;
-        if (isFatalHandshake(error)) break;
-      }
-    }
-    this.lastConnectError = describeError(lastError);
-    return null;
-  }
-
-  private attach(socket: FluxSocket): void {
-    if (this.state === "closing" || this.state === "closed") {
-      socket.close();
-      return;
-    }
-    this.socket = socket;
-    this.state = "open";
-    this.connectionStartBytes = this.settledBytes;
-    this.turns.connected(this.connectionStartBytes / this.bytesPerSecond);
-    // The socket opened with the thresholds now wanted: what configure() waited for is in force.
-    for (const p of [...this.pendingConfigures]) {
-      this.thresholds = p.wanted;
-      this.settleConfigure(p, p.wanted);
-    }
-    for (const chunk of this.log.chunks()) this.trySend(() => socket.sendMedia(chunk));
-    if (this.forcePending) this.trySend(() => socket.sendForceEndTurn({ type: "ForceEndTurn" }));
-  }
-
-  private onClose(socket: FluxSocket, code: number, reason: string): void {
-    if (socket !== this.socket || this.state !== "open") return;
-    this.socket = null;
-    if (isFatalClose(code, reason)) {
-      this.giveUp(code, reason);
-      return;
-    }
-    this.state = "connecting";
-    this.turns.lost();
-    void this.connectWithRetry(this.cfg.reconnect.attempts).then((next) => {
-      if (next) this.attach(next);
-      else if (this.state === "connecting") {
-        this.giveUp(code, `${reason || "connection lost"}; reconnect failed: ${this.lastConnectError}`);
-      }
-    });
-  }
-
-  private giveUp(code: number, reason: string): void {
-    this.state = "closed";
-    this.stopKeepAlive();
-    this.failConfigures(new Error(`Deepgram Flux: session closed (${code} ${reason})`));
-    this.onEvent({ type: "closed", code, reason });
-  }
-
-  // ── Messages ──
-
-  private onMessage(socket: FluxSocket, message: unknown): void {
-    if (socket !== this.socket || this.state !== "open") return;
-    if (!message || typeof message !== "object" || !("type" in message)) return;
-    const m = message as { type: string } & Record<string, unknown>;
+  protected onMessage(socket: FluxSocket, m: { type: string } & Record<string, unknown>): void {
     switch (m.type) {
       case "TurnInfo":
         this.turns.onTurnInfo(m as unknown as TurnInfo);

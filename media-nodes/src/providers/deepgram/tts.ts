@@ -3,7 +3,7 @@
 // as raw μ-law 8 kHz (no container), which is exactly what the telephony side sends on.
 import type { DeepgramClient } from "@deepgram/sdk";
 import type { TtsEvent, TtsProvider, TtsSession } from "../types.ts";
-import { createDeepgramClient, describeError } from "./client.ts";
+import { createDeepgramClient, describeError, handshake } from "./client.ts";
 
 export interface DeepgramTtsOptions {
   apiKey: string;
@@ -35,20 +35,12 @@ export function deepgramTts(opts: DeepgramTtsOptions): TtsProvider {
       socket.connect();
       // After connect(): the SDK installs its message handler there, replacing any added before.
       session.receiveRaw();
-      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([
-          socket.waitForOpen(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error("handshake timed out")), connectTimeoutMs);
-          }),
-        ]);
+        await handshake(socket, connectTimeoutMs);
         session.markOpen();
       } catch (error) {
         session.abandon();
         throw new Error(`Deepgram TTS: could not open voice ${options.voice}: ${describeError(error)}`);
-      } finally {
-        clearTimeout(timer);
       }
       return session;
     },

@@ -1,5 +1,6 @@
 // Caller audio a live-transcription session keeps until the vendor has covered it with a result, so a dropped
-// socket can be reopened and given the audio again. Shared by the Nova-3 and Flux sessions.
+// socket can be reopened and given the audio again (the Deepgram sessions' resend log), and what STT recovery
+// replays into a fresh session.
 
 /**
  * Audio kept for resending, in append-only blocks of about a second. One frame at a time into a list of
