@@ -15,6 +15,7 @@
 // that its allocator keeps: RSS steps up after each one. So by default there is one, at the very end, after the
 // last sample; `--snapshots all` adds one before the load, one once warm and one after it, for comparisons.
 //                   [--edge wrangler|miniflare]   (default wrangler, as npm start; miniflare: no wrangler proxy)
+//                   [--database postgres://127.0.0.1:5432/test]   (a scratch database there; default PGlite)
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,9 +25,10 @@ import { placeDemoCall } from "../scripts/platform/demo-call.ts";
 import { type Platform, type PlatformPorts, PORT_VARS, startPlatform } from "../scripts/platform/platform.ts";
 import { freePort } from "../scripts/platform/processes.ts";
 import { PROVIDER_VARS } from "../scripts/platform/providers.ts";
+import { createScratchDatabase } from "../workers/src/db/node.ts";
 import { compareHeapSummaries, type HeapGrowth, summarizeHeapSnapshot } from "./lib/heap-snapshot.ts";
-import { InspectorSession, workerTarget } from "./lib/inspector.ts";
-import { procRssBytes, REPO_ROOT } from "./lib/proc.ts";
+import { InspectorSession, inspectorTargets, workerTarget } from "./lib/inspector.ts";
+import { procRssAnonBytes, procRssBytes, REPO_ROOT } from "./lib/proc.ts";
 import { lineChartSvg } from "./lib/svg-plot.ts";
 
 const MB = 1024 * 1024;
@@ -40,6 +42,8 @@ interface Sample {
   callsActive: number;
   /** Resident memory in MB by process label. */
   rssMb: Record<string, number>;
+  /** Of it, anonymous memory (malloc'd, V8 heap pages; not mapped files), in MB by process label. */
+  anonMb: Record<string, number>;
   /** V8 heap in use, in MB, by process label (where it can be read). */
   heapMb: Record<string, number>;
 }
@@ -114,6 +118,7 @@ async function mediaHeapMb(platform: Platform): Promise<number | undefined> {
 
 class WorkerdInspector {
   private session: InspectorSession | undefined;
+  private others: { id: string; session: InspectorSession }[] | undefined;
   constructor(private readonly port: number) {}
 
   private async connect(): Promise<InspectorSession> {
@@ -133,12 +138,35 @@ class WorkerdInspector {
     }
   }
 
+  /** The V8 heap in use of each of workerd's other isolates, by inspector target: Miniflare's own Workers (its
+   * entry Worker in front of every request, the queue broker, the cache …), which the edge Worker's target does
+   * not count. Only workerd's own inspector lists them (Miniflare's API); wrangler dev's proxy shows the user's. */
+  async simulatorHeapsMb(): Promise<Record<string, number>> {
+    try {
+      if (!this.others) {
+        const targets = (await inspectorTargets(this.port)).filter((t) => !t.id.startsWith("core:user:"));
+        this.others = await Promise.all(
+          targets.map(async (t) => ({ id: t.id, session: await InspectorSession.connect(t.webSocketDebuggerUrl) })),
+        );
+      }
+      const used = await Promise.all(
+        this.others.map(async (o) => [o.id, (await o.session.heapUsage()).usedBytes / MB] as const),
+      );
+      return Object.fromEntries(used);
+    } catch {
+      for (const o of this.others ?? []) o.session.close();
+      this.others = undefined;
+      return {};
+    }
+  }
+
   async snapshot(file: string): Promise<void> {
     await (await this.connect()).heapSnapshot(file);
   }
 
   close(): void {
     this.session?.close();
+    for (const o of this.others ?? []) o.session.close();
   }
 }
 
@@ -150,6 +178,8 @@ interface Options {
   snapshots: "end" | "all" | "none";
   outDir: string;
   edge: "wrangler" | "miniflare";
+  /** A Postgres server to hold the platform's database (a scratch database on it); default PGlite in memory. */
+  database: string | undefined;
 }
 
 function parseOptions(): Options {
@@ -162,6 +192,7 @@ function parseOptions(): Options {
       snapshots: { type: "string", default: "end" },
       out: { type: "string", default: path.join(REPO_ROOT, "bench/results") },
       edge: { type: "string", default: "wrangler" },
+      database: { type: "string" },
     },
     strict: true,
   });
@@ -178,11 +209,18 @@ function parseOptions(): Options {
     snapshots: values.snapshots === "all" || values.snapshots === "none" ? values.snapshots : "end",
     outDir: values.out ?? path.join(REPO_ROOT, "bench/results"),
     edge: values.edge === "miniflare" ? "miniflare" : "wrangler",
+    database: values.database,
   };
 }
 
 /** The value of a series at the first sample at or after `minute`, and at the last sample of `phase`. */
-function growth(samples: Sample[], label: string, key: "rssMb" | "heapMb", fromMinute: number, phase: Sample["phase"]) {
+function growth(
+  samples: Sample[],
+  label: string,
+  key: "rssMb" | "anonMb" | "heapMb",
+  fromMinute: number,
+  phase: Sample["phase"],
+) {
   const from = samples.find((s) => s.minute >= fromMinute && s[key][label] !== undefined)?.[key][label];
   const last = samples.filter((s) => s.phase === phase && s[key][label] !== undefined).at(-1)?.[key][label];
   if (from === undefined || last === undefined) return undefined;
@@ -202,6 +240,11 @@ async function main(): Promise<void> {
   // Offline, whatever the shell holds: the emulators stand in for Deepgram and Bedrock.
   for (const name of [...PROVIDER_VARS, "DATABASE_URL", "TWILIO_AUTH_TOKEN"]) delete env[name];
   env.MEDIA_LOG_LEVEL = "warn";
+  // PGlite serves one connection at a time in this process, which also runs the callers: under 20 calls it times
+  // out and interleaves the edge's connections ("bind message supplies 21 parameters…"), and every retry is load
+  // the edge would not otherwise see. A real Postgres takes that off the measurement.
+  const scratch = o.database ? await createScratchDatabase(o.database, { prefix: "aybiza_soak" }) : undefined;
+  if (scratch) env.DATABASE_URL = scratch.url;
 
   log(
     `starting the platform (${o.edge === "wrangler" ? "wrangler dev" : "Miniflare"}, media node, emulators) on free ports`,
@@ -210,10 +253,13 @@ async function main(): Promise<void> {
     dataDir,
     ports,
     env,
-    pgliteDir: "memory://",
+    ...(scratch ? {} : { pgliteDir: "memory://" }),
     edgeInspectorPort: inspectorPort,
     edgeRuntime: o.edge,
     log,
+  }).catch(async (err: unknown) => {
+    await scratch?.drop().catch(() => undefined);
+    throw err;
   });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const snapshotDir = path.join(o.outDir, `soak-${stamp}-snapshots`);
@@ -229,15 +275,22 @@ async function main(): Promise<void> {
 
   const sample = async () => {
     const rssMb: Record<string, number> = {};
+    const anonMb: Record<string, number> = {};
     for (const p of processes(platform)) {
       const rss = procRssBytes(p.pid);
       if (rss !== null) rssMb[p.label] = round(rss / MB);
+      const anon = procRssAnonBytes(p.pid);
+      if (anon !== null) anonMb[p.label] = round(anon / MB);
     }
     const heapMb: Record<string, number> = {};
     const media = await mediaHeapMb(platform);
     if (media !== undefined) heapMb["media node"] = round(media);
     const edge = await inspector.heapMb();
     if (edge !== undefined) heapMb["workerd (edge Worker)"] = round(edge);
+    if (o.edge === "miniflare") {
+      for (const [id, mb] of Object.entries(await inspector.simulatorHeapsMb()))
+        heapMb[`workerd isolate ${id}`] = round(mb);
+    }
     heapMb["soak (PGlite, tools, callers)"] = round(process.memoryUsage().heapUsed / MB);
     samples.push({
       minute: Math.round(minute() * 100) / 100,
@@ -246,6 +299,7 @@ async function main(): Promise<void> {
       callsFailed: failed,
       callsActive: active,
       rssMb,
+      anonMb,
       heapMb,
     });
   };
@@ -332,27 +386,21 @@ async function main(): Promise<void> {
     const warmMinute = Math.min(10, loadMinutes / 6);
     const labels = [...new Set(samples.flatMap((s) => Object.keys(s.rssMb)))];
     const heapLabels = [...new Set(samples.flatMap((s) => Object.keys(s.heapMb)))];
+    const series = (key: "rssMb" | "anonMb" | "heapMb", names: string[]) =>
+      Object.fromEntries(
+        names.map((l) => [
+          l,
+          {
+            atStart: samples[0]?.[key][l],
+            load: growth(samples, l, key, warmMinute, "load"),
+            idle: growth(samples, l, key, warmMinute, "idle"),
+          },
+        ]),
+      );
     const summary = {
-      rss: Object.fromEntries(
-        labels.map((l) => [
-          l,
-          {
-            atStart: samples[0]?.rssMb[l],
-            load: growth(samples, l, "rssMb", warmMinute, "load"),
-            idle: growth(samples, l, "rssMb", warmMinute, "idle"),
-          },
-        ]),
-      ),
-      heap: Object.fromEntries(
-        heapLabels.map((l) => [
-          l,
-          {
-            atStart: samples[0]?.heapMb[l],
-            load: growth(samples, l, "heapMb", warmMinute, "load"),
-            idle: growth(samples, l, "heapMb", warmMinute, "idle"),
-          },
-        ]),
-      ),
+      rss: series("rssMb", labels),
+      anon: series("anonMb", labels),
+      heap: series("heapMb", heapLabels),
     };
     const heapComparison: { before: string; after: string; totalBytes: [number, number]; growth: HeapGrowth[] }[] = [];
     {
@@ -390,7 +438,8 @@ async function main(): Promise<void> {
     const base = path.join(o.outDir, `soak-${o.edge}-${stamp}`);
     await mkdir(o.outDir, { recursive: true });
     const result = {
-      command: `npm run soak -- --minutes ${o.minutes} --concurrency ${o.concurrency} --idle-minutes ${o.idleMinutes} --edge ${o.edge}`,
+      command: `npm run soak -- --minutes ${o.minutes} --concurrency ${o.concurrency} --idle-minutes ${o.idleMinutes} --edge ${o.edge}${o.database ? ` --database ${o.database}` : ""}`,
+      database: scratch ? "Postgres (a scratch database)" : "PGlite in memory, in the soak's process",
       edge:
         o.edge === "wrangler" ? "wrangler dev (as npm start)" : "Miniflare API (scripts/platform/miniflare-edge.ts)",
       startedAt: new Date(t0).toISOString(),
@@ -412,6 +461,7 @@ async function main(): Promise<void> {
       "calls_failed",
       "calls_active",
       ...labels.map((l) => `rss_mb:${l}`),
+      ...labels.map((l) => `anon_mb:${l}`),
       ...heapLabels.map((l) => `heap_mb:${l}`),
     ];
     const csv = [
@@ -424,6 +474,7 @@ async function main(): Promise<void> {
           s.callsFailed,
           s.callsActive,
           ...labels.map((l) => s.rssMb[l] ?? ""),
+          ...labels.map((l) => s.anonMb[l] ?? ""),
           ...heapLabels.map((l) => s.heapMb[l] ?? ""),
         ].join(","),
       ),
@@ -476,6 +527,7 @@ async function main(): Promise<void> {
     inspector.close();
     await platform.stop();
     await rm(dataDir, { recursive: true, force: true });
+    await scratch?.drop().catch((err: unknown) => log(`dropping ${scratch.name} failed: ${(err as Error).message}`));
   }
 }
 
