@@ -48,6 +48,9 @@ interface Sample {
   heapMb: Record<string, number>;
 }
 
+/** This process: the callers and the demo tools, and PGlite unless --database names a Postgres. */
+const SELF = process.argv.includes("--database") ? "soak (tools, callers)" : "soak (PGlite, tools, callers)";
+
 interface ProcessInfo {
   label: string;
   pid: number;
@@ -100,7 +103,7 @@ function processes(platform: Platform): ProcessInfo[] {
     const pid = child(name);
     if (pid) list.push({ label: name.replace("-", " "), pid });
   }
-  list.push({ label: "soak (PGlite, tools, callers)", pid: process.pid });
+  list.push({ label: SELF, pid: process.pid });
   return list;
 }
 
@@ -291,7 +294,7 @@ async function main(): Promise<void> {
       for (const [id, mb] of Object.entries(await inspector.simulatorHeapsMb()))
         heapMb[`workerd isolate ${id}`] = round(mb);
     }
-    heapMb["soak (PGlite, tools, callers)"] = round(process.memoryUsage().heapUsed / MB);
+    heapMb[SELF] = round(process.memoryUsage().heapUsed / MB);
     samples.push({
       minute: Math.round(minute() * 100) / 100,
       phase,
