@@ -14,13 +14,10 @@
 //
 // An attached inspector session could itself keep something per request, hence `no-inspector` (RSS only).
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { Miniflare } from "miniflare";
+import { rm } from "node:fs/promises";
 import { WebSocketServer } from "ws";
-import { freePort } from "../scripts/platform/processes.ts";
 import { InspectorSession, inspectorTargets, workerTarget } from "./lib/inspector.ts";
+import { startTinyWorker } from "./lib/tiny-worker.ts";
 
 const VARIANTS = ["plain", "new-do", "same-do", "queue", "ws-out"] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -69,23 +66,14 @@ export default {
   .replaceAll("VARIANT", JSON.stringify(variant))
   .replaceAll("ECHO_PORT", String(echoPort));
 
-const dir = await mkdtemp(path.join(tmpdir(), "aybiza-native-growth-"));
-const inspectorPort = await freePort();
-const mf = new Miniflare({
-  modules: true,
-  script,
-  compatibilityDate: "2026-04-01",
-  durableObjects: { OBJ: { className: "Obj", useSQLite: true } },
-  queueProducers: { Q: { queueName: "q" } },
-  queueConsumers: { q: { maxBatchSize: 10, maxBatchTimeout: 1 } },
-  ...(persist === "disk"
-    ? { durableObjectsPersist: path.join(dir, "do"), defaultPersistRoot: dir }
-    : { durableObjectsPersist: false }),
-  inspectorPort,
-  host: "127.0.0.1",
-  port: 0,
+const { mf, url, inspectorPort, dir } = await startTinyWorker(script, {
+  prefix: "native-growth",
+  persist: persist === "disk",
+  extra: {
+    queueProducers: { Q: { queueName: "q" } },
+    queueConsumers: { q: { maxBatchSize: 10, maxBatchTimeout: 1 } },
+  },
 });
-const url = await mf.ready;
 const inspector = inspect
   ? await InspectorSession.connect((await workerTarget(inspectorPort)).webSocketDebuggerUrl)
   : undefined;
