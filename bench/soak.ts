@@ -3,11 +3,12 @@
 // here), places demo calls through the real path without pause (signed Twilio webhook → edge → TwiML → the
 // simulated caller on the media node, with the call's live feed open, then the status callback), C at a time for
 // N minutes, then leaves it idle, and samples every process's resident memory, the media node's V8 heap (its
-// /metrics) and workerd's V8 heap (its inspector) every few seconds. workerd's heap is snapshotted before the
-// load, after it and after the idle time, and the snapshots are compared by kind of object.
+// /metrics), each process's anonymous memory, and workerd's V8 heap (its inspector) every few seconds; with
+// --edge miniflare also the heaps of Miniflare's own isolates in workerd. workerd's heap is snapshotted at the end
+// (or also before the load and once warm, compared by kind of object).
 //
-// Writes bench/results/soak-<time>.json (series, summary, heap comparison), .csv and .svg (the plot). Too long for
-// CI; see docs/reliability.md, "Memory over time".
+// Writes bench/results/soak-<edge>-<time>.json (series, summary, heap comparison), .csv, .svg and -heap.svg
+// (lib/soak-series.ts). Too long for CI; see docs/reliability.md, "Memory over time".
 //
 //   npm run soak -- --minutes 60 --concurrency 20 [--idle-minutes 3] [--sample-seconds 5] [--snapshots end|all|none]
 //
@@ -27,26 +28,11 @@ import { freePort } from "../scripts/platform/processes.ts";
 import { PROVIDER_VARS } from "../scripts/platform/providers.ts";
 import { createScratchDatabase } from "../workers/src/db/node.ts";
 import { compareHeapSummaries, type HeapGrowth, summarizeHeapSnapshot } from "./lib/heap-snapshot.ts";
-import { InspectorSession, inspectorTargets, workerTarget } from "./lib/inspector.ts";
+import { WorkerdInspector } from "./lib/inspector.ts";
 import { procRssAnonBytes, procRssBytes, REPO_ROOT } from "./lib/proc.ts";
-import { lineChartSvg } from "./lib/svg-plot.ts";
+import { round, type Sample, summarizeSeries, writeSeries } from "./lib/soak-series.ts";
 
 const MB = 1024 * 1024;
-
-interface Sample {
-  /** Minutes since the load started (negative: before it). */
-  minute: number;
-  phase: "load" | "idle";
-  callsDone: number;
-  callsFailed: number;
-  callsActive: number;
-  /** Resident memory in MB by process label. */
-  rssMb: Record<string, number>;
-  /** Of it, anonymous memory (malloc'd, V8 heap pages; not mapped files), in MB by process label. */
-  anonMb: Record<string, number>;
-  /** V8 heap in use, in MB, by process label (where it can be read). */
-  heapMb: Record<string, number>;
-}
 
 /** This process: the callers and the demo tools, and PGlite unless --database names a Postgres. */
 const SELF = process.argv.includes("--database") ? "soak (tools, callers)" : "soak (PGlite, tools, callers)";
@@ -119,60 +105,6 @@ async function mediaHeapMb(platform: Platform): Promise<number | undefined> {
   }
 }
 
-class WorkerdInspector {
-  private session: InspectorSession | undefined;
-  private others: { id: string; session: InspectorSession }[] | undefined;
-  constructor(private readonly port: number) {}
-
-  private async connect(): Promise<InspectorSession> {
-    if (this.session) return this.session;
-    const target = await workerTarget(this.port);
-    this.session = await InspectorSession.connect(target.webSocketDebuggerUrl);
-    return this.session;
-  }
-
-  async heapMb(): Promise<number | undefined> {
-    try {
-      return (await (await this.connect()).heapUsage()).usedBytes / MB;
-    } catch {
-      this.session?.close();
-      this.session = undefined;
-      return undefined;
-    }
-  }
-
-  /** The V8 heap in use of each of workerd's other isolates, by inspector target: Miniflare's own Workers (its
-   * entry Worker in front of every request, the queue broker, the cache …), which the edge Worker's target does
-   * not count. Only workerd's own inspector lists them (Miniflare's API); wrangler dev's proxy shows the user's. */
-  async simulatorHeapsMb(): Promise<Record<string, number>> {
-    try {
-      if (!this.others) {
-        const targets = (await inspectorTargets(this.port)).filter((t) => !t.id.startsWith("core:user:"));
-        this.others = await Promise.all(
-          targets.map(async (t) => ({ id: t.id, session: await InspectorSession.connect(t.webSocketDebuggerUrl) })),
-        );
-      }
-      const used = await Promise.all(
-        this.others.map(async (o) => [o.id, (await o.session.heapUsage()).usedBytes / MB] as const),
-      );
-      return Object.fromEntries(used);
-    } catch {
-      for (const o of this.others ?? []) o.session.close();
-      this.others = undefined;
-      return {};
-    }
-  }
-
-  async snapshot(file: string): Promise<void> {
-    await (await this.connect()).heapSnapshot(file);
-  }
-
-  close(): void {
-    this.session?.close();
-    for (const o of this.others ?? []) o.session.close();
-  }
-}
-
 interface Options {
   minutes: number;
   concurrency: number;
@@ -215,22 +147,6 @@ function parseOptions(): Options {
     database: values.database,
   };
 }
-
-/** The value of a series at the first sample at or after `minute`, and at the last sample of `phase`. */
-function growth(
-  samples: Sample[],
-  label: string,
-  key: "rssMb" | "anonMb" | "heapMb",
-  fromMinute: number,
-  phase: Sample["phase"],
-) {
-  const from = samples.find((s) => s.minute >= fromMinute && s[key][label] !== undefined)?.[key][label];
-  const last = samples.filter((s) => s.phase === phase && s[key][label] !== undefined).at(-1)?.[key][label];
-  if (from === undefined || last === undefined) return undefined;
-  return { fromMb: round(from), toMb: round(last), growthPct: round(((last - from) / from) * 100) };
-}
-
-const round = (n: number) => Math.round(n * 10) / 10;
 
 async function main(): Promise<void> {
   const o = parseOptions();
@@ -387,24 +303,7 @@ async function main(): Promise<void> {
 
     // Growth from the warm mark (minute 10, or a sixth of a shorter load) to the end of the load and of the idle.
     const warmMinute = Math.min(10, loadMinutes / 6);
-    const labels = [...new Set(samples.flatMap((s) => Object.keys(s.rssMb)))];
-    const heapLabels = [...new Set(samples.flatMap((s) => Object.keys(s.heapMb)))];
-    const series = (key: "rssMb" | "anonMb" | "heapMb", names: string[]) =>
-      Object.fromEntries(
-        names.map((l) => [
-          l,
-          {
-            atStart: samples[0]?.[key][l],
-            load: growth(samples, l, key, warmMinute, "load"),
-            idle: growth(samples, l, key, warmMinute, "idle"),
-          },
-        ]),
-      );
-    const summary = {
-      rss: series("rssMb", labels),
-      anon: series("anonMb", labels),
-      heap: series("heapMb", heapLabels),
-    };
+    const summary = summarizeSeries(samples, warmMinute);
     const heapComparison: { before: string; after: string; totalBytes: [number, number]; growth: HeapGrowth[] }[] = [];
     {
       const pairs: [string, string][] = [
@@ -457,59 +356,7 @@ async function main(): Promise<void> {
       samples,
     };
     await writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
-    const csvHeader = [
-      "minute",
-      "phase",
-      "calls_done",
-      "calls_failed",
-      "calls_active",
-      ...labels.map((l) => `rss_mb:${l}`),
-      ...labels.map((l) => `anon_mb:${l}`),
-      ...heapLabels.map((l) => `heap_mb:${l}`),
-    ];
-    const csv = [
-      csvHeader.map((h) => JSON.stringify(h)).join(","),
-      ...samples.map((s) =>
-        [
-          s.minute,
-          s.phase,
-          s.callsDone,
-          s.callsFailed,
-          s.callsActive,
-          ...labels.map((l) => s.rssMb[l] ?? ""),
-          ...labels.map((l) => s.anonMb[l] ?? ""),
-          ...heapLabels.map((l) => s.heapMb[l] ?? ""),
-        ].join(","),
-      ),
-    ].join("\n");
-    await writeFile(`${base}.csv`, `${csv}\n`);
-    const idleSpan = [{ from: loadMinutes, to: samples.at(-1)?.minute ?? loadMinutes, label: "idle" }];
-    await writeFile(
-      `${base}.svg`,
-      lineChartSvg({
-        title: `Resident memory, ${o.concurrency} calls at a time for ${round(loadMinutes)} min (${done} calls)`,
-        xLabel: "minutes",
-        yLabel: "RSS (MB)",
-        series: labels.map((l) => ({
-          label: l,
-          points: samples.filter((s) => s.rssMb[l] !== undefined).map((s) => [s.minute, s.rssMb[l] as number]),
-        })),
-        spans: idleSpan,
-      }),
-    );
-    await writeFile(
-      `${base}-heap.svg`,
-      lineChartSvg({
-        title: `V8 heap in use, ${o.concurrency} calls at a time (${done} calls)`,
-        xLabel: "minutes",
-        yLabel: "heap used (MB)",
-        series: heapLabels.map((l) => ({
-          label: l,
-          points: samples.filter((s) => s.heapMb[l] !== undefined).map((s) => [s.minute, s.heapMb[l] as number]),
-        })),
-        spans: idleSpan,
-      }),
-    );
+    await writeSeries(base, samples, { concurrency: o.concurrency, loadMinutes, calls: done });
     log(`wrote ${path.relative(REPO_ROOT, base)}.{json,csv,svg} and -heap.svg`);
     process.stdout.write(
       `${JSON.stringify({ calls: result.calls, warmMinute: result.warmMinute, summary }, null, 2)}\n`,
