@@ -3,11 +3,12 @@
 // here), places demo calls through the real path without pause (signed Twilio webhook → edge → TwiML → the
 // simulated caller on the media node, with the call's live feed open, then the status callback), C at a time for
 // N minutes, then leaves it idle, and samples every process's resident memory, the media node's V8 heap (its
-// /metrics) and workerd's V8 heap (its inspector) every few seconds. workerd's heap is snapshotted before the
-// load, after it and after the idle time, and the snapshots are compared by kind of object.
+// /metrics), each process's anonymous memory, and workerd's V8 heap (its inspector) every few seconds; with
+// --edge miniflare also the heaps of Miniflare's own isolates in workerd. workerd's heap is snapshotted at the end
+// (or also before the load and once warm, compared by kind of object).
 //
-// Writes bench/results/soak-<time>.json (series, summary, heap comparison), .csv and .svg (the plot). Too long for
-// CI; see docs/reliability.md, "Memory over time".
+// Writes bench/results/soak-<edge>-<time>.json (series, summary, heap comparison), .csv, .svg and -heap.svg
+// (lib/soak-series.ts). Too long for CI; see docs/reliability.md, "Memory over time".
 //
 //   npm run soak -- --minutes 60 --concurrency 20 [--idle-minutes 3] [--sample-seconds 5] [--snapshots end|all|none]
 //
@@ -15,6 +16,7 @@
 // that its allocator keeps: RSS steps up after each one. So by default there is one, at the very end, after the
 // last sample; `--snapshots all` adds one before the load, one once warm and one after it, for comparisons.
 //                   [--edge wrangler|miniflare]   (default wrangler, as npm start; miniflare: no wrangler proxy)
+//                   [--database postgres://127.0.0.1:5432/test]   (a scratch database there; default PGlite)
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,25 +26,16 @@ import { placeDemoCall } from "../scripts/platform/demo-call.ts";
 import { type Platform, type PlatformPorts, PORT_VARS, startPlatform } from "../scripts/platform/platform.ts";
 import { freePort } from "../scripts/platform/processes.ts";
 import { PROVIDER_VARS } from "../scripts/platform/providers.ts";
+import { createScratchDatabase } from "../workers/src/db/node.ts";
 import { compareHeapSummaries, type HeapGrowth, summarizeHeapSnapshot } from "./lib/heap-snapshot.ts";
-import { InspectorSession, workerTarget } from "./lib/inspector.ts";
-import { procRssBytes, REPO_ROOT } from "./lib/proc.ts";
-import { lineChartSvg } from "./lib/svg-plot.ts";
+import { WorkerdInspector } from "./lib/inspector.ts";
+import { procRssAnonBytes, procRssBytes, REPO_ROOT } from "./lib/proc.ts";
+import { round, type Sample, summarizeSeries, writeSeries } from "./lib/soak-series.ts";
 
 const MB = 1024 * 1024;
 
-interface Sample {
-  /** Minutes since the load started (negative: before it). */
-  minute: number;
-  phase: "load" | "idle";
-  callsDone: number;
-  callsFailed: number;
-  callsActive: number;
-  /** Resident memory in MB by process label. */
-  rssMb: Record<string, number>;
-  /** V8 heap in use, in MB, by process label (where it can be read). */
-  heapMb: Record<string, number>;
-}
+/** This process: the callers and the demo tools, and PGlite unless --database names a Postgres. */
+const SELF = process.argv.includes("--database") ? "soak (tools, callers)" : "soak (PGlite, tools, callers)";
 
 interface ProcessInfo {
   label: string;
@@ -96,7 +89,7 @@ function processes(platform: Platform): ProcessInfo[] {
     const pid = child(name);
     if (pid) list.push({ label: name.replace("-", " "), pid });
   }
-  list.push({ label: "soak (PGlite, tools, callers)", pid: process.pid });
+  list.push({ label: SELF, pid: process.pid });
   return list;
 }
 
@@ -112,36 +105,6 @@ async function mediaHeapMb(platform: Platform): Promise<number | undefined> {
   }
 }
 
-class WorkerdInspector {
-  private session: InspectorSession | undefined;
-  constructor(private readonly port: number) {}
-
-  private async connect(): Promise<InspectorSession> {
-    if (this.session) return this.session;
-    const target = await workerTarget(this.port);
-    this.session = await InspectorSession.connect(target.webSocketDebuggerUrl);
-    return this.session;
-  }
-
-  async heapMb(): Promise<number | undefined> {
-    try {
-      return (await (await this.connect()).heapUsage()).usedBytes / MB;
-    } catch {
-      this.session?.close();
-      this.session = undefined;
-      return undefined;
-    }
-  }
-
-  async snapshot(file: string): Promise<void> {
-    await (await this.connect()).heapSnapshot(file);
-  }
-
-  close(): void {
-    this.session?.close();
-  }
-}
-
 interface Options {
   minutes: number;
   concurrency: number;
@@ -150,6 +113,8 @@ interface Options {
   snapshots: "end" | "all" | "none";
   outDir: string;
   edge: "wrangler" | "miniflare";
+  /** A Postgres server to hold the platform's database (a scratch database on it); default PGlite in memory. */
+  database: string | undefined;
 }
 
 function parseOptions(): Options {
@@ -162,6 +127,7 @@ function parseOptions(): Options {
       snapshots: { type: "string", default: "end" },
       out: { type: "string", default: path.join(REPO_ROOT, "bench/results") },
       edge: { type: "string", default: "wrangler" },
+      database: { type: "string" },
     },
     strict: true,
   });
@@ -178,18 +144,9 @@ function parseOptions(): Options {
     snapshots: values.snapshots === "all" || values.snapshots === "none" ? values.snapshots : "end",
     outDir: values.out ?? path.join(REPO_ROOT, "bench/results"),
     edge: values.edge === "miniflare" ? "miniflare" : "wrangler",
+    database: values.database,
   };
 }
-
-/** The value of a series at the first sample at or after `minute`, and at the last sample of `phase`. */
-function growth(samples: Sample[], label: string, key: "rssMb" | "heapMb", fromMinute: number, phase: Sample["phase"]) {
-  const from = samples.find((s) => s.minute >= fromMinute && s[key][label] !== undefined)?.[key][label];
-  const last = samples.filter((s) => s.phase === phase && s[key][label] !== undefined).at(-1)?.[key][label];
-  if (from === undefined || last === undefined) return undefined;
-  return { fromMb: round(from), toMb: round(last), growthPct: round(((last - from) / from) * 100) };
-}
-
-const round = (n: number) => Math.round(n * 10) / 10;
 
 async function main(): Promise<void> {
   const o = parseOptions();
@@ -202,6 +159,11 @@ async function main(): Promise<void> {
   // Offline, whatever the shell holds: the emulators stand in for Deepgram and Bedrock.
   for (const name of [...PROVIDER_VARS, "DATABASE_URL", "TWILIO_AUTH_TOKEN"]) delete env[name];
   env.MEDIA_LOG_LEVEL = "warn";
+  // PGlite serves one connection at a time in this process, which also runs the callers: under 20 calls it times
+  // out and interleaves the edge's connections ("bind message supplies 21 parameters…"), and every retry is load
+  // the edge would not otherwise see. A real Postgres takes that off the measurement.
+  const scratch = o.database ? await createScratchDatabase(o.database, { prefix: "aybiza_soak" }) : undefined;
+  if (scratch) env.DATABASE_URL = scratch.url;
 
   log(
     `starting the platform (${o.edge === "wrangler" ? "wrangler dev" : "Miniflare"}, media node, emulators) on free ports`,
@@ -210,10 +172,13 @@ async function main(): Promise<void> {
     dataDir,
     ports,
     env,
-    pgliteDir: "memory://",
+    ...(scratch ? {} : { pgliteDir: "memory://" }),
     edgeInspectorPort: inspectorPort,
     edgeRuntime: o.edge,
     log,
+  }).catch(async (err: unknown) => {
+    await scratch?.drop().catch(() => undefined);
+    throw err;
   });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const snapshotDir = path.join(o.outDir, `soak-${stamp}-snapshots`);
@@ -229,16 +194,23 @@ async function main(): Promise<void> {
 
   const sample = async () => {
     const rssMb: Record<string, number> = {};
+    const anonMb: Record<string, number> = {};
     for (const p of processes(platform)) {
       const rss = procRssBytes(p.pid);
       if (rss !== null) rssMb[p.label] = round(rss / MB);
+      const anon = procRssAnonBytes(p.pid);
+      if (anon !== null) anonMb[p.label] = round(anon / MB);
     }
     const heapMb: Record<string, number> = {};
     const media = await mediaHeapMb(platform);
     if (media !== undefined) heapMb["media node"] = round(media);
     const edge = await inspector.heapMb();
     if (edge !== undefined) heapMb["workerd (edge Worker)"] = round(edge);
-    heapMb["soak (PGlite, tools, callers)"] = round(process.memoryUsage().heapUsed / MB);
+    if (o.edge === "miniflare") {
+      for (const [id, mb] of Object.entries(await inspector.simulatorHeapsMb()))
+        heapMb[`workerd isolate ${id}`] = round(mb);
+    }
+    heapMb[SELF] = round(process.memoryUsage().heapUsed / MB);
     samples.push({
       minute: Math.round(minute() * 100) / 100,
       phase,
@@ -246,6 +218,7 @@ async function main(): Promise<void> {
       callsFailed: failed,
       callsActive: active,
       rssMb,
+      anonMb,
       heapMb,
     });
   };
@@ -330,30 +303,7 @@ async function main(): Promise<void> {
 
     // Growth from the warm mark (minute 10, or a sixth of a shorter load) to the end of the load and of the idle.
     const warmMinute = Math.min(10, loadMinutes / 6);
-    const labels = [...new Set(samples.flatMap((s) => Object.keys(s.rssMb)))];
-    const heapLabels = [...new Set(samples.flatMap((s) => Object.keys(s.heapMb)))];
-    const summary = {
-      rss: Object.fromEntries(
-        labels.map((l) => [
-          l,
-          {
-            atStart: samples[0]?.rssMb[l],
-            load: growth(samples, l, "rssMb", warmMinute, "load"),
-            idle: growth(samples, l, "rssMb", warmMinute, "idle"),
-          },
-        ]),
-      ),
-      heap: Object.fromEntries(
-        heapLabels.map((l) => [
-          l,
-          {
-            atStart: samples[0]?.heapMb[l],
-            load: growth(samples, l, "heapMb", warmMinute, "load"),
-            idle: growth(samples, l, "heapMb", warmMinute, "idle"),
-          },
-        ]),
-      ),
-    };
+    const summary = summarizeSeries(samples, warmMinute);
     const heapComparison: { before: string; after: string; totalBytes: [number, number]; growth: HeapGrowth[] }[] = [];
     {
       const pairs: [string, string][] = [
@@ -390,7 +340,8 @@ async function main(): Promise<void> {
     const base = path.join(o.outDir, `soak-${o.edge}-${stamp}`);
     await mkdir(o.outDir, { recursive: true });
     const result = {
-      command: `npm run soak -- --minutes ${o.minutes} --concurrency ${o.concurrency} --idle-minutes ${o.idleMinutes} --edge ${o.edge}`,
+      command: `npm run soak -- --minutes ${o.minutes} --concurrency ${o.concurrency} --idle-minutes ${o.idleMinutes} --edge ${o.edge}${o.database ? ` --database ${o.database}` : ""}`,
+      database: scratch ? "Postgres (a scratch database)" : "PGlite in memory, in the soak's process",
       edge:
         o.edge === "wrangler" ? "wrangler dev (as npm start)" : "Miniflare API (scripts/platform/miniflare-edge.ts)",
       startedAt: new Date(t0).toISOString(),
@@ -405,57 +356,7 @@ async function main(): Promise<void> {
       samples,
     };
     await writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
-    const csvHeader = [
-      "minute",
-      "phase",
-      "calls_done",
-      "calls_failed",
-      "calls_active",
-      ...labels.map((l) => `rss_mb:${l}`),
-      ...heapLabels.map((l) => `heap_mb:${l}`),
-    ];
-    const csv = [
-      csvHeader.map((h) => JSON.stringify(h)).join(","),
-      ...samples.map((s) =>
-        [
-          s.minute,
-          s.phase,
-          s.callsDone,
-          s.callsFailed,
-          s.callsActive,
-          ...labels.map((l) => s.rssMb[l] ?? ""),
-          ...heapLabels.map((l) => s.heapMb[l] ?? ""),
-        ].join(","),
-      ),
-    ].join("\n");
-    await writeFile(`${base}.csv`, `${csv}\n`);
-    const idleSpan = [{ from: loadMinutes, to: samples.at(-1)?.minute ?? loadMinutes, label: "idle" }];
-    await writeFile(
-      `${base}.svg`,
-      lineChartSvg({
-        title: `Resident memory, ${o.concurrency} calls at a time for ${round(loadMinutes)} min (${done} calls)`,
-        xLabel: "minutes",
-        yLabel: "RSS (MB)",
-        series: labels.map((l) => ({
-          label: l,
-          points: samples.filter((s) => s.rssMb[l] !== undefined).map((s) => [s.minute, s.rssMb[l] as number]),
-        })),
-        spans: idleSpan,
-      }),
-    );
-    await writeFile(
-      `${base}-heap.svg`,
-      lineChartSvg({
-        title: `V8 heap in use, ${o.concurrency} calls at a time (${done} calls)`,
-        xLabel: "minutes",
-        yLabel: "heap used (MB)",
-        series: heapLabels.map((l) => ({
-          label: l,
-          points: samples.filter((s) => s.heapMb[l] !== undefined).map((s) => [s.minute, s.heapMb[l] as number]),
-        })),
-        spans: idleSpan,
-      }),
-    );
+    await writeSeries(base, samples, { concurrency: o.concurrency, loadMinutes, calls: done });
     log(`wrote ${path.relative(REPO_ROOT, base)}.{json,csv,svg} and -heap.svg`);
     process.stdout.write(
       `${JSON.stringify({ calls: result.calls, warmMinute: result.warmMinute, summary }, null, 2)}\n`,
@@ -476,6 +377,7 @@ async function main(): Promise<void> {
     inspector.close();
     await platform.stop();
     await rm(dataDir, { recursive: true, force: true });
+    await scratch?.drop().catch((err: unknown) => log(`dropping ${scratch.name} failed: ${(err as Error).message}`));
   }
 }
 

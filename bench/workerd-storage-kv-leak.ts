@@ -6,14 +6,12 @@
 // stay in memory for good. workerd 1.20260426 (Miniflare 4.20260426.0, wrangler 4.86.0).
 //
 //   npx tsx bench/workerd-storage-kv-leak.ts [plain|alarm|ws|rpc|kv|kv-touch] [N=100]
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import path from "node:path";
-import { Miniflare } from "miniflare";
 import WebSocket from "ws";
-import { freePort } from "../scripts/platform/processes.ts";
 import { summarizeHeapSnapshot } from "./lib/heap-snapshot.ts";
 import { InspectorSession, workerTarget } from "./lib/inspector.ts";
+import { startTinyWorker } from "./lib/tiny-worker.ts";
 
 const VARIANTS = ["plain", "alarm", "ws", "rpc", "kv", "kv-touch"] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -50,19 +48,7 @@ export default {
   },
 };`.replaceAll("VARIANT", JSON.stringify(variant));
 
-const dir = await mkdtemp(path.join(tmpdir(), "aybiza-kv-leak-"));
-const inspectorPort = await freePort();
-const mf = new Miniflare({
-  modules: true,
-  script,
-  compatibilityDate: "2026-04-01",
-  durableObjects: { OBJ: { className: "Obj", useSQLite: true } },
-  durableObjectsPersist: path.join(dir, "do"),
-  inspectorPort,
-  host: "127.0.0.1",
-  port: 0,
-});
-const url = await mf.ready;
+const { mf, url, inspectorPort, dir } = await startTinyWorker(script, { prefix: "kv-leak" });
 const inspector = await InspectorSession.connect((await workerTarget(inspectorPort)).webSocketDebuggerUrl);
 const count = async (when: string) => {
   const heap = await summarizeHeapSnapshot(path.join(dir, `${when}.heapsnapshot`)).catch(() => undefined);

@@ -114,3 +114,61 @@ export class InspectorSession {
     this.ws.close();
   }
 }
+
+const MB = 1024 * 1024;
+
+/** workerd's inspector as the soak reads it: the user Worker's heap (and snapshots), and the heaps of the other
+ * isolates, reconnecting after a restart. */
+export class WorkerdInspector {
+  private session: InspectorSession | undefined;
+  private others: { id: string; session: InspectorSession }[] | undefined;
+  constructor(private readonly port: number) {}
+
+  private async connect(): Promise<InspectorSession> {
+    if (this.session) return this.session;
+    const target = await workerTarget(this.port);
+    this.session = await InspectorSession.connect(target.webSocketDebuggerUrl);
+    return this.session;
+  }
+
+  async heapMb(): Promise<number | undefined> {
+    try {
+      return (await (await this.connect()).heapUsage()).usedBytes / MB;
+    } catch {
+      this.session?.close();
+      this.session = undefined;
+      return undefined;
+    }
+  }
+
+  /** The V8 heap in use of each of workerd's other isolates, by inspector target: Miniflare's own Workers (its
+   * entry Worker in front of every request, the queue broker, the cache …), which the edge Worker's target does
+   * not count. Only workerd's own inspector lists them (Miniflare's API); wrangler dev's proxy shows the user's. */
+  async simulatorHeapsMb(): Promise<Record<string, number>> {
+    try {
+      if (!this.others) {
+        const targets = (await inspectorTargets(this.port)).filter((t) => !t.id.startsWith("core:user:"));
+        this.others = await Promise.all(
+          targets.map(async (t) => ({ id: t.id, session: await InspectorSession.connect(t.webSocketDebuggerUrl) })),
+        );
+      }
+      const used = await Promise.all(
+        this.others.map(async (o) => [o.id, (await o.session.heapUsage()).usedBytes / MB] as const),
+      );
+      return Object.fromEntries(used);
+    } catch {
+      for (const o of this.others ?? []) o.session.close();
+      this.others = undefined;
+      return {};
+    }
+  }
+
+  async snapshot(file: string): Promise<void> {
+    await (await this.connect()).heapSnapshot(file);
+  }
+
+  close(): void {
+    this.session?.close();
+    for (const o of this.others ?? []) o.session.close();
+  }
+}

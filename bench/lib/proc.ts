@@ -75,6 +75,16 @@ export function procRssBytes(pid: number): number | null {
   }
 }
 
+/** Anonymous resident memory (`RssAnon`: malloc'd and V8 heap pages, not mapped files), or null if it has ended. */
+export function procRssAnonBytes(pid: number): number | null {
+  try {
+    const m = /RssAnon:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 export function setAffinity(cpus: string, pid: number = process.pid): void {
   if (hasTaskset) spawnSync("taskset", ["-pc", cpus, String(pid)], { stdio: "ignore" });
 }
