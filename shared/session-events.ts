@@ -100,6 +100,13 @@ export const LlmUsageEntrySchema = z
   .strict();
 export type LlmUsageEntry = z.infer<typeof LlmUsageEntrySchema>;
 
+/** The platform's own lines (not the model's words) a turn can speak. */
+export const SPOKEN_LINE_SOURCES = ["acknowledgement", "filler", "apology", "goodbye"] as const;
+export interface SpokenLine {
+  source: (typeof SPOKEN_LINE_SOURCES)[number];
+  text: string;
+}
+
 export const TurnEventSchema = z
   .object({
     type: z.literal("turn"),
@@ -148,11 +155,7 @@ export const TurnEventSchema = z
     ttsCharacters: z.number().int().nonnegative().optional(),
     /** The platform's own lines spoken in this turn (acknowledgement, filler, apology), in order. */
     lines: z
-      .array(
-        z
-          .object({ source: z.enum(["acknowledgement", "filler", "apology", "goodbye"]), text: z.string().max(2_000) })
-          .strict(),
-      )
+      .array(z.object({ source: z.enum(SPOKEN_LINE_SOURCES), text: z.string().max(2_000) }).strict())
       .max(32)
       .optional(),
     waterfall: TurnWaterfallSchema,

@@ -22,6 +22,7 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import type { AgentRuntimeConfig, ModelPolicy, ToolDefinition } from "../../../shared/agent-config.ts";
+import type { SpokenLine } from "../../../shared/session-events.ts";
 
 // Millisecond precision, so a timestamp read back into a JS Date and sent out in a pagination cursor compares
 // equal to the stored value (Postgres' default microseconds would make the cursor skip or repeat rows).
@@ -314,6 +315,9 @@ export const callTurns = pgTable(
     modelId: text("model_id"),
     // The tools the agent ran in this turn (name, ok, ms), as the media node reported them; null on caller rows.
     tools: jsonb("tools").$type<{ id: string; name: string; ok: boolean; ms: number }[]>(),
+    // The platform's own lines spoken in this turn (acknowledgement, filler, apology, goodbye), in the order spoken;
+    // null on caller rows and on turns that had none. `text` holds the model's words (or these lines when it gave none).
+    lines: jsonb("lines").$type<SpokenLine[]>(),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),

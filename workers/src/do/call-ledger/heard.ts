@@ -31,6 +31,7 @@ export class HeardStore {
   /** The turn finished: both sides as the node finally reports them. */
   applyTurn(event: TurnEvent): void {
     if (event.userText.trim() !== "") this.#put(event.index, "caller", event.userText, false, true, event.at);
+    // The platform's own lines are not the conversation a resumed model goes on with; only the agent's words are.
     if (event.assistantText !== "" || event.generatedText !== "") {
       this.#put(event.index, "agent", event.assistantText, event.interrupted, true, event.at);
     }

@@ -52,6 +52,7 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
       sttFinalAt: date(turn.sttFinalAt),
       llmRequestAt: date(turn.llmRequestAt),
       tools: turn.tools ?? null,
+      lines: turn.lines ?? null,
       llmFirstTokenAt: date(turn.llmFirstTokenAt),
       ttsFirstByteAt: date(turn.ttsFirstByteAt),
       firstAudioOutAt: date(turn.firstAudioOutAt),
@@ -66,6 +67,7 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
         createdAt: sql`excluded.created_at`,
         callerSpeechEndedAt: sql`excluded.caller_speech_ended_at`,
         sttFinalAt: sql`excluded.stt_final_at`,
+        llmRequestAt: sql`excluded.llm_request_at`,
         llmFirstTokenAt: sql`excluded.llm_first_token_at`,
         ttsFirstByteAt: sql`excluded.tts_first_byte_at`,
         firstAudioOutAt: sql`excluded.first_audio_out_at`,
@@ -75,6 +77,8 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
         cacheReadTokens: sql`excluded.cache_read_tokens`,
         cacheWriteTokens: sql`excluded.cache_write_tokens`,
         modelId: sql`excluded.model_id`,
+        tools: sql`excluded.tools`,
+        lines: sql`excluded.lines`,
       },
     });
 }
