@@ -252,6 +252,11 @@ export const CallerTurnFinalEventSchema = z
     text: z.string().max(20_000),
     /** Facts from the caller's words so far (order numbers, names…), the whole set each time. */
     entities: entities.optional(),
+    /**
+     * The earlier turn this one continues: the caller went on before hearing its reply, so the node folded the two
+     * into one (this text leads with that turn's words). That turn has no record of its own; the edge drops its words.
+     */
+    folds: turnIndex.optional(),
     at: epochMs,
   })
   .strict();

@@ -25,7 +25,7 @@ import { outboxRetryDelayMs } from "./backoff.ts";
 import { HEARD_TABLE, HeardStore } from "./heard.ts";
 import { judgeLiveness, LIVENESS_CHECK_MS, MEDIA_NODE_LOST } from "./liveness.ts";
 import { hangUpLostCall } from "./lost-call.ts";
-import { upsertCall, upsertTurn, upsertUsage } from "./persist.ts";
+import { deleteCallerTurn, upsertCall, upsertTurn, upsertUsage } from "./persist.ts";
 import { type CallRecord, checkpointRow, type TurnRow, turnRows } from "./records.ts";
 import { type CallState, canTransition } from "./state-machine.ts";
 
@@ -122,12 +122,17 @@ export type SessionResult =
   | { ok: false; error: "not-live"; state: CallState }
   | { ok: false; error: "not-your-call" };
 
+/** The stream whose end was reported is not the call's current one: a replayed report, which moves nothing. */
+export type RerouteResult = SessionResult | { ok: false; error: "stale-stream"; current: number };
+
 type Stored = Omit<SessionSnapshot, "pending">;
 // Events for the tenant's webhooks ride the same outbox: durable from the step that caused them, sent to the webhook
 // queue in order after the call record they describe is in Postgres, never awaited by the call itself.
 type OutboxItem =
   | { kind: "call"; record: CallRecord }
   | { kind: "turn"; row: TurnRow }
+  /** A folded turn's checkpointed caller words, dropped (written after them, so the insert never comes back). */
+  | { kind: "drop-caller-turn"; tenantId: string; callId: string; turnIndex: number }
   /** A turn's meters (cost per call): written after the turn's rows, keyed by the turn so a retry overwrites. */
   | { kind: "usage"; tenantId: string; callId: string; rows: UsageRow[] }
   /** Sent to the analysis queue once the ended call and its turns are in Postgres (the outbox is ordered). */
@@ -233,10 +238,14 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
    * the call now belongs to `nodeId`, which is admitted with a resume token whose nonce is `nonce` and may claim the
    * checkpoint once. Events from the lost node are refused from here on.
    */
-  async reroute(input: { region: string; nodeId: string; nonce: string }): Promise<SessionResult> {
+  async reroute(input: { region: string; nodeId: string; nonce: string; stream: number }): Promise<RerouteResult> {
     const stored = this.#load();
     if (!stored) return { ok: false, error: "not-found" };
     if (stored.state === "ended") return { ok: false, error: "not-live", state: stored.state };
+    // Each stream's end moves the call once; checked here, in the object's single thread, so two copies of one
+    // carrier request racing each other cannot both move it.
+    if (input.stream !== (stored.resumes ?? 0))
+      return { ok: false, error: "stale-stream", current: stored.resumes ?? 0 };
     const resume = (stored.resumes ?? 0) + 1;
     const fromNodeId = stored.record.nodeId;
     stored.resumes = resume;
@@ -414,6 +423,13 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
         if (this.#heard.applyCheckpoint(event)) {
           await this.#enqueue([{ kind: "turn", row: checkpointRow(event, stored.record.tenantId, turnId) }]);
           this.#broadcast({ type: "event", event });
+        }
+        const folded = event.type === "turn.caller-final" ? event.folds : undefined;
+        if (folded !== undefined && folded < event.index && folded >= (stored.turnFloor ?? 0)) {
+          if (this.#heard.dropFolded(folded)) {
+            const { tenantId, callId } = stored.record;
+            await this.#enqueue([{ kind: "drop-caller-turn", tenantId, callId, turnIndex: folded }]);
+          }
         }
         const moved = stored.state === "connected" ? await this.#move("in-progress") : undefined;
         return moved ?? { ok: true, snapshot: this.#snapshot(this.#load() ?? stored) };
@@ -823,6 +839,8 @@ export class CallLedger extends Server<CallControlEnv & AnalysisEnv> {
         return;
       case "turn":
         return upsertTurn(db, item.row);
+      case "drop-caller-turn":
+        return deleteCallerTurn(db, item);
       case "usage":
         return upsertUsage(db, item.tenantId, item.callId, item.rows);
       case "analysis":

@@ -1,6 +1,6 @@
 // The outbox's two writes. Both are idempotent upserts, so an item retried after a timeout that actually
 // committed changes nothing: calls by (tenant_id, id), turns by (tenant_id, call_id, turn_index, speaker).
-import { sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { UsageRow } from "../../cost/meters.ts";
 import { calls, callTurns, callUsage } from "../../db/schema.ts";
 import type { Db } from "../../db/types.ts";
@@ -81,6 +81,20 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
         lines: sql`excluded.lines`,
       },
     });
+}
+
+/** A caller row checkpointed for a turn the node then folded into the next one: it never was a turn of its own. */
+export async function deleteCallerTurn(db: Db, row: { tenantId: string; callId: string; turnIndex: number }) {
+  await db
+    .delete(callTurns)
+    .where(
+      and(
+        eq(callTurns.tenantId, row.tenantId),
+        eq(callTurns.callId, row.callId),
+        eq(callTurns.turnIndex, row.turnIndex),
+        eq(callTurns.speaker, "caller"),
+      ),
+    );
 }
 
 /**
