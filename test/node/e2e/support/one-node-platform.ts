@@ -35,6 +35,41 @@ export interface OneNodePlatform {
   stop(): Promise<void>;
 }
 
+/** A media node's environment for this edge and these emulators, in region us-east-1 (what `npm run media-node` reads). */
+export function mediaNodeEnv(
+  edge: LocalEdge,
+  emulators: { dg: { url: string }; br: { url: string } },
+  nodeId: string,
+): Record<string, string> {
+  const [kid, publicKey] = Object.entries(edge.callTokenPublicKeys)[0] ?? [];
+  return {
+    MEDIA_PORT: "0",
+    MEDIA_HOST: "127.0.0.1",
+    MEDIA_REGION: "us-east-1",
+    MEDIA_NODE_ID: nodeId,
+    MEDIA_NODE_SECRET: edge.nodeSecrets[nodeId] ?? "",
+    CALL_TOKEN_PUBLIC_KEYS: `${kid}:${publicKey}`,
+    DEEPGRAM_URL: emulators.dg.url,
+    DEEPGRAM_API_KEY: "emulator-key",
+    BEDROCK_ENDPOINT: emulators.br.url,
+    EDGE_URL: edge.url,
+    MEDIA_HEARTBEAT_MS: "1000",
+    MEDIA_LOG_LEVEL: "warn",
+  };
+}
+
+/** A media node in this process, registered with the edge by its heartbeats. */
+export async function startMediaNodeFor(
+  edge: LocalEdge,
+  emulators: { dg: { url: string }; br: { url: string } },
+  nodeId: string,
+  logger?: Logger,
+): Promise<RunningMediaNode> {
+  const node = await runMediaNode(loadConfig(mediaNodeEnv(edge, emulators, nodeId)), logger ? { logger } : {});
+  await node.heartbeat?.registered;
+  return node;
+}
+
 export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -83,25 +118,7 @@ export async function startOneNodePlatform(options: {
   const attached = await api("POST", "/v1/phone-numbers", { e164: number, provider: "twilio", agentId: agent.body.id });
   if (attached.status !== 201) throw new Error(`number: ${attached.status}`);
 
-  const [kid, publicKey] = Object.entries(edge.callTokenPublicKeys)[0] ?? [];
-  const node = await runMediaNode(
-    loadConfig({
-      MEDIA_PORT: "0",
-      MEDIA_HOST: "127.0.0.1",
-      MEDIA_REGION: "us-east-1",
-      MEDIA_NODE_ID: options.nodeId,
-      MEDIA_NODE_SECRET: edge.nodeSecrets[options.nodeId],
-      CALL_TOKEN_PUBLIC_KEYS: `${kid}:${publicKey}`,
-      DEEPGRAM_URL: dg.url,
-      DEEPGRAM_API_KEY: "emulator-key",
-      BEDROCK_ENDPOINT: br.url,
-      EDGE_URL: edge.url,
-      MEDIA_HEARTBEAT_MS: "1000",
-      MEDIA_LOG_LEVEL: "warn",
-    }),
-    options.logger ? { logger: options.logger } : {},
-  );
-  await node.heartbeat?.registered;
+  const node = await startMediaNodeFor(edge, { dg, br }, options.nodeId, options.logger);
 
   return {
     edge,
