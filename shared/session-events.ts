@@ -104,6 +104,13 @@ export const LlmUsageEntrySchema = z
   .strict();
 export type LlmUsageEntry = z.infer<typeof LlmUsageEntrySchema>;
 
+/** The platform's own lines (not the model's words) a turn can speak. */
+export const SPOKEN_LINE_SOURCES = ["acknowledgement", "filler", "apology", "goodbye"] as const;
+export interface SpokenLine {
+  source: (typeof SPOKEN_LINE_SOURCES)[number];
+  text: string;
+}
+
 export const TurnEventSchema = z
   .object({
     type: z.literal("turn"),
@@ -152,11 +159,7 @@ export const TurnEventSchema = z
     ttsCharacters: z.number().int().nonnegative().optional(),
     /** The platform's own lines spoken in this turn (acknowledgement, filler, apology), in order. */
     lines: z
-      .array(
-        z
-          .object({ source: z.enum(["acknowledgement", "filler", "apology", "goodbye"]), text: z.string().max(2_000) })
-          .strict(),
-      )
+      .array(z.object({ source: z.enum(SPOKEN_LINE_SOURCES), text: z.string().max(2_000) }).strict())
       .max(32)
       .optional(),
     waterfall: TurnWaterfallSchema,
@@ -253,6 +256,11 @@ export const CallerTurnFinalEventSchema = z
     text: z.string().max(20_000),
     /** Facts from the caller's words so far (order numbers, names…), the whole set each time. */
     entities: entities.optional(),
+    /**
+     * The earlier turn this one continues: the caller went on before hearing its reply, so the node folded the two
+     * into one (this text leads with that turn's words). That turn has no record of its own; the edge drops its words.
+     */
+    folds: turnIndex.optional(),
     at: epochMs,
   })
   .strict();

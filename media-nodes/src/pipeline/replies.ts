@@ -155,6 +155,7 @@ export class Replies {
       this.dropSpeculation();
     }
     let text = userText;
+    let folds: number | undefined;
     const prev = this.#current;
     const audio = this.#d.audio;
     if (prev && !prev.settled) {
@@ -164,6 +165,7 @@ export class Replies {
         this.#d.interrupt({ reason: "fold", detectedAt: now });
         this.#d.history.rewind(prev);
         text = `${prev.userText} ${userText}`;
+        folds = prev.index;
       } else if (prev.owesReply || audio.audible(now)) {
         this.#d.interrupt({ reason: "superseded", detectedAt: now });
       } else {
@@ -171,6 +173,7 @@ export class Replies {
       }
     }
     const reply = new Reply(++this.#count, text);
+    reply.folds = folds;
     reply.times.speechEndAt = speechEndAt;
     reply.times.sttFinalAt = sttFinalAt;
     reply.speculation = this.#takeTurnRecord();

@@ -120,6 +120,8 @@ export class Reply {
   acknowledged = false;
   /** A fold: the caller went on before hearing anything, so this reply leaves no record of its own. */
   discarded = false;
+  /** The turn folded into this one (its words lead this one's): the edge drops that turn's checkpointed words. */
+  folds: number | undefined;
   #settled = false;
   #listeners: ((event: ReplyEvent) => void)[] = [];
 

@@ -85,6 +85,7 @@ export class Telemetry {
           index: reply.index,
           text: reply.userText,
           entities: this.#d.entities?.(),
+          folds: reply.folds,
         }),
         seq: 0,
       });

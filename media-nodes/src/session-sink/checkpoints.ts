@@ -11,6 +11,8 @@ export function callerTurnFinal(input: {
   index: number;
   text: string;
   entities?: Record<string, string> | undefined;
+  /** The turn whose words this one continues (folded into it); that turn leaves no record of its own. */
+  folds?: number | undefined;
   at?: number;
 }): Unnumbered<CallerTurnFinalEvent> {
   return {
@@ -18,6 +20,7 @@ export function callerTurnFinal(input: {
     callId: input.callId,
     index: input.index,
     text: input.text,
+    ...(input.folds !== undefined ? { folds: input.folds } : {}),
     ...(input.entities && Object.keys(input.entities).length > 0 ? { entities: capEntities(input.entities) } : {}),
     at: input.at ?? Date.now(),
   };

@@ -11,13 +11,13 @@ import { type BedrockEmulator, startBedrockEmulator } from "../../../emulators/b
 import { type DeepgramEmulator, startDeepgramEmulator } from "../../../emulators/deepgram/index.ts";
 import { loadFixtureIndex, newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
 import { placeCallViaWebhook, sendStatusCallback } from "../../../emulators/twilio-caller/webhook.ts";
-import { loadConfig } from "../../../media-nodes/src/config.ts";
-import { type RunningMediaNode, runMediaNode } from "../../../media-nodes/src/server/run.ts";
+import type { RunningMediaNode } from "../../../media-nodes/src/server/run.ts";
 import { ToolRunner } from "../../../media-nodes/src/tools/runner.ts";
 import { verifySignature } from "../../../media-nodes/src/tools/signing.ts";
 import { EdgeToolSigningKeys } from "../../../media-nodes/src/tools/signing-keys.ts";
 import { type LocalEdge, startLocalEdge } from "../../../scripts/local-edge.ts";
 import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
+import { startMediaNodeFor } from "./support/one-node-platform.ts";
 
 const NODE_ID = "node-events-1";
 const SCRIPT = ["thanks-goodbye"];
@@ -107,24 +107,7 @@ beforeAll(async () => {
     nodeIds: [NODE_ID],
     vars: { WEBHOOK_RETRY_DELAYS_SECONDS: "1,1,1,1,1,1,1", BEDROCK_ENDPOINT: br.url },
   });
-  const [kid, publicKey] = Object.entries(edge.callTokenPublicKeys)[0] ?? [];
-  node = await runMediaNode(
-    loadConfig({
-      MEDIA_PORT: "0",
-      MEDIA_HOST: "127.0.0.1",
-      MEDIA_REGION: "us-east-1",
-      MEDIA_NODE_ID: NODE_ID,
-      MEDIA_NODE_SECRET: edge.nodeSecrets[NODE_ID],
-      CALL_TOKEN_PUBLIC_KEYS: `${kid}:${publicKey}`,
-      DEEPGRAM_URL: dg.url,
-      DEEPGRAM_API_KEY: "emulator-key",
-      BEDROCK_ENDPOINT: br.url,
-      EDGE_URL: edge.url,
-      MEDIA_HEARTBEAT_MS: "1000",
-      MEDIA_LOG_LEVEL: "warn",
-    }),
-  );
-  await node.heartbeat?.registered;
+  node = await startMediaNodeFor(edge, { dg, br }, NODE_ID);
 }, 120_000);
 
 afterAll(async () => {

@@ -8,10 +8,10 @@ import { type BedrockEmulator, startBedrockEmulator } from "../../../emulators/b
 import { type DeepgramEmulator, startDeepgramEmulator } from "../../../emulators/deepgram/index.ts";
 import { newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
 import { placeCallViaWebhook, sendStatusCallback } from "../../../emulators/twilio-caller/webhook.ts";
-import { loadConfig } from "../../../media-nodes/src/config.ts";
-import { type RunningMediaNode, runMediaNode } from "../../../media-nodes/src/server/run.ts";
+import type { RunningMediaNode } from "../../../media-nodes/src/server/run.ts";
 import { type LocalEdge, startLocalEdge } from "../../../scripts/local-edge.ts";
 import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
+import { startMediaNodeFor } from "./support/one-node-platform.ts";
 
 const NODE_ID = "node-e2e-analysis";
 const HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
@@ -138,24 +138,7 @@ beforeAll(async () => {
   );
   expect(signUp.status).toBe(201);
   key = signUp.body.apiKey.key;
-  const [kid, publicKey] = Object.entries(edge.callTokenPublicKeys)[0] ?? [];
-  node = await runMediaNode(
-    loadConfig({
-      MEDIA_PORT: "0",
-      MEDIA_HOST: "127.0.0.1",
-      MEDIA_REGION: "us-east-1",
-      MEDIA_NODE_ID: NODE_ID,
-      MEDIA_NODE_SECRET: edge.nodeSecrets[NODE_ID],
-      CALL_TOKEN_PUBLIC_KEYS: `${kid}:${publicKey}`,
-      DEEPGRAM_URL: dg.url,
-      DEEPGRAM_API_KEY: "emulator-key",
-      BEDROCK_ENDPOINT: br.url,
-      EDGE_URL: edge.url,
-      MEDIA_HEARTBEAT_MS: "1000",
-      MEDIA_LOG_LEVEL: "warn",
-    }),
-  );
-  await node.heartbeat?.registered;
+  node = await startMediaNodeFor(edge, { dg, br }, NODE_ID);
 }, 180_000);
 
 afterAll(async () => {

@@ -18,6 +18,7 @@ import { type LocalEdge, startLocalEdge } from "../../../scripts/local-edge.ts";
 import { REPO_ROOT } from "../../../scripts/platform/processes.ts";
 import { calls, callTurns } from "../../../workers/src/db/schema.ts";
 import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
+import { mediaNodeEnv } from "./support/one-node-platform.ts";
 
 const NODE_IDS = ["node-resume-a", "node-resume-b"] as const;
 const BRIDGE = "Sorry, I lost you for a second…";
@@ -66,23 +67,9 @@ async function until<T>(
 
 /** `npm run media-node` as the platform runs it: a process of its own, so `kill -9` is the real thing. */
 async function startNodeProcess(id: string): Promise<NodeProcess> {
-  const [kid, publicKey] = Object.entries(edge.callTokenPublicKeys)[0] ?? [];
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("AWS_")) env[k] = v;
-  Object.assign(env, {
-    MEDIA_PORT: "0",
-    MEDIA_HOST: "127.0.0.1",
-    MEDIA_REGION: "us-east-1",
-    MEDIA_NODE_ID: id,
-    MEDIA_NODE_SECRET: edge.nodeSecrets[id] ?? "",
-    CALL_TOKEN_PUBLIC_KEYS: `${kid}:${publicKey}`,
-    DEEPGRAM_URL: dg.url,
-    DEEPGRAM_API_KEY: "emulator-key",
-    BEDROCK_ENDPOINT: br.url,
-    EDGE_URL: edge.url,
-    MEDIA_HEARTBEAT_MS: "1000",
-    MEDIA_LOG_LEVEL: "warn",
-  });
+  Object.assign(env, mediaNodeEnv(edge, { dg, br }, id));
   delete env.MEDIA_AGENTS_FILE;
   delete env.SESSION_SINK_URL;
   const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "media-nodes/src/main.ts")], {

@@ -4,123 +4,36 @@
 // Twilio's status callback. At the end the call and every turn are in Postgres, and the tenant's lease is back.
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { type BedrockEmulator, startBedrockEmulator } from "../../../emulators/bedrock/index.ts";
-import { type DeepgramEmulator, startDeepgramEmulator } from "../../../emulators/deepgram/index.ts";
-import { loadFixtureIndex, newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
-import { placeCallViaWebhook, sendStatusCallback } from "../../../emulators/twilio-caller/webhook.ts";
-import { loadConfig } from "../../../media-nodes/src/config.ts";
-import { type RunningMediaNode, runMediaNode } from "../../../media-nodes/src/server/run.ts";
-import { type LocalEdge, startLocalEdge } from "../../../scripts/local-edge.ts";
+import { loadFixtureIndex, runCall } from "../../../emulators/twilio-caller/caller.ts";
 import { calls, callTurns } from "../../../workers/src/db/schema.ts";
-import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
+import { type OneNodePlatform, startOneNodePlatform, until } from "./support/one-node-platform.ts";
 
 const NODE_ID = "node-e2e-1";
 const SCRIPT = ["book-appointment", "thanks-goodbye"];
 
-let edge: LocalEdge;
-let dg: DeepgramEmulator;
-let br: BedrockEmulator;
-let node: RunningMediaNode;
-let tenant: { accountId: string; key: string };
-let number: string;
-
-async function api<T>(
-  method: string,
-  path: string,
-  body?: unknown,
-  key = tenant?.key,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${edge.url}${path}`, {
-    method,
-    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+let p: OneNodePlatform;
 
 beforeAll(async () => {
-  [dg, br, edge] = await Promise.all([
-    startDeepgramEmulator({ port: 0, profile: "instant" }),
-    startBedrockEmulator({ port: 0, profile: "instant" }),
-    startLocalEdge({ nodeIds: [NODE_ID] }),
-  ]);
-  const signUp = await api<{ account: { id: string }; apiKey: { key: string } }>(
-    "POST",
-    "/v1/accounts",
-    { name: "Spokes Bikes", email: `e2e-${crypto.randomUUID()}@example.com` },
-    "",
-  );
-  expect(signUp.status).toBe(201);
-  tenant = { accountId: signUp.body.account.id, key: signUp.body.apiKey.key };
-  const agent = await api<{ id: string }>("POST", "/v1/agents", {
-    name: "Front desk",
-    publish: true,
-    config: {
+  p = await startOneNodePlatform({
+    nodeId: NODE_ID,
+    agent: {
       systemPrompt: "You are the receptionist of Spokes, a bike shop. Keep answers to one or two short sentences.",
       firstMessage: "Thanks for calling Spokes, how can I help?",
     },
   });
-  expect(agent.status).toBe(201);
-  number = `+1415${String(Date.now()).slice(-7)}`;
-  expect(
-    (await api("POST", "/v1/phone-numbers", { e164: number, provider: "twilio", agentId: agent.body.id })).status,
-  ).toBe(201);
-
-  const [kid, publicKey] = Object.entries(edge.callTokenPublicKeys)[0] ?? [];
-  node = await runMediaNode(
-    loadConfig({
-      MEDIA_PORT: "0",
-      MEDIA_HOST: "127.0.0.1",
-      MEDIA_REGION: "us-east-1",
-      MEDIA_NODE_ID: NODE_ID,
-      MEDIA_NODE_SECRET: edge.nodeSecrets[NODE_ID],
-      CALL_TOKEN_PUBLIC_KEYS: `${kid}:${publicKey}`,
-      DEEPGRAM_URL: dg.url,
-      DEEPGRAM_API_KEY: "emulator-key",
-      BEDROCK_ENDPOINT: br.url,
-      EDGE_URL: edge.url,
-      MEDIA_HEARTBEAT_MS: "1000",
-      MEDIA_LOG_LEVEL: "warn",
-    }),
-  );
-  await node.heartbeat?.registered;
 }, 120_000);
 
 afterAll(async () => {
-  await node?.close();
-  await Promise.all([dg?.close(), br?.close()]);
-  await edge?.stop();
+  await p?.stop();
 });
 
 test("a signed webhook, TwiML, a conversation on a real media node and the status callback end up in Postgres", async () => {
   const index = await loadFixtureIndex();
   const lines = SCRIPT.map((name) => index.fixtures.find((f) => f.name === name)?.text ?? name);
-  const callSid = newCallSid();
-  const callId = await callIdForCarrierCall("twilio", callSid);
-  dg.setScript(callId, lines);
-
-  const answered = await placeCallViaWebhook({
-    voiceUrl: `${edge.url}/v1/telephony/twilio/voice`,
-    authToken: edge.twilioAuthToken,
-    from: "+12125550123",
-    to: number,
-    callSid,
-    caller: { replyTimeoutMs: 15_000 },
-  });
-  if (answered.outcome !== "connected") throw new Error(`call not connected: ${JSON.stringify(answered)}`);
-  expect(answered.stream.url).toBe(`${node.url.replace(/^http/, "ws")}/v1/telephony/twilio`);
+  const { callId, answered } = await p.placeCall(lines);
+  expect(answered.stream.url).toBe(`${p.node.url.replace(/^http/, "ws")}/v1/telephony/twilio`);
   expect(answered.stream.parameters.callId).toBe(callId);
-  const during = await api<{ activeCalls: number }>("GET", `/v1/accounts/${tenant.accountId}`);
+  const during = await p.api<{ activeCalls: number }>("GET", `/v1/accounts/${p.tenant.accountId}`);
   expect(during.body.activeCalls).toBe(1);
 
   const report = await runCall(answered.caller, { script: SCRIPT, greetingTimeoutMs: 10_000 });
@@ -128,32 +41,22 @@ test("a signed webhook, TwiML, a conversation on a real media node and the statu
   expect(report.greeting?.firstAgentAudioMs).not.toBeNull();
   expect(report.turns.every((t) => !t.timedOut)).toBe(true);
 
-  const status = await sendStatusCallback({
-    statusUrl: `${edge.url}/v1/telephony/twilio/status`,
-    authToken: edge.twilioAuthToken,
-    callSid,
-    accountSid: answered.accountSid,
-    status: "completed",
-    duration: report.durationMs / 1000,
-    from: "+12125550123",
-    to: number,
-  });
-  expect(status.status).toBe(200);
+  await p.hangUp(answered, report.durationMs);
 
-  const db = edge.db.db;
+  const db = p.edge.db.db;
   const call = await until("the finished call record", async () => {
     const [row] = await db
       .select()
       .from(calls)
-      .where(and(eq(calls.tenantId, tenant.accountId), eq(calls.id, callId)));
+      .where(and(eq(calls.tenantId, p.tenant.accountId), eq(calls.id, callId)));
     return row?.endedAt ? row : undefined;
   });
   expect(call).toMatchObject({
     direction: "inbound",
     status: "completed",
-    providerCallSid: callSid,
+    providerCallSid: answered.callSid,
     region: "us-east-1",
-    toNumber: number,
+    toNumber: p.number,
   });
   expect(call.answeredAt).not.toBeNull();
 
@@ -162,7 +65,7 @@ test("a signed webhook, TwiML, a conversation on a real media node and the statu
     const rows = await db
       .select()
       .from(callTurns)
-      .where(and(eq(callTurns.tenantId, tenant.accountId), eq(callTurns.callId, callId)))
+      .where(and(eq(callTurns.tenantId, p.tenant.accountId), eq(callTurns.callId, callId)))
       .orderBy(callTurns.turnIndex, callTurns.speaker);
     return rows.length >= 1 + 2 * SCRIPT.length ? rows : undefined;
   });
@@ -171,7 +74,7 @@ test("a signed webhook, TwiML, a conversation on a real media node and the statu
   expect(turns[0]).toMatchObject({ turnIndex: 0, speaker: "agent" });
 
   const after = await until("the lease to be released", async () => {
-    const r = await api<{ activeCalls: number }>("GET", `/v1/accounts/${tenant.accountId}`);
+    const r = await p.api<{ activeCalls: number }>("GET", `/v1/accounts/${p.tenant.accountId}`);
     return r.body.activeCalls === 0 ? r.body : undefined;
   });
   expect(after.activeCalls).toBe(0);

@@ -57,6 +57,39 @@ describe("CallLedger checkpoints", () => {
     ]);
   });
 
+  it("keeps one caller row for a turn the node folded into the next (the caller went on before any answer)", async () => {
+    const record = callRecord(await seedTenant());
+    const session = edge.CALL_LEDGER.getByName(record.callId);
+    await session.open({ record, state: "routed", leaseHeld: false });
+    await session.ingest(started(record, 0));
+    // Turn 1 ends on a pause and is checkpointed; the caller goes on before anything is heard, and the node answers
+    // both parts as turn 2. Postgres may already hold turn 1's words when the fold arrives.
+    await session.ingest(callerFinal(record, 1, 1, "I'd like to book"));
+    await session.flushOutbox();
+    const whole = "I'd like to book a repair for Tuesday.";
+    await session.ingest({ ...callerFinal(record, 2, 2, whole), folds: 1 });
+    await session.ingest(turn(record, 2, 3, { userText: whole, assistantText: "Sure.", generatedText: "Sure." }));
+    await session.flushOutbox();
+    expect(await storedTurns(record)).toEqual([
+      { index: 2, speaker: "agent", text: "Sure.", cut: false },
+      { index: 2, speaker: "caller", text: whole, cut: false },
+    ]);
+    // A node that resumes the call is not told the caller said the first part twice.
+    const claim = await session.reroute({ region: "us-east-1", nodeId: "node-2", nonce: "n1", stream: 0 });
+    expect(claim.ok).toBe(true);
+    const resumed = await session.claimResume({ nodeId: "node-2", nonce: "n1", resume: 1 });
+    if (!resumed.ok) throw new Error(resumed.error);
+    expect(resumed.checkpoint.history.map((m) => m.text)).toEqual([whole, "Sure."]);
+
+    // A fold never drops words the caller got an answer to, nor a turn before the resume.
+    await session.ingest({ ...callerFinal(record, 3, 0, "Thanks"), folds: 2 });
+    await session.flushOutbox();
+    expect((await storedTurns(record)).filter((t) => t.speaker === "caller").map((t) => t.text)).toEqual([
+      whole,
+      "Thanks",
+    ]);
+  });
+
   it("refuses a checkpoint event that names another call or breaks the schema", async () => {
     const { SessionEventSchema } = await import("../../../shared/session-events.ts");
     const record = callRecord(await seedTenant());

@@ -38,7 +38,7 @@ describe("a CallLedger reset mid-call", () => {
     expect((await after.snapshot())?.pending).toBe(pending);
 
     // The conversation as heard is there for a node that resumes the call.
-    await after.reroute({ region: "us-east-1", nodeId: "node-test-2", nonce: "n".repeat(22) });
+    await after.reroute({ region: "us-east-1", nodeId: "node-test-2", nonce: "n".repeat(22), stream: 0 });
     const claimed = await after.claimResume({ nodeId: "node-test-2", nonce: "n".repeat(22), resume: 1 });
     expect(claimed).toMatchObject({
       ok: true,

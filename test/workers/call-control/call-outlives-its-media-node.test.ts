@@ -96,7 +96,7 @@ describe("a call whose media stream ends", () => {
     expect(answer.body).toMatch(
       /<\/Connect><Redirect method="POST">https:\/\/edge\.test\/v1\/telephony\/twilio\/redirect/,
     );
-    expect(redirectPath(answer.body)).toBe(`/v1/telephony/twilio/redirect?callId=${callId}`);
+    expect(redirectPath(answer.body)).toBe(`/v1/telephony/twilio/redirect?callId=${callId}&stream=0`);
   });
 
   it("moves a live call to another node with a fresh resume token, which claims the checkpoint once", async () => {
@@ -116,7 +116,7 @@ describe("a call whose media stream ends", () => {
     const other = NODES.find((n) => n !== call.nodeId) ?? "";
     expect(next.url).toBe(`wss://${other}.us-east-1.media.test/v1/telephony/twilio`);
     expect(next.parameters.callId).toBe(callId);
-    expect(redirectPath(redirect.body)).toBe(`/v1/telephony/twilio/redirect?callId=${callId}`);
+    expect(redirectPath(redirect.body)).toBe(`/v1/telephony/twilio/redirect?callId=${callId}&stream=1`);
     const claims = await claimsOf(next.parameters.token ?? "", callId);
     expect(claims).toMatchObject({
       callId,
@@ -172,6 +172,54 @@ describe("a call whose media stream ends", () => {
     expect(await region.node(call.nodeId)).toMatchObject({ suspect: true });
     const fresh = await twilioPost(VOICE, voiceParams((await seedTenantWithNumber()).number));
     expect(parseStreamTwiml(fresh.body)?.url).toContain(`${other}.`);
+  });
+
+  it("refuses a replayed redirect without touching the live call, and follows the next stream's genuine one", async () => {
+    const call = await liveCall();
+    const other = NODES.find((n) => n !== call.nodeId) ?? "";
+    const lost = () => twilioPost(redirectPath(call.answer.body), { ...call.params, CallStatus: "in-progress" });
+    const moved = await lost();
+    const second = parseStreamTwiml(moved.body);
+    expect(second?.url).toContain(`${other}.`);
+    // The call goes on at the other node, which claims its checkpoint and reports.
+    const claims = await claimsOf(second?.parameters.token ?? "", call.callId);
+    const claim = await nodeRequest(
+      "POST",
+      `/v1/calls/${call.callId}/resume`,
+      { nonce: claims.nonce, resume: 1 },
+      other,
+    );
+    expect(claim.status).toBe(200);
+    // The node it was lost on heartbeats again and is trusted again (nothing to do with the replay below).
+    await fleetUp();
+
+    // Someone replays Twilio's signed request, now and later: refused, and nothing about the call changes.
+    for (let i = 0; i < 4; i++) {
+      const replay = await lost();
+      expect(replay.status).toBe(200);
+      expect(parseStreamTwiml(replay.body)).toBeUndefined();
+    }
+    const snapshot = await call.ledger.snapshot();
+    expect(snapshot).toMatchObject({ state: "connected", resumes: 1, record: { nodeId: other } });
+    expect(snapshot?.pendingResume).toMatchObject({ resume: 1, nodeId: other, nonce: claims.nonce });
+    expect(snapshot?.actions?.filter((a) => a.type === "resume" && !a.ok)).toHaveLength(4);
+    expect(await edge.MEDIA_REGION.getByName("us-east-1").node(other)).toMatchObject({ suspect: false });
+    expect((await call.events(turn(call.record, 1, 0), other)).status).toBe(202);
+
+    // The second node dies in turn: the redirect Twilio got with the second stream moves the call once more.
+    const again = await twilioPost(redirectPath(moved.body), { ...call.params, CallStatus: "in-progress" });
+    const third = parseStreamTwiml(again.body);
+    expect(third?.url).toContain(`${call.nodeId}.`);
+    expect(redirectPath(again.body)).toBe(`/v1/telephony/twilio/redirect?callId=${call.callId}&stream=2`);
+    expect(await call.ledger.snapshot()).toMatchObject({ resumes: 2, record: { nodeId: call.nodeId } });
+  });
+
+  it("moves the call once when two copies of one redirect race", async () => {
+    const call = await liveCall();
+    const post = () => twilioPost(redirectPath(call.answer.body), { ...call.params, CallStatus: "in-progress" });
+    const answers = await Promise.all([post(), post(), post()]);
+    expect(answers.filter((a) => parseStreamTwiml(a.body) !== undefined)).toHaveLength(1);
+    expect(await call.ledger.snapshot()).toMatchObject({ state: "connected", resumes: 1 });
   });
 
   it("hangs up quietly when the call ended normally", async () => {

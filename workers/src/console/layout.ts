@@ -59,6 +59,8 @@ button.danger{background:#b3261e}
 .transcript .who{font-size:.75rem;text-transform:uppercase;color:#5a6477;letter-spacing:.04em}
 .interrupted{border-left:3px solid #d9822b}
 .heard-mark{font-size:.75rem;color:#a65a12}
+.spoken-line{font-style:italic;color:#4a4f5c}
+.line-source{font-style:normal;font-size:.7rem;text-transform:uppercase;letter-spacing:.04em;background:#e4e0ef;border-radius:4px;padding:0 .3rem;margin-right:.3rem}
 .waterfall{display:flex;height:14px;border-radius:3px;overflow:hidden;background:#eceef3;margin:.3rem 0}
 .waterfall span{display:block;height:100%}
 .w-stt{background:#2fa7c6}.w-turn{background:#8fa1c7}.w-llm{background:#9b59b6}.w-tts{background:#e0a526}.w-platform{background:#7c8596}

@@ -49,6 +49,11 @@ export async function decideAfterStreamEnd(
     graceMs?: number | undefined;
     /** Identifies the carrier's request where it can (Telnyx event IDs); seen before → a replay, nothing moves. */
     replayKey?: string | undefined;
+    /**
+     * Which of the call's streams ended (0: the first; n: the one after the n-th move), as the carrier's signed
+     * request names it. Not the call's current stream → a replay of an earlier end: nothing moves, nothing is marked.
+     */
+    stream?: number | undefined;
   },
 ): Promise<StreamEndDecision> {
   const callId = input.callId ?? (await callIdForCarrierCall(input.provider, input.carrierCallId));
@@ -59,6 +64,7 @@ export async function decideAfterStreamEnd(
     console.warn("stream end: the carrier's call is not this call's", { callId });
     return { kind: "hangup" };
   }
+  if (input.stream !== undefined && input.stream !== (snapshot.resumes ?? 0)) return refuseStale(session, input.stream);
   if (input.replayKey !== undefined) {
     const limiter = namespaceFor(env.TENANT_LIMITER, env, snapshot.record.jurisdiction).getByName(
       snapshot.record.tenantId,
@@ -113,7 +119,14 @@ export async function decideAfterStreamEnd(
     carrierCallId: input.carrierCallId,
     resume,
   });
-  const moved = await session.reroute({ region: chosen.region, nodeId: chosen.node.nodeId, nonce: tokenNonce(token) });
+  const moved = await session.reroute({
+    region: chosen.region,
+    nodeId: chosen.node.nodeId,
+    nonce: tokenNonce(token),
+    stream: input.stream ?? resume - 1,
+  });
+  // A copy of this request won the race and moved the call: this one is the replay.
+  if (!moved.ok && moved.error === "stale-stream") return refuseStale(session, input.stream ?? resume - 1);
   // Ended meanwhile (the carrier's status callback, the node's own call.ended): nothing to resume.
   if (!moved.ok) return { kind: "hangup" };
   return {
@@ -125,4 +138,19 @@ export async function decideAfterStreamEnd(
     nodeId: chosen.node.nodeId,
     resume,
   };
+}
+
+/** A stream's end reported again (a replayed request): logged on the call for support, and nothing else. */
+async function refuseStale(
+  session: { recordAction(entry: { type: string; ok: boolean; at: number; detail: string }): Promise<void> },
+  stream: number,
+): Promise<StreamEndDecision> {
+  console.warn("stream end: a replayed request for an earlier stream, refused");
+  await session.recordAction({
+    type: "resume",
+    ok: false,
+    at: Date.now(),
+    detail: `the end of stream ${stream} was reported again (a replay); the call stays where it is`,
+  });
+  return { kind: "replay" };
 }

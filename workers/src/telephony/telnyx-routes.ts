@@ -147,11 +147,17 @@ telnyxRoutes.post("/telephony/telnyx/voice", async (c) => {
         provider: "telnyx",
         carrierCallId: callControlId,
         callId: state.callId,
+        // The stream the event is about (client_state as the edge last set it; Telnyx signs the event).
+        stream: state.stream !== undefined && /^\d{1,3}$/.test(state.stream) ? Number(state.stream) : undefined,
         replayKey: `telnyx-event:${eventId}`,
       });
       if (decision.kind === "replay") return c.json({ error: "replayed event" }, 403);
       if (decision.kind === "stream") {
-        const clientState = encodeClientState({ callId: decision.callId, token: decision.token });
+        const clientState = encodeClientState({
+          callId: decision.callId,
+          token: decision.token,
+          stream: String(decision.resume),
+        });
         await send(c.env, startStream(callControlId, { url: decision.streamUrl, clientState }));
         return c.json({ action: "resume", callId: decision.callId, nodeId: decision.nodeId });
       }

@@ -68,12 +68,15 @@ async function readSigned(
 }
 
 /**
- * Where Twilio goes when a call's stream ends: the edge's redirect handler, with our call ID. The public base URL
- * when one is configured (what Twilio reaches us at, behind a proxy), else the origin this request came to.
+ * Where Twilio goes when a call's stream ends: the edge's redirect handler, with our call ID and which of the call's
+ * streams it is (0: the first; n: the one after the n-th move). The public base URL when one is configured (what
+ * Twilio reaches us at, behind a proxy), else the origin this request came to. Twilio signs the URL with every
+ * request, so the stream cannot be altered, and the call's ledger accepts each stream's end once: a replayed
+ * redirect finds the call on a later stream and moves nothing.
  */
-export function streamEndUrl(request: Request, env: CallControlEnv, callId: string): string {
+export function streamEndUrl(request: Request, env: CallControlEnv, callId: string, stream: number): string {
   const base = (env.PUBLIC_BASE_URL ?? new URL(request.url).origin).replace(/\/$/, "");
-  return `${base}/v1/telephony/twilio/redirect?callId=${encodeURIComponent(callId)}`;
+  return `${base}/v1/telephony/twilio/redirect?callId=${encodeURIComponent(callId)}&stream=${stream}`;
 }
 
 export function answerTwiml(decision: InboundDecision, redirectUrl?: string): Response {
@@ -109,7 +112,7 @@ twilioRoutes.post("/telephony/twilio/voice", async (c) => {
       if (!isResourceId("call", outboundCallId)) return xml(sayAndHangUpTwiml(spokenRefusal("not-in-service")));
       return answerTwiml(
         await decideOutboundAnswer(c.env, { callId: outboundCallId, callSid: hook.CallSid, replayKey, cf }),
-        streamEndUrl(c.req.raw, c.env, outboundCallId),
+        streamEndUrl(c.req.raw, c.env, outboundCallId, 0),
       );
     }
     const defer = deferrer(c);
@@ -130,7 +133,7 @@ twilioRoutes.post("/telephony/twilio/voice", async (c) => {
     }
     return answerTwiml(
       decision,
-      decision.kind === "stream" ? streamEndUrl(c.req.raw, c.env, decision.callId) : undefined,
+      decision.kind === "stream" ? streamEndUrl(c.req.raw, c.env, decision.callId, 0) : undefined,
     );
   } catch (error) {
     // The message only: a failed query's text carries its parameters (the caller's number).
@@ -149,11 +152,15 @@ twilioRoutes.post("/telephony/twilio/redirect", async (c) => {
   if (!parsed.success) return c.text("Not a Twilio call request", 400);
   const callId = c.req.query("callId");
   if (callId !== undefined && !isResourceId("call", callId)) return xml(hangUpTwiml());
+  // Absent only in TwiML given out before redirects named their stream.
+  const streamParam = c.req.query("stream");
+  if (streamParam !== undefined && !/^\d{1,3}$/.test(streamParam)) return xml(hangUpTwiml());
   try {
     const decision = await decideAfterStreamEnd(c.env, {
       provider: "twilio",
       carrierCallId: parsed.data.CallSid,
       callId,
+      stream: streamParam === undefined ? undefined : Number(streamParam),
       cf: edgeLocation(c.req.raw),
     });
     if (decision.kind === "hangup" || decision.kind === "replay") return xml(hangUpTwiml());
@@ -162,7 +169,7 @@ twilioRoutes.post("/telephony/twilio/redirect", async (c) => {
       connectStreamTwiml({
         url: decision.streamUrl,
         parameters: { token: decision.token, callId: decision.callId },
-        redirectUrl: streamEndUrl(c.req.raw, c.env, decision.callId),
+        redirectUrl: streamEndUrl(c.req.raw, c.env, decision.callId, decision.resume),
       }),
     );
   } catch (error) {

@@ -88,6 +88,11 @@ test("the caller goes on before the agent said anything: the two turns fold into
   ]);
   expect(s.sink.ofType("turn")).toEqual([]);
   expect(s.llm.requests[0]!.signal?.aborted).toBe(true);
+  // The edge already has the first part's words (its checkpoint): the turn that answers both says it folded them.
+  expect(s.sink.ofType("turn.caller-final").map((e) => [e.index, e.text, e.folds])).toEqual([
+    [1, "I'd like to book", undefined],
+    [2, "I'd like to book a repair for Tuesday.", 1],
+  ]);
 });
 
 test("the caller speaks while the agent is talking: the reply is superseded, kept as heard, and a new one starts", async () => {

@@ -2,6 +2,7 @@
 // (POST /v1/calls) arrives with that issue too.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { SPOKEN_LINE_SOURCES } from "../../../../shared/session-events.ts";
 import { PRICE_UNITS, priceTableFrom } from "../../cost/prices.ts";
 import { COST_CATEGORIES } from "../../cost/pricing.ts";
 import { callCost } from "../../cost/read.ts";
@@ -81,6 +82,22 @@ const TurnSchema = z
     tools: z
       .array(z.object({ id: z.string(), name: z.string(), ok: z.boolean(), ms: z.number() }))
       .openapi({ description: "Tools the agent ran in this turn; empty for caller turns." }),
+    lines: z
+      .array(
+        z
+          .object({
+            source: z.enum(SPOKEN_LINE_SOURCES).openapi({
+              description:
+                "acknowledgement: while a tool runs; filler: after 2 s of dead air; apology: the model failed; goodbye: the platform is draining.",
+            }),
+            text: z.string(),
+          })
+          .openapi("SpokenLine"),
+      )
+      .openapi({
+        description:
+          "Lines the platform itself spoke in this turn (not the model), in the order spoken; empty for caller turns. When the model gave no words (it failed), `text` is these lines.",
+      }),
   })
   .openapi("CallTurn");
 type TurnOut = z.infer<typeof TurnSchema>;
@@ -226,6 +243,7 @@ function turnOut(t: typeof callTurns.$inferSelect): TurnOut {
       : null,
     modelId: t.modelId,
     tools: t.tools ?? [],
+    lines: t.lines ?? [],
   };
 }
 

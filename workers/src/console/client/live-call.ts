@@ -19,6 +19,7 @@ type TurnEvent = {
   assistantText: string;
   interrupted: boolean;
   tools: { name: string; ok: boolean; ms: number }[];
+  lines?: { source: string; text: string }[];
   waterfall: Waterfall;
 };
 type Action = { type: string; ok?: boolean; at: number; detail?: string };
@@ -90,7 +91,16 @@ export function bindLiveCall(root: ParentNode = document): void {
     li.dataset.turn = `${t.index}-agent`;
     li.append(el("div", "who", t.index === 0 ? "Agent · greeting" : "Agent"));
     if (t.interrupted) li.append(el("div", "heard-mark", "Interrupted: the caller heard only this much"));
-    li.append(el("div", "", t.assistantText || "(nothing was heard)"));
+    // As the server-rendered page shows it (pages/calls.ts): the words, then the platform's own lines, each once.
+    const lines = t.lines ?? [];
+    if (lines.length === 0 || t.assistantText !== lines.map((l) => l.text).join(" "))
+      li.append(el("div", "", t.assistantText || "(nothing was heard)"));
+    for (const l of lines) {
+      const line = el("div", "spoken-line");
+      line.dataset.spokenLine = l.source;
+      line.append(el("span", "line-source", l.source[0]?.toUpperCase() + l.source.slice(1)), ` ${l.text}`);
+      li.append(line);
+    }
     if (t.tools.length > 0) {
       li.append(
         el(

@@ -29,6 +29,7 @@ type Turn = {
   interrupted: boolean;
   latency: Latency | null;
   tools: { name: string; ok: boolean; ms: number }[];
+  lines: { source: string; text: string }[];
   modelId: string | null;
 };
 
@@ -149,8 +150,29 @@ function turnItem(t: Turn, scale: number) {
   return html`<li class="${t.speaker}${t.interrupted ? " interrupted" : ""}" data-turn="${t.turnIndex}-${t.speaker}">
     <div class="who">${t.speaker === "agent" ? "Agent" : "Caller"}${t.turnIndex === 0 ? " · greeting" : ""}</div>
     ${t.interrupted ? html`<div class="heard-mark">Interrupted: the caller heard only this much</div>` : ""}
-    <div>${t.text || html`<span class="muted">(nothing was heard)</span>`}</div>
+    ${spoken(t)}
     ${t.tools.length > 0 ? html`<div class="muted">Tools: ${t.tools.map((tool) => `${tool.name} ${tool.ok ? "✓" : "✗"} ${Math.round(tool.ms)} ms`).join(", ")}</div>` : ""}
     ${t.speaker === "agent" && t.latency && t.turnIndex > 0 ? waterfallBar(t.latency, scale) : ""}
   </li>`;
 }
+
+/**
+ * The agent's words, then the platform's own lines of the turn, each named (a filler, an apology…). When the model
+ * gave no words, the turn's text is those lines, so they are shown once.
+ */
+function spoken(t: Turn) {
+  const lines = t.lines ?? [];
+  const onlyLines = lines.length > 0 && t.text === lines.map((l) => l.text).join(" ");
+  const words = onlyLines ? "" : html`<div>${t.text || html`<span class="muted">(nothing was heard)</span>`}</div>`;
+  return html`${words}${lines.map(
+    (l) =>
+      html`<div class="spoken-line" data-spoken-line="${l.source}"><span class="line-source">${LINE_LABELS[l.source] ?? l.source}</span> ${l.text}</div>`,
+  )}`;
+}
+
+const LINE_LABELS: Record<string, string> = {
+  acknowledgement: "Acknowledgement",
+  filler: "Filler",
+  apology: "Apology",
+  goodbye: "Goodbye",
+};

@@ -28,9 +28,22 @@ export class HeardStore {
     return true;
   }
 
+  /**
+   * The caller's words of turn `index` were folded into a later turn (they went on before hearing its reply, and the
+   * node answered both parts as one): that turn has no record of its own, so its checkpointed words go. True when a
+   * row went; a turn that is final, or that the caller heard an answer to, is never dropped.
+   */
+  dropFolded(index: number): boolean {
+    const caller = this.#row(index, "caller");
+    if (!caller || caller.final === 1 || this.#row(index, "agent")) return false;
+    this.sql.exec("DELETE FROM heard WHERE turn_index = ? AND speaker = 'caller'", index);
+    return true;
+  }
+
   /** The turn finished: both sides as the node finally reports them. */
   applyTurn(event: TurnEvent): void {
     if (event.userText.trim() !== "") this.#put(event.index, "caller", event.userText, false, true, event.at);
+    // The platform's own lines are not the conversation a resumed model goes on with; only the agent's words are.
     if (event.assistantText !== "" || event.generatedText !== "") {
       this.#put(event.index, "agent", event.assistantText, event.interrupted, true, event.at);
     }

@@ -1,6 +1,6 @@
 // The outbox's two writes. Both are idempotent upserts, so an item retried after a timeout that actually
 // committed changes nothing: calls by (tenant_id, id), turns by (tenant_id, call_id, turn_index, speaker).
-import { sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { UsageRow } from "../../cost/meters.ts";
 import { calls, callTurns, callUsage } from "../../db/schema.ts";
 import type { Db } from "../../db/types.ts";
@@ -52,6 +52,7 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
       sttFinalAt: date(turn.sttFinalAt),
       llmRequestAt: date(turn.llmRequestAt),
       tools: turn.tools ?? null,
+      lines: turn.lines ?? null,
       llmFirstTokenAt: date(turn.llmFirstTokenAt),
       ttsFirstByteAt: date(turn.ttsFirstByteAt),
       firstAudioOutAt: date(turn.firstAudioOutAt),
@@ -66,6 +67,7 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
         createdAt: sql`excluded.created_at`,
         callerSpeechEndedAt: sql`excluded.caller_speech_ended_at`,
         sttFinalAt: sql`excluded.stt_final_at`,
+        llmRequestAt: sql`excluded.llm_request_at`,
         llmFirstTokenAt: sql`excluded.llm_first_token_at`,
         ttsFirstByteAt: sql`excluded.tts_first_byte_at`,
         firstAudioOutAt: sql`excluded.first_audio_out_at`,
@@ -75,8 +77,24 @@ export async function upsertTurn(db: Db, turn: TurnRow): Promise<void> {
         cacheReadTokens: sql`excluded.cache_read_tokens`,
         cacheWriteTokens: sql`excluded.cache_write_tokens`,
         modelId: sql`excluded.model_id`,
+        tools: sql`excluded.tools`,
+        lines: sql`excluded.lines`,
       },
     });
+}
+
+/** A caller row checkpointed for a turn the node then folded into the next one: it never was a turn of its own. */
+export async function deleteCallerTurn(db: Db, row: { tenantId: string; callId: string; turnIndex: number }) {
+  await db
+    .delete(callTurns)
+    .where(
+      and(
+        eq(callTurns.tenantId, row.tenantId),
+        eq(callTurns.callId, row.callId),
+        eq(callTurns.turnIndex, row.turnIndex),
+        eq(callTurns.speaker, "caller"),
+      ),
+    );
 }
 
 /**

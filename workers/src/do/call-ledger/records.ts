@@ -1,7 +1,12 @@
 // What a CallLedger writes to Postgres, as plain rows: the call record (a full snapshot each time, so the
 // newest write is always the whole truth) and the turns, numbered deterministically from the media node's
 // turn index so a redelivered turn lands on the same row.
-import type { AgentTextHeardEvent, CallerTurnFinalEvent, TurnEvent } from "../../../../shared/session-events.ts";
+import type {
+  AgentTextHeardEvent,
+  CallerTurnFinalEvent,
+  SpokenLine,
+  TurnEvent,
+} from "../../../../shared/session-events.ts";
 import type { CallDirection, CallStatus, Jurisdiction, Speaker, TelephonyProvider } from "../../db/schema.ts";
 
 export interface CallRecord {
@@ -53,6 +58,8 @@ export interface TurnRow {
   cacheWriteTokens: number | null;
   modelId: string | null;
   tools?: { id: string; name: string; ok: boolean; ms: number }[] | null;
+  /** The platform's own lines spoken in the turn (agent rows); absent on rows queued before this field existed. */
+  lines?: SpokenLine[] | null;
 }
 
 /** Twilio's (and Telnyx-mapped) final call statuses in the spelling the calls table uses. */
@@ -109,7 +116,9 @@ export function turnRows(event: TurnEvent, tenantId: string, newId: () => string
       createdAt: w.speechEndAt ?? event.at,
     });
   }
-  if (event.assistantText !== "" || event.generatedText !== "") {
+  const lines = event.lines ?? [];
+  // A turn whose only sound was the platform's own (a filler before the caller went on) is still a turn they heard.
+  if (agentSpoke(event)) {
     rows.push({
       ...base,
       id: newId(),
@@ -128,9 +137,15 @@ export function turnRows(event: TurnEvent, tenantId: string, newId: () => string
       cacheWriteTokens: event.usage.cacheWriteInputTokens,
       modelId: event.modelIds[0] ?? null,
       tools: event.tools.length > 0 ? event.tools : null,
+      lines: lines.length > 0 ? lines : null,
     });
   }
   return rows;
+}
+
+/** Whether the agent said anything in the turn: the model's words, or the platform's own lines. */
+export function agentSpoke(event: TurnEvent): boolean {
+  return event.assistantText !== "" || event.generatedText !== "" || (event.lines?.length ?? 0) > 0;
 }
 
 /**
