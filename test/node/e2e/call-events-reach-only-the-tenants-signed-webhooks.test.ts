@@ -100,14 +100,7 @@ test("a call's events reach the tenant's endpoints signed, survive five failures
   const answered = await platform.placeCall(number, callSid);
   const report = await runCall(answered.caller, { script: SCRIPT, greetingTimeoutMs: 10_000 });
   expect(report.errors).toEqual([]);
-  expect(
-    await platform.completeCall({
-      callSid,
-      accountSid: answered.accountSid,
-      to: number,
-      durationMs: report.durationMs,
-    }),
-  ).toBe(200);
+  expect(await platform.completeCall(number, report)).toBe(200);
 
   // The steady endpoint: call.started, call.ended and call.analyzed, each verified with the endpoint's secret by
   // standardwebhooks.

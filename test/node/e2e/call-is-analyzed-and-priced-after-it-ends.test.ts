@@ -45,12 +45,7 @@ async function placeCall(number: string): Promise<string> {
   const answered = await platform.placeCall(number, callSid);
   const report = await runCall(answered.caller, { script: SCRIPT, greetingTimeoutMs: 10_000 });
   expect(report.errors).toEqual([]);
-  const status = await platform.completeCall({
-    callSid,
-    accountSid: answered.accountSid,
-    to: number,
-    durationMs: report.durationMs,
-  });
+  const status = await platform.completeCall(number, report);
   expect(status).toBe(200);
   return callId;
 }

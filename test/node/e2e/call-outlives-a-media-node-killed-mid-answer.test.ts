@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import WebSocket from "ws";
 import { type CallReport, newCallSid, runCall, type SimulatedCaller } from "../../../emulators/twilio-caller/caller.ts";
 import { REPO_ROOT } from "../../../scripts/platform/processes.ts";
-import { calls, callTurns } from "../../../workers/src/db/schema.ts";
+import { callTurns } from "../../../workers/src/db/schema.ts";
 import { type Api, LocalPlatform, until as poll, type Tenant } from "./support/local-platform.ts";
 
 const NODE_IDS = ["node-resume-a", "node-resume-b"] as const;
@@ -193,23 +193,12 @@ test("a node killed while the agent answers: the caller hears the bridge on anot
   expect(firstAfter).toContain("48213");
   expect(firstAfter).toContain("Thanks for calling Spokes");
 
-  const status = await platform.completeCall({
-    callSid,
-    accountSid: report.accountSid,
-    to: number,
-    durationMs: report.durationMs,
-  });
+  const status = await platform.completeCall(number, report);
   expect(status).toBe(200);
 
   // What is stored: every turn the caller heard, each (turn, speaker) once, the cut answer as heard.
   const db = platform.edge.db.db;
-  const call = await until("the finished call record", async () => {
-    const [row] = await db
-      .select()
-      .from(calls)
-      .where(and(eq(calls.tenantId, tenant.accountId), eq(calls.id, callId)));
-    return row?.endedAt ? row : undefined;
-  });
+  const call = await platform.endedCall(tenant.accountId, callId);
   expect(call.status).toBe("completed");
   let seen: unknown[] = [];
   const turns = await until(
@@ -252,14 +241,7 @@ test("with no other node left: the caller hears the apology, the call ends faile
   const { spoken } = await callAndKill(callSid, [ORDER_LINE, { pauseMs: 3_000 }], 1);
   expect(spoken.some((s) => LOST_APOLOGY.test(s))).toBe(true);
 
-  const db = platform.edge.db.db;
-  const call = await until("the ended call record", async () => {
-    const [row] = await db
-      .select()
-      .from(calls)
-      .where(and(eq(calls.tenantId, tenant.accountId), eq(calls.id, callId)));
-    return row?.endedAt ? row : undefined;
-  });
+  const call = await platform.endedCall(tenant.accountId, callId, "the ended call record");
   expect(call).toMatchObject({ status: "failed", endReason: "media_node_lost" });
   const after = await until("the lease to be released", async () => {
     const r = await api<{ activeCalls: number }>("GET", `/v1/accounts/${tenant.accountId}`);

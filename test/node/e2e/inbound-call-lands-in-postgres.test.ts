@@ -5,7 +5,7 @@
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
-import { calls, callTurns } from "../../../workers/src/db/schema.ts";
+import { callTurns } from "../../../workers/src/db/schema.ts";
 import { type Api, FRONT_DESK, fixtureLines, LocalPlatform, type Tenant, until } from "./support/local-platform.ts";
 
 const NODE_ID = "node-e2e-1";
@@ -43,22 +43,11 @@ test("a signed webhook, TwiML, a conversation on a real media node and the statu
   expect(report.greeting?.firstAgentAudioMs).not.toBeNull();
   expect(report.turns.every((t) => !t.timedOut)).toBe(true);
 
-  const status = await platform.completeCall({
-    callSid,
-    accountSid: answered.accountSid,
-    to: number,
-    durationMs: report.durationMs,
-  });
+  const status = await platform.completeCall(number, report);
   expect(status).toBe(200);
 
   const db = platform.edge.db.db;
-  const call = await until("the finished call record", async () => {
-    const [row] = await db
-      .select()
-      .from(calls)
-      .where(and(eq(calls.tenantId, tenant.accountId), eq(calls.id, callId)));
-    return row?.endedAt ? row : undefined;
-  });
+  const call = await platform.endedCall(tenant.accountId, callId);
   expect(call).toMatchObject({
     direction: "inbound",
     status: "completed",

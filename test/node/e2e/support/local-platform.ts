@@ -2,10 +2,11 @@
 // on Postgres or PGlite), the Deepgram and Bedrock emulators, and media nodes that register with the edge by
 // heartbeat; then what a tenant does (sign up, publish an agent on a number) and what Twilio does for a call (the
 // signed voice webhook, the media stream, the final status callback). Each test keeps only what it is about.
+import { and, eq } from "drizzle-orm";
 import { expect } from "vitest";
 import { type BedrockEmulator, startBedrockEmulator } from "../../../../emulators/bedrock/index.ts";
 import { type DeepgramEmulator, startDeepgramEmulator } from "../../../../emulators/deepgram/index.ts";
-import { loadFixtureIndex } from "../../../../emulators/twilio-caller/caller.ts";
+import { type CallReport, loadFixtureIndex } from "../../../../emulators/twilio-caller/caller.ts";
 import {
   type PlaceCallViaWebhookOptions,
   placeCallViaWebhook,
@@ -15,6 +16,7 @@ import {
 import { loadConfig } from "../../../../media-nodes/src/config.ts";
 import { type RunningMediaNode, runMediaNode } from "../../../../media-nodes/src/server/run.ts";
 import { type LocalEdge, type LocalEdgeOptions, startLocalEdge } from "../../../../scripts/local-edge.ts";
+import { calls } from "../../../../workers/src/db/schema.ts";
 import { callIdForCarrierCall } from "../../../../workers/src/do/call-ledger/call-id.ts";
 
 /** The number the simulated caller dials from. */
@@ -179,8 +181,8 @@ export class LocalPlatform {
     return answered;
   }
 
-  /** Twilio's final status callback for a call the caller hung up; returns the edge's HTTP status. */
-  async completeCall(call: { callSid: string; accountSid: string; to: string; durationMs: number }): Promise<number> {
+  /** Twilio's final status callback for a call to `to` the caller hung up; returns the edge's HTTP status. */
+  async completeCall(to: string, call: Pick<CallReport, "callSid" | "accountSid" | "durationMs">): Promise<number> {
     const res = await sendStatusCallback({
       statusUrl: `${this.edge.url}/v1/telephony/twilio/status`,
       authToken: this.edge.twilioAuthToken,
@@ -189,9 +191,21 @@ export class LocalPlatform {
       status: "completed",
       duration: call.durationMs / 1000,
       from: CALLER_NUMBER,
-      to: call.to,
+      to,
     });
     return res.status;
+  }
+
+  /** The call's record in the tenant's database, once it has ended. */
+  endedCall(tenantId: string, callId: string, what = "the finished call record") {
+    const db = this.edge.db.db;
+    return until(what, async () => {
+      const [row] = await db
+        .select()
+        .from(calls)
+        .where(and(eq(calls.tenantId, tenantId), eq(calls.id, callId)));
+      return row?.endedAt ? row : undefined;
+    });
   }
 
   /** Stops the in-process nodes, then the emulators, then the edge. */
