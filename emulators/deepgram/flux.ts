@@ -6,91 +6,25 @@
 // stops at MID_SENTENCE_CEILING (above the usual eager threshold, below the end-of-turn one), and a part barely
 // begun stops at HESITATION_CEILING (below every threshold). So a `…` pause gives EagerEndOfTurn, then TurnResumed
 // when speech returns, and EndOfTurn only if the silence outlasts eot_timeout_ms.
-import { performance } from "node:perf_hooks";
 import type { WebSocket } from "ws";
-import { z } from "zod";
-import { PcmDecoder, parseWavHeader, wavEncoding } from "./audio.ts";
-import { ScriptLine } from "./line.ts";
-import { Outbox } from "./outbox.ts";
-import { FLUX_LIMITS, type FluxConfig } from "./params.ts";
-import {
-  DEFAULT_CALLER_SCRIPT,
-  expectedSeconds,
-  type FormatOptions,
-  type ScriptBook,
-  type Token,
-  tokenize,
-} from "./script.ts";
-import type { StreamHandle } from "./streams.ts";
-import { FRAME_MS, FrameAnalyzer, type FrameStats, GARBAGE_RUN_FRAMES, looksLikeGarbage, NoiseFloor } from "./vad.ts";
+import { CallerLines } from "./caller-lines.ts";
+import { endOfTurnConfidence, FINISHED_CEILING, HESITATION_CEILING, MID_SENTENCE_CEILING } from "./flux-confidence.ts";
+import { type ConfigureMessage, decodeClientMessage } from "./flux-wire.ts";
+import type { ScriptLine } from "./line.ts";
+import type { FluxConfig } from "./params.ts";
+import type { FormatOptions, ScriptBook, Token } from "./script.ts";
+import { hashUnit, round, SpeechStreamSession } from "./session.ts";
 
-const FRAME_S = FRAME_MS / 1000;
-const ONSET_FRAMES = 6;
 // Silence after the last voiced frame before speech counts as paused (shorter gaps are inside words).
 const PAUSE_S = 0.1;
 const UPDATE_INTERVAL_S = 0.25;
 const CLOSE_FRACTION = 0.5;
-const SHORT_LINE_S = 1.0;
-const SHORT_BURST_S = 0.8;
-const LONG_SPEECH_S = 1.5;
-const CONTAINER_PROBE_LIMIT = 64 * 1024;
 // A line counts as said in full once this fraction of its expected length was spoken.
 const LATE_FRACTION = 0.9;
 // A gap shorter than this after a line that ended early is a gap inside it, not the start of the next.
 const SAME_LINE_GAP_S = 0.2;
 // A pause in a barely begun default line is judged after this much silence (longer than a caller's comma pause).
 const DEFAULT_DECISION_S = 0.4;
-
-/** The thresholds the profile's eager and end-of-turn delays are stated for. */
-export const REFERENCE_EAGER_THRESHOLD = 0.5;
-export const REFERENCE_EOT_THRESHOLD = 0.7;
-const MID_SENTENCE_CEILING = 0.6;
-const HESITATION_CEILING = 0.2;
-const FINISHED_CEILING = 0.95;
-
-/**
- * End-of-turn confidence after `silenceMs` of silence following a finished line: it reaches the reference eager
- * threshold at `eagerMs`, the reference end-of-turn threshold at `eotMs`, and 0.9 (the highest threshold the service
- * accepts) after as long again twice over, so raising a threshold waits longer and lowering it answers sooner.
- */
-export function endOfTurnConfidence(silenceMs: number, eagerMs: number, eotMs: number): number {
-  const late = eotMs + 2 * (eotMs - eagerMs);
-  const points: [number, number][] = [
-    [0, 0],
-    [eagerMs, REFERENCE_EAGER_THRESHOLD],
-    [eotMs, REFERENCE_EOT_THRESHOLD],
-    [late, 0.9],
-    [late + 1_000, FINISHED_CEILING],
-  ];
-  if (silenceMs <= 0) return 0;
-  for (let i = 1; i < points.length; i++) {
-    const [x1, y1] = points[i] as [number, number];
-    const [x0, y0] = points[i - 1] as [number, number];
-    if (silenceMs <= x1) return x1 === x0 ? y1 : y0 + ((silenceMs - x0) / (x1 - x0)) * (y1 - y0);
-  }
-  return FINISHED_CEILING;
-}
-
-const Threshold = (min: number, max: number) => z.number().min(min).max(max);
-const ConfigureMessage = z.object({
-  type: z.literal("Configure"),
-  thresholds: z
-    .object({
-      eager_eot_threshold: Threshold(FLUX_LIMITS.eagerEotThreshold.min, FLUX_LIMITS.eagerEotThreshold.max).optional(),
-      eot_threshold: Threshold(FLUX_LIMITS.eotThreshold.min, FLUX_LIMITS.eotThreshold.max).optional(),
-      eot_timeout_ms: z.number().int().min(FLUX_LIMITS.eotTimeoutMs.min).max(FLUX_LIMITS.eotTimeoutMs.max).optional(),
-    })
-    .strict()
-    .optional(),
-  keyterms: z.union([z.string(), z.array(z.string().max(1000)).max(100)]).optional(),
-  language_hints: z.array(z.string()).max(20).optional(),
-  numerals: z.boolean().optional(),
-});
-const ClientMessage = z.union([
-  ConfigureMessage,
-  z.object({ type: z.literal("ForceEndTurn") }),
-  z.object({ type: z.literal("CloseStream") }),
-]);
 
 export interface FluxDeps {
   requestId: string;
@@ -133,32 +67,12 @@ interface Turn {
 
 type PauseKind = "finished" | "mid-sentence" | "hesitation";
 
-const round = (x: number): number => Math.round(x * 1000) / 1000;
-
-function hashUnit(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return (h >>> 0) / 4294967296;
-}
-
-export class FluxSession implements StreamHandle {
-  readonly tags: readonly string[];
-  private readonly outbox: Outbox;
+export class FluxSession extends SpeechStreamSession {
   private format: FormatOptions;
   private thresholds: { eager: number | null; eot: number; timeoutMs: number };
   private keyterms: string[];
   private languageHints: string[];
-  private readonly shortLines: string[];
-  private decoder: PcmDecoder | null = null;
-  private analyzer: FrameAnalyzer | null = null;
-  private probe: Buffer | null = null;
-  private readonly floor = new NoiseFloor();
-  private frames = 0;
-  private garbageRun = 0;
-  private voicedRun = 0;
-  private inSpeech = false;
-  private segStart = 0;
-  private lastVoicedEnd = 0;
+  private readonly lines: CallerLines;
   private spoken: SpokenLine | null = null;
   /** Speech that goes on after ForceEndTurn closed its line; it belongs to no line. */
   private orphan = false;
@@ -168,133 +82,45 @@ export class FluxSession implements StreamHandle {
   private turn: Turn = this.freshTurn();
   private turnIndex = 0;
   private sequence = 0;
-  private defaultIndex = 0;
-  private shortIndex = 0;
-  private lastActivity = performance.now();
-  private idleTimer: NodeJS.Timeout | undefined;
-  private closing = false;
 
   constructor(
-    private readonly ws: WebSocket,
+    ws: WebSocket,
     private readonly config: FluxConfig,
     private readonly deps: FluxDeps,
   ) {
-    this.tags = config.tags;
-    this.outbox = new Outbox(ws);
+    super(ws, {
+      name: "flux",
+      tags: config.tags,
+      encoding: config.encoding,
+      sampleRate: config.sampleRate,
+      channels: 1,
+      silenceTimeoutMs: deps.silenceTimeoutMs,
+    });
     this.format = { punctuate: true, smartFormat: false, numerals: config.numerals };
     this.thresholds = { eager: config.eagerEotThreshold, eot: config.eotThreshold, timeoutMs: config.eotTimeoutMs };
     this.keyterms = [...config.keyterms];
     this.languageHints = [...config.languageHints];
-    this.shortLines = DEFAULT_CALLER_SCRIPT.filter((l) => expectedSeconds(tokenize(l, this.format)) <= SHORT_LINE_S);
-    if (config.encoding) {
-      this.decoder = new PcmDecoder(config.encoding, 1);
-      this.analyzer = new FrameAnalyzer(config.sampleRate, (s) => this.onFrame(s));
-    }
-    ws.on("message", (data, isBinary) => {
-      try {
-        const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-        if (isBinary) this.onAudio(buf);
-        else this.onText(buf.toString("utf8"));
-      } catch (err) {
-        console.error("deepgram emulator: flux stream failed", err);
-        this.fail(1011, "NET-0000");
-      }
-    });
-    ws.on("close", () => this.stop());
-    ws.on("error", () => this.stop());
+    this.lines = new CallerLines(deps.scripts, config.tags, () => this.format);
     this.send({ type: "Connected", request_id: deps.requestId });
-    this.armIdle(deps.silenceTimeoutMs);
-  }
-
-  // ── Faults (StreamHandle) ──
-
-  drop(): void {
-    this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.outbox.clear();
-    this.ws.terminate();
-  }
-
-  stall(on: boolean): void {
-    this.outbox.muted = on;
-  }
-
-  private get streamTime(): number {
-    return this.frames * FRAME_S;
   }
 
   // ── Input ──
 
-  private onAudio(data: Buffer): void {
-    if (this.closing) return;
-    this.touch();
-    if (data.length === 0) {
-      this.closeStream().catch((err: unknown) => console.error("deepgram emulator: CloseStream failed", err));
-      return;
-    }
-    let payload: Buffer = data;
-    if (!this.decoder) {
-      const body = this.openContainer(data);
-      if (!body) return;
-      payload = body;
-    }
-    const pcm = this.decoder?.decode(payload);
-    if (pcm) this.analyzer?.push(pcm);
-  }
-
-  private openContainer(data: Buffer): Buffer | null {
-    this.probe = this.probe ? Buffer.concat([this.probe, data]) : data;
-    const info = parseWavHeader(this.probe);
-    if (info === "incomplete" && this.probe.length < CONTAINER_PROBE_LIMIT) return null;
-    const encoding = info !== null && info !== "incomplete" ? wavEncoding(info) : null;
-    if (info === null || info === "incomplete" || !encoding || info.channels < 1 || info.sampleRate < 1000) {
-      this.fail(1008, "DATA-0000");
-      return null;
-    }
-    this.decoder = new PcmDecoder(encoding, info.channels);
-    this.analyzer = new FrameAnalyzer(info.sampleRate, (s) => this.onFrame(s));
-    const body = this.probe.subarray(info.dataOffset);
-    this.probe = null;
-    return body;
-  }
-
-  private onText(text: string): void {
-    if (this.closing) return;
-    this.touch();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      this.unparsable("Text messages must be JSON.");
-      return;
-    }
-    const msg = ClientMessage.safeParse(json);
-    if (!msg.success) {
-      // Anything else, including v1's KeepAlive and Finalize, is not a Flux message: the service closes the stream.
-      const type = json && typeof json === "object" && "type" in json ? String(json.type) : "(none)";
-      if (type === "Configure") {
-        this.send({ type: "ConfigureFailure", request_id: this.deps.requestId });
-        return;
-      }
-      this.unparsable(`Unknown or malformed message of type ${type}.`);
-      return;
-    }
-    const m = msg.data;
-    if (m.type === "Configure") this.configure(m);
-    else if (m.type === "ForceEndTurn") this.forceEndTurn();
-    else this.closeStream().catch((err: unknown) => console.error("deepgram emulator: CloseStream failed", err));
+  protected onText(text: string): void {
+    const decoded = decodeClientMessage(text);
+    if ("unparsable" in decoded) this.unparsable(decoded.unparsable);
+    else if ("configureFailure" in decoded) this.send({ type: "ConfigureFailure", request_id: this.deps.requestId });
+    else if (decoded.message.type === "Configure") this.configure(decoded.message);
+    else if (decoded.message.type === "ForceEndTurn") this.forceEndTurn();
+    else this.closeStream();
   }
 
   private unparsable(description: string): void {
     this.send({ type: "Error", code: "UNPARSABLE_CLIENT_MESSAGE", description });
-    this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    void this.outbox.drained().then(() => {
-      if (this.ws.readyState === this.ws.OPEN) this.ws.close(1008, "UNPARSABLE_CLIENT_MESSAGE");
-    });
+    this.closeAfterDrain(1008, "UNPARSABLE_CLIENT_MESSAGE");
   }
 
-  private configure(m: z.infer<typeof ConfigureMessage>): void {
+  private configure(m: ConfigureMessage): void {
     const t = m.thresholds ?? {};
     const next = {
       eager: t.eager_eot_threshold ?? this.thresholds.eager,
@@ -325,36 +151,17 @@ export class FluxSession implements StreamHandle {
 
   // ── Voice activity, in stream time ──
 
-  private onFrame(stats: FrameStats): void {
-    if (this.closing) return;
-    const t1 = (this.frames + 1) * FRAME_S;
-    this.frames++;
-    if (looksLikeGarbage(stats)) {
-      if (++this.garbageRun >= GARBAGE_RUN_FRAMES) {
-        this.fail(1008, "DATA-0000");
-        return;
-      }
-    } else {
-      this.garbageRun = 0;
-    }
-    if (this.floor.isVoiced(stats.db)) {
-      this.voicedRun++;
-      if (this.inSpeech) this.lastVoicedEnd = t1;
-      else if (this.voicedRun >= ONSET_FRAMES) this.onset(t1 - this.voicedRun * FRAME_S, t1);
-    } else {
-      this.voicedRun = 0;
-      if (this.inSpeech && t1 - this.lastVoicedEnd >= PAUSE_S - 1e-9) this.pauseBegins();
-    }
-    if (this.inSpeech) this.reveal(t1);
-    else this.weighPause(t1);
-    this.maybeUpdate(t1);
+  protected pauseGapS(): number {
+    return PAUSE_S;
   }
 
-  private onset(start: number, now: number): void {
-    const gapS = start - this.lastVoicedEnd;
-    this.inSpeech = true;
-    this.segStart = start;
-    this.lastVoicedEnd = now;
+  protected afterFrame(now: number): void {
+    if (this.inSpeech) this.reveal(now);
+    else this.weighPause(now);
+    this.maybeUpdate(now);
+  }
+
+  protected onset(start: number, _now: number, gapS: number): void {
     this.orphan = false;
     this.pause = null;
     if (!this.turn.started) this.turnSpeechStart = start;
@@ -375,15 +182,13 @@ export class FluxSession implements StreamHandle {
     if (this.spoken) this.spoken.segments++;
   }
 
-  private pauseBegins(): void {
-    this.inSpeech = false;
+  protected onPause(): void {
     const spoken = this.spoken;
     if (this.orphan || !spoken) {
       this.orphan = false;
       return;
     }
-    spoken.closedSpeechS += this.lastVoicedEnd - this.segStart;
-    this.segStart = this.lastVoicedEnd;
+    spoken.closedSpeechS += this.closeSegment();
     this.classifyPause(spoken, false);
   }
 
@@ -443,17 +248,8 @@ export class FluxSession implements StreamHandle {
   // ── Lines and words ──
 
   private newLine(): SpokenLine {
-    const scripted = this.deps.scripts.take(this.config.tags);
-    let text: string;
-    let source: ScriptLine["source"] = "script";
-    if (scripted !== undefined) text = scripted;
-    else {
-      text = DEFAULT_CALLER_SCRIPT[this.defaultIndex % DEFAULT_CALLER_SCRIPT.length] ?? "";
-      this.defaultIndex++;
-      source = "default";
-    }
     return {
-      line: new ScriptLine(text, source, this.format),
+      line: this.lines.next(),
       said: 0,
       words: [],
       closedSpeechS: 0,
@@ -464,29 +260,12 @@ export class FluxSession implements StreamHandle {
     };
   }
 
-  /** The default script is a guess, so the audio may overrule it (the same rules as /v1/listen). */
+  /** The default script is a guess the audio may overrule (caller-lines.ts, the same rules as /v1/listen). */
   private adjustDefaultLine(spoken: SpokenLine, speechS: number, atPause: boolean): void {
-    const line = spoken.line;
-    if (line.source !== "default" || line.committed > 0) return;
-    if (atPause && spoken.segments === 1 && speechS < SHORT_BURST_S && line.partExpectedS() > SHORT_LINE_S) {
-      this.defaultIndex--;
-      line.retarget(this.shortLines[this.shortIndex++ % this.shortLines.length] ?? "Okay.");
-      // Words shown from the long line were a guess the burst overrules.
+    if (this.lines.overrule(spoken.line, spoken.segments, speechS, atPause)) {
+      // Words shown from the guessed line were a guess the audio overrules.
       spoken.words.length = 0;
       spoken.said = 0;
-      return;
-    }
-    if (line.expectedS <= SHORT_LINE_S && speechS > LONG_SPEECH_S) {
-      for (let i = 0; i < DEFAULT_CALLER_SCRIPT.length; i++) {
-        const next = DEFAULT_CALLER_SCRIPT[this.defaultIndex % DEFAULT_CALLER_SCRIPT.length] ?? "";
-        this.defaultIndex++;
-        if (expectedSeconds(tokenize(next, this.format)) > SHORT_LINE_S) {
-          line.retarget(next);
-          spoken.words.length = 0;
-          spoken.said = 0;
-          return;
-        }
-      }
     }
   }
 
@@ -607,23 +386,8 @@ export class FluxSession implements StreamHandle {
 
   // ── Lifecycle ──
 
-  private touch(): void {
-    this.lastActivity = performance.now();
-  }
-
-  private armIdle(delayMs: number): void {
-    this.idleTimer = setTimeout(() => {
-      const idle = performance.now() - this.lastActivity;
-      if (idle >= this.deps.silenceTimeoutMs - 1) this.fail(1011, "NET-0001");
-      else this.armIdle(this.deps.silenceTimeoutMs - idle);
-    }, delayMs);
-  }
-
-  /** Flushes what was heard as a last Update (never an EndOfTurn), then closes normally. */
-  private async closeStream(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+  /** Flushes what was heard as a last Update (never an EndOfTurn). */
+  protected finish(): void {
     const spoken = this.spoken;
     if (spoken && this.inSpeech && !this.orphan) {
       const k = spoken.line.revealed(spoken.closedSpeechS + (this.lastVoicedEnd - this.segStart));
@@ -631,20 +395,5 @@ export class FluxSession implements StreamHandle {
       this.maybeStartTurn();
     }
     if (this.turn.started) this.sendTurn("Update", 0.02);
-    await this.outbox.drained();
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000);
-  }
-
-  private fail(code: number, reason: string): void {
-    this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.outbox.clear();
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
-  }
-
-  private stop(): void {
-    this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.outbox.clear();
   }
 }

@@ -23,7 +23,7 @@ import { SPEAK_TEXT_LIMIT, SpeakSession } from "./speak.ts";
 import { type DeepgramFault, DeepgramFaultSchema, StreamRegistry } from "./streams.ts";
 import { Synthesizer, type VoiceEngine } from "./synth.ts";
 
-export { endOfTurnConfidence, REFERENCE_EAGER_THRESHOLD, REFERENCE_EOT_THRESHOLD } from "./flux.ts";
+export { endOfTurnConfidence, REFERENCE_EAGER_THRESHOLD, REFERENCE_EOT_THRESHOLD } from "./flux-confidence.ts";
 export { splitPauses } from "./line.ts";
 export { FLUX_LIMITS } from "./params.ts";
 export { DEFAULT_CALLER_SCRIPT } from "./script.ts";

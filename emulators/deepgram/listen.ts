@@ -1,26 +1,13 @@
 // One live-transcription stream (/v1/listen): decode → VAD → scripted words, in Deepgram's message shapes.
 import { createHash } from "node:crypto";
-import { performance } from "node:perf_hooks";
 import type { WebSocket } from "ws";
 import { z } from "zod";
-import { PcmDecoder, parseWavHeader, wavEncoding } from "./audio.ts";
-import { ScriptLine } from "./line.ts";
-import { Outbox } from "./outbox.ts";
+import { CallerLines } from "./caller-lines.ts";
+import type { ScriptLine } from "./line.ts";
 import type { ListenConfig } from "./params.ts";
-import {
-  DEFAULT_CALLER_SCRIPT,
-  expectedSeconds,
-  type FormatOptions,
-  type ScriptBook,
-  tokenize,
-  transcriptOf,
-} from "./script.ts";
-import type { StreamHandle } from "./streams.ts";
-import { FRAME_MS, FrameAnalyzer, type FrameStats, GARBAGE_RUN_FRAMES, looksLikeGarbage, NoiseFloor } from "./vad.ts";
+import { type FormatOptions, type ScriptBook, transcriptOf } from "./script.ts";
+import { hashUnit, round, SpeechStreamSession } from "./session.ts";
 
-const FRAME_S = FRAME_MS / 1000;
-// Consecutive voiced frames before speech counts as started: shorter clicks are ignored.
-const ONSET_FRAMES = 6;
 // An energy VAD cannot tell pauses shorter than this from the gaps inside words, so endpointing never fires sooner.
 const MIN_ENDPOINT_MS = 200;
 // With endpointing=false results are still finalised (without speech_final) after this much silence.
@@ -28,12 +15,8 @@ const DISABLED_ENDPOINT_FINALIZE_MS = 500;
 // At an endpoint, a scripted line is complete once this fraction of its expected length was spoken; otherwise the
 // pause is taken as mid-sentence and the rest of the line waits for the next speech.
 const CLOSE_FRACTION = 0.5;
-const SHORT_LINE_S = 1.0;
-const SHORT_BURST_S = 0.8;
-const LONG_SPEECH_S = 1.5;
 // Long silences still produce (empty) finals, as the service does; clients must ignore them.
 const SILENCE_FINAL_S = 5;
-const CONTAINER_PROBE_LIMIT = 64 * 1024;
 
 const ClientMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("KeepAlive") }),
@@ -66,14 +49,6 @@ interface WordOut {
   punctuated_word?: string;
 }
 
-const round = (x: number): number => Math.round(x * 1000) / 1000;
-
-function hashUnit(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return (h >>> 0) / 4294967296;
-}
-
 export function modelUuid(model: string): string {
   const hex = createHash("sha1").update(`deepgram-emulator:${model}`).digest("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
@@ -86,131 +61,51 @@ function modelInfo(model: string): { name: string; version: string; arch: string
   return { name: `${domain}-${arch}`, version: "2025-01-01.0", arch };
 }
 
-export class ListenSession implements StreamHandle {
-  readonly tags: readonly string[];
-  private readonly outbox: Outbox;
+export class ListenSession extends SpeechStreamSession {
   private readonly audioHash = createHash("sha256");
   private readonly created = new Date().toISOString();
   private readonly format: FormatOptions;
   private readonly endpointGapS: number;
-  private readonly shortLines: string[];
+  private readonly lines: CallerLines;
   private readonly modelId: string;
   private readonly info: { name: string; version: string; arch: string };
-  private decoder: PcmDecoder | null = null;
-  private analyzer: FrameAnalyzer | null = null;
-  private probe: Buffer | null = null;
-  private readonly floor = new NoiseFloor();
-  private frames = 0;
-  private garbageRun = 0;
-  private voicedRun = 0;
-  private inSpeech = false;
-  private segStart = 0;
-  private lastVoicedEnd = 0;
   private turn: Turn | null = null;
   /** Speech that continues after Finalize completed its line; it belongs to no new line. */
   private orphanSegment = false;
   private cursor = 0;
   private lastWordEnd = 0;
   private utterancePending = false;
-  private defaultIndex = 0;
-  private shortIndex = 0;
-  private lastActivity = performance.now();
-  private idleTimer: NodeJS.Timeout | undefined;
-  private closing = false;
 
   constructor(
-    private readonly ws: WebSocket,
+    ws: WebSocket,
     private readonly config: ListenConfig,
     private readonly deps: ListenDeps,
   ) {
-    this.tags = config.tags;
-    this.outbox = new Outbox(ws);
+    super(ws, {
+      name: "listen",
+      tags: config.tags,
+      encoding: config.encoding,
+      sampleRate: config.sampleRate,
+      channels: config.channels,
+      silenceTimeoutMs: deps.silenceTimeoutMs,
+    });
     this.format = { punctuate: config.punctuate, smartFormat: config.smartFormat, numerals: config.numerals };
     this.endpointGapS =
       (config.endpointingMs === null
         ? DISABLED_ENDPOINT_FINALIZE_MS
         : Math.max(config.endpointingMs, MIN_ENDPOINT_MS)) / 1000;
-    this.shortLines = DEFAULT_CALLER_SCRIPT.filter((l) => expectedSeconds(tokenize(l, this.format)) <= SHORT_LINE_S);
+    this.lines = new CallerLines(deps.scripts, config.tags, () => this.format);
     this.modelId = modelUuid(config.model);
     this.info = modelInfo(config.model);
-    if (config.encoding) {
-      this.decoder = new PcmDecoder(config.encoding, config.channels);
-      this.analyzer = new FrameAnalyzer(config.sampleRate, (s) => this.onFrame(s));
-    }
-    ws.on("message", (data, isBinary) => {
-      try {
-        const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-        if (isBinary) this.onAudio(buf);
-        else this.onText(buf.toString("utf8"));
-      } catch (err) {
-        // A bug here must cost one stream, not the process serving every other stream.
-        console.error("deepgram emulator: listen stream failed", err);
-        this.fail(1011, "NET-0000");
-      }
-    });
-    ws.on("close", () => this.stop());
-    ws.on("error", () => this.stop());
-    this.armIdle(deps.silenceTimeoutMs);
-  }
-
-  // ── Faults (StreamHandle) ──
-
-  drop(): void {
-    this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.outbox.clear();
-    this.ws.terminate();
-  }
-
-  stall(on: boolean): void {
-    this.outbox.muted = on;
-  }
-
-  private get streamTime(): number {
-    return this.frames * FRAME_S;
   }
 
   // ── Input ──
 
-  private onAudio(data: Buffer): void {
-    if (this.closing) return;
-    this.touch();
-    // The service treats an empty binary message as the end of the stream.
-    if (data.length === 0) {
-      this.closeStream().catch((err: unknown) => console.error("deepgram emulator: CloseStream failed", err));
-      return;
-    }
+  protected override heard(data: Buffer): void {
     this.audioHash.update(data);
-    let payload: Buffer = data;
-    if (!this.decoder) {
-      const body = this.openContainer(data);
-      if (!body) return;
-      payload = body;
-    }
-    const pcm = this.decoder?.decode(payload);
-    if (pcm) this.analyzer?.push(pcm);
   }
 
-  /** Without `encoding` the stream must start with a header; only WAV is understood. Returns the audio after it. */
-  private openContainer(data: Buffer): Buffer | null {
-    this.probe = this.probe ? Buffer.concat([this.probe, data]) : data;
-    const info = parseWavHeader(this.probe);
-    if (info === "incomplete" && this.probe.length < CONTAINER_PROBE_LIMIT) return null;
-    const encoding = info !== null && info !== "incomplete" ? wavEncoding(info) : null;
-    if (info === null || info === "incomplete" || !encoding || info.channels < 1 || info.sampleRate < 1000) {
-      this.fail(1008, "DATA-0000");
-      return null;
-    }
-    this.decoder = new PcmDecoder(encoding, info.channels);
-    this.analyzer = new FrameAnalyzer(info.sampleRate, (s) => this.onFrame(s));
-    const body = this.probe.subarray(info.dataOffset);
-    this.probe = null;
-    return body;
-  }
-
-  private onText(text: string): void {
-    if (this.closing) return;
-    this.touch();
+  protected onText(text: string): void {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -221,42 +116,22 @@ export class ListenSession implements StreamHandle {
     const msg = ClientMessage.safeParse(json);
     if (!msg.success) return;
     if (msg.data.type === "Finalize") this.finalizeNow();
-    else if (msg.data.type === "CloseStream") {
-      this.closeStream().catch((err: unknown) => console.error("deepgram emulator: CloseStream failed", err));
-    }
+    else if (msg.data.type === "CloseStream") this.closeStream();
   }
 
   // ── Voice activity, in stream time ──
 
-  private onFrame(stats: FrameStats): void {
-    if (this.closing) return;
-    const t1 = (this.frames + 1) * FRAME_S;
-    this.frames++;
-    if (looksLikeGarbage(stats)) {
-      if (++this.garbageRun >= GARBAGE_RUN_FRAMES) {
-        this.fail(1008, "DATA-0000");
-        return;
-      }
-    } else {
-      this.garbageRun = 0;
-    }
-    if (this.floor.isVoiced(stats.db)) {
-      this.voicedRun++;
-      if (this.inSpeech) this.lastVoicedEnd = t1;
-      else if (this.voicedRun >= ONSET_FRAMES) this.onset(t1 - this.voicedRun * FRAME_S, t1);
-    } else {
-      this.voicedRun = 0;
-      if (this.inSpeech && t1 - this.lastVoicedEnd >= this.endpointGapS - 1e-9) this.endpoint(t1);
-    }
-    if (this.inSpeech) this.maybeInterim(t1);
-    this.maybeUtteranceEnd(t1);
-    this.maybeSilenceFinal(t1);
+  protected pauseGapS(): number {
+    return this.endpointGapS;
   }
 
-  private onset(start: number, now: number): void {
-    this.inSpeech = true;
-    this.segStart = start;
-    this.lastVoicedEnd = now;
+  protected afterFrame(now: number): void {
+    if (this.inSpeech) this.maybeInterim(now);
+    this.maybeUtteranceEnd(now);
+    this.maybeSilenceFinal(now);
+  }
+
+  protected onset(start: number, _now: number): void {
     this.orphanSegment = false;
     if (this.config.vadEvents) {
       this.send({ type: "SpeechStarted", channel: [0, this.config.channels], timestamp: round(start) });
@@ -266,42 +141,21 @@ export class ListenSession implements StreamHandle {
     if (this.turn.windowSpeechStart === null) this.turn.windowSpeechStart = start;
   }
 
-  private endpoint(now: number): void {
-    this.inSpeech = false;
+  protected onPause(now: number): void {
     if (this.orphanSegment) {
       this.orphanSegment = false;
       return;
     }
     const turn = this.turn;
     if (!turn) return;
-    turn.closedSpeechS += this.lastVoicedEnd - this.segStart;
-    this.segStart = this.lastVoicedEnd;
+    turn.closedSpeechS += this.closeSegment();
     this.emitFinal(now, this.config.endpointingMs !== null, false);
   }
 
   // ── Lines and words ──
 
   private newTurn(): Turn {
-    const scripted = this.deps.scripts.take(this.config.tags);
-    if (scripted !== undefined) return this.makeTurn(scripted, "script");
-    const line = DEFAULT_CALLER_SCRIPT[this.defaultIndex % DEFAULT_CALLER_SCRIPT.length] ?? "";
-    this.defaultIndex++;
-    return this.makeTurn(line, "default");
-  }
-
-  private makeTurn(text: string, source: ScriptLine["source"]): Turn {
-    return {
-      line: new ScriptLine(text, source, this.format),
-      closedSpeechS: 0,
-      shown: 0,
-      segments: 0,
-      windowSpeechStart: null,
-    };
-  }
-
-  private retarget(turn: Turn, text: string): void {
-    turn.line.retarget(text);
-    turn.shown = turn.line.committed;
+    return { line: this.lines.next(), closedSpeechS: 0, shown: 0, segments: 0, windowSpeechStart: null };
   }
 
   private speechSeconds(turn: Turn): number {
@@ -309,30 +163,9 @@ export class ListenSession implements StreamHandle {
     return turn.closedSpeechS + open;
   }
 
-  /**
-   * The default script is a guess at what an unscripted caller says, so let the audio overrule it: a short burst
-   * is heard as a short line (the long one stays next), and long speech where a backchannel was due is heard as
-   * the next full sentence.
-   */
+  /** The default script is a guess the audio may overrule (caller-lines.ts). */
   private adjustDefaultLine(turn: Turn, speechS: number, atFinal: boolean): void {
-    const line = turn.line;
-    if (line.source !== "default" || line.committed > 0) return;
-    // Measured against the part due, so a line that opens with a short part ("um … let me think") keeps it.
-    if (atFinal && turn.segments === 1 && speechS < SHORT_BURST_S && line.partExpectedS() > SHORT_LINE_S) {
-      this.defaultIndex--;
-      this.retarget(turn, this.shortLines[this.shortIndex++ % this.shortLines.length] ?? "Okay.");
-      return;
-    }
-    if (line.expectedS <= SHORT_LINE_S && speechS > LONG_SPEECH_S) {
-      for (let i = 0; i < DEFAULT_CALLER_SCRIPT.length; i++) {
-        const next = DEFAULT_CALLER_SCRIPT[this.defaultIndex % DEFAULT_CALLER_SCRIPT.length] ?? "";
-        this.defaultIndex++;
-        if (expectedSeconds(tokenize(next, this.format)) > SHORT_LINE_S) {
-          this.retarget(turn, next);
-          return;
-        }
-      }
-    }
+    if (this.lines.overrule(turn.line, turn.segments, speechS, atFinal)) turn.shown = turn.line.committed;
   }
 
   private timeWords(turn: Turn, from: number, to: number, spanStart: number, spanEnd: number): WordOut[] {
@@ -407,10 +240,7 @@ export class ListenSession implements StreamHandle {
 
   private finalizeNow(): void {
     const turn = this.turn;
-    if (turn && this.inSpeech && !this.orphanSegment) {
-      turn.closedSpeechS += this.lastVoicedEnd - this.segStart;
-      this.segStart = this.lastVoicedEnd;
-    }
+    if (turn && this.inSpeech && !this.orphanSegment) turn.closedSpeechS += this.closeSegment();
     this.emitFinal(Math.max(this.streamTime, this.cursor), false, true);
   }
 
@@ -477,28 +307,11 @@ export class ListenSession implements StreamHandle {
 
   // ── Lifecycle ──
 
-  private touch(): void {
-    this.lastActivity = performance.now();
-  }
-
-  private armIdle(delayMs: number): void {
-    this.idleTimer = setTimeout(() => {
-      const idle = performance.now() - this.lastActivity;
-      if (idle >= this.deps.silenceTimeoutMs - 1) this.fail(1011, "NET-0001");
-      else this.armIdle(this.deps.silenceTimeoutMs - idle);
-    }, delayMs);
-  }
-
-  private async closeStream(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+  /** What was heard becomes a last final, then Metadata says what the stream was. */
+  protected finish(): void {
     const turn = this.turn;
     if (turn && turn.windowSpeechStart !== null) {
-      if (this.inSpeech && !this.orphanSegment) {
-        turn.closedSpeechS += this.lastVoicedEnd - this.segStart;
-        this.segStart = this.lastVoicedEnd;
-      }
+      if (this.inSpeech && !this.orphanSegment) turn.closedSpeechS += this.closeSegment();
       this.emitFinal(this.streamTime, false, false);
     }
     this.send({
@@ -512,20 +325,5 @@ export class ListenSession implements StreamHandle {
       models: [this.modelId],
       model_info: { [this.modelId]: this.info },
     });
-    await this.outbox.drained();
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000);
-  }
-
-  private fail(code: number, reason: string): void {
-    this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.outbox.clear();
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
-  }
-
-  private stop(): void {
-    this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.outbox.clear();
   }
 }

@@ -6,49 +6,61 @@
 // filler as lines of their turns, not only the model's words.
 import { and, asc, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { loadFixtureIndex } from "../../../emulators/twilio-caller/caller.ts";
+import { loadFixtureIndex, newCallSid } from "../../../emulators/twilio-caller/caller.ts";
 import { createLogger } from "../../../media-nodes/src/server/logger.ts";
-import { calls, callTurns } from "../../../workers/src/db/schema.ts";
-import { type OneNodePlatform, startOneNodePlatform, until } from "./support/one-node-platform.ts";
+import type { RunningMediaNode } from "../../../media-nodes/src/server/run.ts";
+import { callTurns } from "../../../workers/src/db/schema.ts";
+import { type Api, FRONT_DESK, LocalPlatform, type Tenant, until } from "./support/local-platform.ts";
 
 const APOLOGY = "I'm sorry, I'm having trouble answering right now. Could you say that again?";
 const FILLER = "Sorry, one moment…";
 
-let p: OneNodePlatform;
+const NODE_ID = "node-e2e-lines";
+
+let p: LocalPlatform;
+let node: RunningMediaNode;
+let tenant: Tenant;
+let api: Api;
+let number: string;
 /** Called on the node's "speech recognition reopened" log line, in the same tick as the reopen. */
 let onReopen: (() => void) | undefined;
 
 beforeAll(async () => {
-  p = await startOneNodePlatform({
-    nodeId: "node-e2e-lines",
-    agent: {
-      systemPrompt: "You are the receptionist of Spokes, a bike shop. Keep answers to one or two short sentences.",
-      firstMessage: null,
-      recognizer: "nova-3",
-    },
-    logger: createLogger("info", {}, (line) => {
+  p = await LocalPlatform.start({ nodeIds: [NODE_ID], inProcessNodes: [] });
+  node = await p.startMediaNode(
+    NODE_ID,
+    createLogger("info", {}, (line) => {
       if (line.includes("speech recognition reopened")) onReopen?.();
     }),
-  });
+  );
+  tenant = await p.signUp("Spokes Bikes");
+  api = p.api(tenant.key);
+  ({ number } = await p.agentOnNumber(tenant.key, {
+    systemPrompt: FRONT_DESK.systemPrompt,
+    firstMessage: null,
+    recognizer: "nova-3",
+  }));
 }, 120_000);
 
 afterAll(async () => {
-  await p?.stop();
+  await p?.close();
 });
 
 test("a failed model's apology and a stalled recognizer's filler are stored with their turns", async () => {
   const fixtures = (await loadFixtureIndex()).fixtures;
   const text = (name: string) => fixtures.find((f) => f.name === name)?.text ?? name;
   // The stalled stream takes the second line, and the fresh one hears its replay.
-  const { callId, answered } = await p.placeCall([
+  const callSid = newCallSid();
+  const callId = await p.scriptCaller(callSid, [
     text("order-status"),
     text("opening-hours"),
     text("opening-hours"),
     text("opening-hours"),
   ]);
+  const answered = await p.placeCall(number, callSid);
   const caller = answered.caller;
   const started = Date.now();
-  await until("the call to reach the node", () => (p.node.calls().length === 1 ? true : undefined));
+  await until("the call to reach the node", () => (node.calls().length === 1 ? true : undefined));
   await caller.pause(300);
 
   // Every model throttled, however often the SDK and the node retry: the caller hears the apology.
@@ -65,23 +77,18 @@ test("a failed model's apology and a stalled recognizer's filler are stored with
   expect(waited.timedOut).toBe(false);
   expect(waited.firstAgentAudioMs!).toBeLessThan(2_000);
 
-  await p.hangUp(answered, Date.now() - started);
+  await caller.hangUp();
+  expect(await p.completeCall(number, { ...answered, durationMs: Date.now() - started })).toBe(200);
 
   // What is stored, once the call's outbox has reached Postgres.
   const db = p.edge.db.db;
-  await until("the ended call", async () => {
-    const [row] = await db
-      .select()
-      .from(calls)
-      .where(and(eq(calls.tenantId, p.tenant.accountId), eq(calls.id, callId)));
-    return row?.endedAt ? row : undefined;
-  });
+  await p.endedCall(tenant.accountId, callId);
   const agentTurns = await until("both agent turns", async () => {
     const rows = await db
       .select()
       .from(callTurns)
       .where(
-        and(eq(callTurns.tenantId, p.tenant.accountId), eq(callTurns.callId, callId), eq(callTurns.speaker, "agent")),
+        and(eq(callTurns.tenantId, tenant.accountId), eq(callTurns.callId, callId), eq(callTurns.speaker, "agent")),
       )
       .orderBy(asc(callTurns.turnIndex), sql`${callTurns.speaker} = 'agent'`);
     return rows.length >= 2 && rows.every((r) => r.lines !== null || r.llmRequestAt !== null) ? rows : undefined;
@@ -97,7 +104,7 @@ test("a failed model's apology and a stalled recognizer's filler are stored with
   expect(fillerTurn!.text).toBe(answer);
 
   // And as the calls API gives it: each line with its turn, the caller's words with theirs.
-  const got = await p.api<{ turns: { turnIndex: number; speaker: string; text: string; lines: unknown[] }[] }>(
+  const got = await api<{ turns: { turnIndex: number; speaker: string; text: string; lines: unknown[] }[] }>(
     "GET",
     `/v1/calls/${callId}`,
   );

@@ -7,17 +7,11 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { type BedrockEmulator, startBedrockEmulator } from "../../../emulators/bedrock/index.ts";
-import { type DeepgramEmulator, startDeepgramEmulator } from "../../../emulators/deepgram/index.ts";
-import { loadFixtureIndex, newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
-import { placeCallViaWebhook, sendStatusCallback } from "../../../emulators/twilio-caller/webhook.ts";
-import type { RunningMediaNode } from "../../../media-nodes/src/server/run.ts";
+import { newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
 import { ToolRunner } from "../../../media-nodes/src/tools/runner.ts";
 import { verifySignature } from "../../../media-nodes/src/tools/signing.ts";
 import { EdgeToolSigningKeys } from "../../../media-nodes/src/tools/signing-keys.ts";
-import { type LocalEdge, startLocalEdge } from "../../../scripts/local-edge.ts";
-import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
-import { startMediaNodeFor } from "./support/one-node-platform.ts";
+import { fixtureLines, LocalPlatform, until as poll } from "./support/local-platform.ts";
 
 const NODE_ID = "node-events-1";
 const SCRIPT = ["thanks-goodbye"];
@@ -46,40 +40,13 @@ async function serveEndpoint(statusFor: (n: number) => number = () => 200): Prom
   };
 }
 
-let edge: LocalEdge;
-let dg: DeepgramEmulator;
-let br: BedrockEmulator;
-let node: RunningMediaNode;
+let platform: LocalPlatform;
 const endpoints: Endpoint[] = [];
 
-async function api<T>(method: string, path: string, key: string, body?: unknown) {
-  const res = await fetch(`${edge.url}${path}`, {
-    method,
-    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function signUp(name: string) {
-  const r = await api<{ account: { id: string }; apiKey: { key: string } }>("POST", "/v1/accounts", "", {
-    name,
-    email: `events-${crypto.randomUUID()}@example.com`,
-  });
-  expect(r.status).toBe(201);
-  return { accountId: r.body.account.id, key: r.body.apiKey.key };
-}
+const api = <T>(method: string, path: string, key: string, body?: unknown) => platform.api(key)<T>(method, path, body);
+// Deliveries are retried a second apart: 30 s covers five failures and the analysis.
+const until = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>) =>
+  poll(what, probe, { timeoutMs: 30_000 });
 
 async function addEndpoint(key: string, endpoint: Endpoint, events: string[]) {
   const r = await api<{ id: string; secret: string }>("POST", "/v1/webhook-endpoints", key, {
@@ -97,42 +64,28 @@ const headersOf = (r: Received) => ({
 });
 
 beforeAll(async () => {
-  [dg, br] = await Promise.all([
-    startDeepgramEmulator({ port: 0, profile: "instant" }),
-    startBedrockEmulator({ port: 0, profile: "instant" }),
-  ]);
   // Retries a second apart instead of minutes and hours, so five failures take seconds. The edge's post-call
   // analysis asks the same Bedrock emulator.
-  edge = await startLocalEdge({
+  platform = await LocalPlatform.start({
     nodeIds: [NODE_ID],
-    vars: { WEBHOOK_RETRY_DELAYS_SECONDS: "1,1,1,1,1,1,1", BEDROCK_ENDPOINT: br.url },
+    edgeUsesBedrock: true,
+    edgeVars: { WEBHOOK_RETRY_DELAYS_SECONDS: "1,1,1,1,1,1,1" },
   });
-  node = await startMediaNodeFor(edge, { dg, br }, NODE_ID);
 }, 120_000);
 
 afterAll(async () => {
-  await node?.close();
-  await Promise.all([dg?.close(), br?.close(), ...endpoints.map((e) => e.close())]);
-  await edge?.stop();
+  await platform?.close();
+  await Promise.all(endpoints.map((e) => e.close()));
 });
 
 test("a call's events reach the tenant's endpoints signed, survive five failures, and reach no other tenant", async () => {
-  const a = await signUp("Events A");
-  const b = await signUp("Events B");
-  const agent = await api<{ id: string }>("POST", "/v1/agents", a.key, {
-    name: "Front desk",
-    publish: true,
-    config: {
-      systemPrompt: "You are a receptionist. Keep answers short.",
-      firstMessage: "Hello, how can I help?",
-      analysis: {},
-    },
+  const a = await platform.signUp("Events A");
+  const b = await platform.signUp("Events B");
+  const { agentId, number } = await platform.agentOnNumber(a.key, {
+    systemPrompt: "You are a receptionist. Keep answers short.",
+    firstMessage: "Hello, how can I help?",
+    analysis: {},
   });
-  const number = `+1415${String(Date.now()).slice(-7)}`;
-  expect(
-    (await api("POST", "/v1/phone-numbers", a.key, { e164: number, provider: "twilio", agentId: agent.body.id }))
-      .status,
-  ).toBe(201);
 
   const steady = await serveEndpoint();
   const flaky = await serveEndpoint((n) => (n <= 5 ? 500 : 200));
@@ -142,36 +95,12 @@ test("a call's events reach the tenant's endpoints signed, survive five failures
   const flakyEndpoint = await addEndpoint(a.key, flaky, ["call.ended"]);
   const otherEndpoint = await addEndpoint(b.key, other, []);
 
-  const index = await loadFixtureIndex();
-  const lines = SCRIPT.map((name) => index.fixtures.find((f) => f.name === name)?.text ?? name);
   const callSid = newCallSid();
-  const callId = await callIdForCarrierCall("twilio", callSid);
-  dg.setScript(callId, lines);
-  const answered = await placeCallViaWebhook({
-    voiceUrl: `${edge.url}/v1/telephony/twilio/voice`,
-    authToken: edge.twilioAuthToken,
-    from: "+12125550123",
-    to: number,
-    callSid,
-    caller: { replyTimeoutMs: 15_000 },
-  });
-  if (answered.outcome !== "connected") throw new Error(`call not connected: ${JSON.stringify(answered)}`);
+  const callId = await platform.scriptCaller(callSid, await fixtureLines(SCRIPT));
+  const answered = await platform.placeCall(number, callSid);
   const report = await runCall(answered.caller, { script: SCRIPT, greetingTimeoutMs: 10_000 });
   expect(report.errors).toEqual([]);
-  expect(
-    (
-      await sendStatusCallback({
-        statusUrl: `${edge.url}/v1/telephony/twilio/status`,
-        authToken: edge.twilioAuthToken,
-        callSid,
-        accountSid: answered.accountSid,
-        status: "completed",
-        duration: report.durationMs / 1000,
-        from: "+12125550123",
-        to: number,
-      })
-    ).status,
-  ).toBe(200);
+  expect(await platform.completeCall(number, report)).toBe(200);
 
   // The steady endpoint: call.started, call.ended and call.analyzed, each verified with the endpoint's secret by
   // standardwebhooks.
@@ -191,7 +120,7 @@ test("a call's events reach the tenant's endpoints signed, survive five failures
   const ended = events.find((e) => e.type === "call.ended");
   expect(started).toMatchObject({
     version: 1,
-    data: { callId, direction: "inbound", to: number, agentId: agent.body.id },
+    data: { callId, direction: "inbound", to: number, agentId },
   });
   expect(ended?.data).toMatchObject({ callId, status: "completed" });
   expect(ended?.data.endReason).toEqual(expect.any(String));
@@ -241,9 +170,9 @@ test("a call's events reach the tenant's endpoints signed, survive five failures
   const toolServer = await serveEndpoint();
   endpoints.push(toolServer);
   const signing = new EdgeToolSigningKeys({
-    baseUrl: `${edge.url}/v1`,
+    baseUrl: `${platform.edge.url}/v1`,
     nodeId: NODE_ID,
-    secret: edge.nodeSecrets[NODE_ID] ?? "",
+    secret: platform.edge.nodeSecrets[NODE_ID] ?? "",
   });
   const runner = new ToolRunner({
     signing,

@@ -10,15 +10,10 @@ import path from "node:path";
 import { and, asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import WebSocket from "ws";
-import { type BedrockEmulator, startBedrockEmulator } from "../../../emulators/bedrock/index.ts";
-import { type DeepgramEmulator, startDeepgramEmulator } from "../../../emulators/deepgram/index.ts";
 import { type CallReport, newCallSid, runCall, type SimulatedCaller } from "../../../emulators/twilio-caller/caller.ts";
-import { placeCallViaWebhook, sendStatusCallback } from "../../../emulators/twilio-caller/webhook.ts";
-import { type LocalEdge, startLocalEdge } from "../../../scripts/local-edge.ts";
 import { REPO_ROOT } from "../../../scripts/platform/processes.ts";
-import { calls, callTurns } from "../../../workers/src/db/schema.ts";
-import { callIdForCarrierCall } from "../../../workers/src/do/call-ledger/call-id.ts";
-import { mediaNodeEnv } from "./support/one-node-platform.ts";
+import { callTurns } from "../../../workers/src/db/schema.ts";
+import { type Api, LocalPlatform, until as poll, type Tenant } from "./support/local-platform.ts";
 
 const NODE_IDS = ["node-resume-a", "node-resume-b"] as const;
 const BRIDGE = "Sorry, I lost you for a second…";
@@ -35,41 +30,23 @@ interface NodeProcess {
   output(): string;
 }
 
-let edge: LocalEdge;
-let dg: DeepgramEmulator;
-let br: BedrockEmulator;
+let platform: LocalPlatform;
+let api: Api;
 const nodes = new Map<string, NodeProcess>();
-let tenant: { accountId: string; key: string };
+let tenant: Tenant;
 let number: string;
 
-async function api<T>(method: string, url: string, body?: unknown, key = tenant?.key) {
-  const res = await fetch(`${edge.url}${url}`, {
-    method,
-    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
-async function until<T>(
+const until = <T>(
   what: string | (() => string),
   probe: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 20_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+) => poll(what, probe, { timeoutMs, everyMs: 100 });
 
 /** `npm run media-node` as the platform runs it: a process of its own, so `kill -9` is the real thing. */
 async function startNodeProcess(id: string): Promise<NodeProcess> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("AWS_")) env[k] = v;
-  Object.assign(env, mediaNodeEnv(edge, { dg, br }, id));
+  Object.assign(env, platform.mediaNodeEnv(id));
   delete env.MEDIA_AGENTS_FILE;
   delete env.SESSION_SINK_URL;
   const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "media-nodes/src/main.ts")], {
@@ -116,7 +93,7 @@ async function ledgerSnapshot(callId: string): Promise<{
   record: { nodeId?: string };
   actions?: { type: string; detail?: string }[];
 }> {
-  const ws = new WebSocket(`${edge.url.replace(/^http/, "ws")}/v1/calls/${callId}/live`, {
+  const ws = new WebSocket(`${platform.edge.url.replace(/^http/, "ws")}/v1/calls/${callId}/live`, {
     headers: { authorization: `Bearer ${tenant.key}` },
   });
   try {
@@ -140,15 +117,7 @@ async function callAndKill(
   script: Parameters<typeof runCall>[1]["script"],
   turn: number,
 ): Promise<{ report: CallReport; killed: NodeProcess; killedAt: number; spoken: string[] }> {
-  const answered = await placeCallViaWebhook({
-    voiceUrl: `${edge.url}/v1/telephony/twilio/voice`,
-    authToken: edge.twilioAuthToken,
-    from: "+12125550123",
-    to: number,
-    callSid,
-    caller: { replyTimeoutMs: 15_000, replySilenceMs: 700 },
-  });
-  if (answered.outcome !== "connected") throw new Error(`call not connected: ${JSON.stringify(answered)}`);
+  const answered = await platform.placeCall(number, callSid, { replyTimeoutMs: 15_000, replySilenceMs: 700 });
   const first = nodeOf(answered.stream.url);
   const caller: SimulatedCaller = answered.caller;
   const running = runCall(caller, { script, greetingTimeoutMs: 10_000 });
@@ -167,32 +136,18 @@ async function callAndKill(
 }
 
 beforeAll(async () => {
-  [dg, br, edge] = await Promise.all([
-    startDeepgramEmulator({ port: 0, profile: "instant" }),
-    startBedrockEmulator({ port: 0, profile: "instant" }),
-    startLocalEdge({ nodeIds: [...NODE_IDS], backend: "pglite", logLevel: "error" }),
-  ]);
-  const signUp = await api<{ account: { id: string }; apiKey: { key: string } }>(
-    "POST",
-    "/v1/accounts",
-    { name: "Spokes Bikes", email: `resume-${crypto.randomUUID()}@example.com` },
-    "",
-  );
-  expect(signUp.status).toBe(201);
-  tenant = { accountId: signUp.body.account.id, key: signUp.body.apiKey.key };
-  const agent = await api<{ id: string }>("POST", "/v1/agents", {
-    name: "Front desk",
-    publish: true,
-    config: {
-      systemPrompt: "You are the receptionist of Spokes, a bike shop.",
-      firstMessage: "Thanks for calling Spokes, how can I help?",
-    },
+  platform = await LocalPlatform.start({
+    nodeIds: [...NODE_IDS],
+    inProcessNodes: [],
+    backend: "pglite",
+    logLevel: "error",
   });
-  expect(agent.status).toBe(201);
-  number = `+1415${String(Date.now()).slice(-7)}`;
-  expect(
-    (await api("POST", "/v1/phone-numbers", { e164: number, provider: "twilio", agentId: agent.body.id })).status,
-  ).toBe(201);
+  tenant = await platform.signUp("Spokes Bikes");
+  api = platform.api(tenant.key);
+  ({ number } = await platform.agentOnNumber(tenant.key, {
+    systemPrompt: "You are the receptionist of Spokes, a bike shop.",
+    firstMessage: "Thanks for calling Spokes, how can I help?",
+  }));
   await Promise.all(NODE_IDS.map((id) => startNodeProcess(id)));
 }, 120_000);
 
@@ -200,14 +155,12 @@ afterAll(async () => {
   for (const node of nodes.values())
     if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill();
   await Promise.all([...nodes.values()].map((n) => n.exited));
-  await Promise.all([dg?.close(), br?.close()]);
-  await edge?.stop();
+  await platform?.close();
 });
 
 test("a node killed while the agent answers: the caller hears the bridge on another node, the conversation goes on, every heard turn is stored once", async () => {
   const callSid = newCallSid();
-  const callId = await callIdForCarrierCall("twilio", callSid);
-  dg.setScript(callId, [ORDER_LINE, HOURS_LINE]);
+  const callId = await platform.scriptCaller(callSid, [ORDER_LINE, HOURS_LINE]);
 
   // The caller asks about an order, is cut off while the answer plays, waits through the gap, then asks on.
   const { report, killed, killedAt } = await callAndKill(callSid, [ORDER_LINE, { pauseMs: 7_000 }, HOURS_LINE], 1);
@@ -228,7 +181,7 @@ test("a node killed while the agent answers: the caller hears the bridge on anot
   expect(report.turns.at(-1)).toMatchObject({ line: HOURS_LINE, timedOut: false });
 
   // The history reached the new node: its first model request carries the turns said on the lost one.
-  const resumedRequests = br
+  const resumedRequests = platform.br
     .requests()
     .filter(
       (r) =>
@@ -240,27 +193,12 @@ test("a node killed while the agent answers: the caller hears the bridge on anot
   expect(firstAfter).toContain("48213");
   expect(firstAfter).toContain("Thanks for calling Spokes");
 
-  const status = await sendStatusCallback({
-    statusUrl: `${edge.url}/v1/telephony/twilio/status`,
-    authToken: edge.twilioAuthToken,
-    callSid,
-    accountSid: report.accountSid,
-    status: "completed",
-    duration: report.durationMs / 1000,
-    from: "+12125550123",
-    to: number,
-  });
-  expect(status.status).toBe(200);
+  const status = await platform.completeCall(number, report);
+  expect(status).toBe(200);
 
   // What is stored: every turn the caller heard, each (turn, speaker) once, the cut answer as heard.
-  const db = edge.db.db;
-  const call = await until("the finished call record", async () => {
-    const [row] = await db
-      .select()
-      .from(calls)
-      .where(and(eq(calls.tenantId, tenant.accountId), eq(calls.id, callId)));
-    return row?.endedAt ? row : undefined;
-  });
+  const db = platform.edge.db.db;
+  const call = await platform.endedCall(tenant.accountId, callId);
   expect(call.status).toBe("completed");
   let seen: unknown[] = [];
   const turns = await until(
@@ -299,19 +237,11 @@ test("a node killed while the agent answers: the caller hears the bridge on anot
 
 test("with no other node left: the caller hears the apology, the call ends failed / media_node_lost, the lease is back", async () => {
   const callSid = newCallSid();
-  const callId = await callIdForCarrierCall("twilio", callSid);
-  dg.setScript(callId, [ORDER_LINE]);
+  const callId = await platform.scriptCaller(callSid, [ORDER_LINE]);
   const { spoken } = await callAndKill(callSid, [ORDER_LINE, { pauseMs: 3_000 }], 1);
   expect(spoken.some((s) => LOST_APOLOGY.test(s))).toBe(true);
 
-  const db = edge.db.db;
-  const call = await until("the ended call record", async () => {
-    const [row] = await db
-      .select()
-      .from(calls)
-      .where(and(eq(calls.tenantId, tenant.accountId), eq(calls.id, callId)));
-    return row?.endedAt ? row : undefined;
-  });
+  const call = await platform.endedCall(tenant.accountId, callId, "the ended call record");
   expect(call).toMatchObject({ status: "failed", endReason: "media_node_lost" });
   const after = await until("the lease to be released", async () => {
     const r = await api<{ activeCalls: number }>("GET", `/v1/accounts/${tenant.accountId}`);

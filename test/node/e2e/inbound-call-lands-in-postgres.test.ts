@@ -4,36 +4,38 @@
 // Twilio's status callback. At the end the call and every turn are in Postgres, and the tenant's lease is back.
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { loadFixtureIndex, runCall } from "../../../emulators/twilio-caller/caller.ts";
-import { calls, callTurns } from "../../../workers/src/db/schema.ts";
-import { type OneNodePlatform, startOneNodePlatform, until } from "./support/one-node-platform.ts";
+import { newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
+import { callTurns } from "../../../workers/src/db/schema.ts";
+import { type Api, FRONT_DESK, fixtureLines, LocalPlatform, type Tenant, until } from "./support/local-platform.ts";
 
 const NODE_ID = "node-e2e-1";
 const SCRIPT = ["book-appointment", "thanks-goodbye"];
 
-let p: OneNodePlatform;
+let platform: LocalPlatform;
+let api: Api;
+let tenant: Tenant;
+let number: string;
 
 beforeAll(async () => {
-  p = await startOneNodePlatform({
-    nodeId: NODE_ID,
-    agent: {
-      systemPrompt: "You are the receptionist of Spokes, a bike shop. Keep answers to one or two short sentences.",
-      firstMessage: "Thanks for calling Spokes, how can I help?",
-    },
-  });
+  platform = await LocalPlatform.start({ nodeIds: [NODE_ID] });
+  tenant = await platform.signUp("Spokes Bikes");
+  api = platform.api(tenant.key);
+  ({ number } = await platform.agentOnNumber(tenant.key, FRONT_DESK));
 }, 120_000);
 
 afterAll(async () => {
-  await p?.stop();
+  await platform?.close();
 });
 
 test("a signed webhook, TwiML, a conversation on a real media node and the status callback end up in Postgres", async () => {
-  const index = await loadFixtureIndex();
-  const lines = SCRIPT.map((name) => index.fixtures.find((f) => f.name === name)?.text ?? name);
-  const { callId, answered } = await p.placeCall(lines);
-  expect(answered.stream.url).toBe(`${p.node.url.replace(/^http/, "ws")}/v1/telephony/twilio`);
+  const lines = await fixtureLines(SCRIPT);
+  const callSid = newCallSid();
+  const callId = await platform.scriptCaller(callSid, lines);
+
+  const answered = await platform.placeCall(number, callSid);
+  expect(answered.stream.url).toBe(`${platform.mediaNode(NODE_ID).url.replace(/^http/, "ws")}/v1/telephony/twilio`);
   expect(answered.stream.parameters.callId).toBe(callId);
-  const during = await p.api<{ activeCalls: number }>("GET", `/v1/accounts/${p.tenant.accountId}`);
+  const during = await api<{ activeCalls: number }>("GET", `/v1/accounts/${tenant.accountId}`);
   expect(during.body.activeCalls).toBe(1);
 
   const report = await runCall(answered.caller, { script: SCRIPT, greetingTimeoutMs: 10_000 });
@@ -41,22 +43,17 @@ test("a signed webhook, TwiML, a conversation on a real media node and the statu
   expect(report.greeting?.firstAgentAudioMs).not.toBeNull();
   expect(report.turns.every((t) => !t.timedOut)).toBe(true);
 
-  await p.hangUp(answered, report.durationMs);
+  const status = await platform.completeCall(number, report);
+  expect(status).toBe(200);
 
-  const db = p.edge.db.db;
-  const call = await until("the finished call record", async () => {
-    const [row] = await db
-      .select()
-      .from(calls)
-      .where(and(eq(calls.tenantId, p.tenant.accountId), eq(calls.id, callId)));
-    return row?.endedAt ? row : undefined;
-  });
+  const db = platform.edge.db.db;
+  const call = await platform.endedCall(tenant.accountId, callId);
   expect(call).toMatchObject({
     direction: "inbound",
     status: "completed",
-    providerCallSid: answered.callSid,
+    providerCallSid: callSid,
     region: "us-east-1",
-    toNumber: p.number,
+    toNumber: number,
   });
   expect(call.answeredAt).not.toBeNull();
 
@@ -65,7 +62,7 @@ test("a signed webhook, TwiML, a conversation on a real media node and the statu
     const rows = await db
       .select()
       .from(callTurns)
-      .where(and(eq(callTurns.tenantId, p.tenant.accountId), eq(callTurns.callId, callId)))
+      .where(and(eq(callTurns.tenantId, tenant.accountId), eq(callTurns.callId, callId)))
       .orderBy(callTurns.turnIndex, callTurns.speaker);
     return rows.length >= 1 + 2 * SCRIPT.length ? rows : undefined;
   });
@@ -74,7 +71,7 @@ test("a signed webhook, TwiML, a conversation on a real media node and the statu
   expect(turns[0]).toMatchObject({ turnIndex: 0, speaker: "agent" });
 
   const after = await until("the lease to be released", async () => {
-    const r = await p.api<{ activeCalls: number }>("GET", `/v1/accounts/${p.tenant.accountId}`);
+    const r = await api<{ activeCalls: number }>("GET", `/v1/accounts/${tenant.accountId}`);
     return r.body.activeCalls === 0 ? r.body : undefined;
   });
   expect(after.activeCalls).toBe(0);
