@@ -154,10 +154,7 @@ export class Call {
     this.bargeInPause = new BargeInPause(
       this.agentAudio,
       init.agent.bargeIn,
-      (record) => {
-        if (record.outcome === "resumed") vad.relearnEcho(); // no interruption: perhaps a louder echo (vad.ts)
-        this.#flow.onPauseDecided(record);
-      },
+      (record) => this.#flow.onPauseDecided(record),
       () => this.userTurns.wordsOverAgent(),
     );
     this.userTurns = new UserTurns(
@@ -228,6 +225,7 @@ export class Call {
       agentAudio: this.agentAudio,
       history: this.history,
       telemetry: this.telemetry,
+      vad,
       ended: () => this.#ended,
       onSttLost: (reason) =>
         this.end(

@@ -9,6 +9,7 @@ import { type Interruption, interrupt } from "./interruption.ts";
 import type { Replies } from "./replies.ts";
 import type { Telemetry } from "./telemetry.ts";
 import type { UserTurnEvent, UserTurns } from "./user-turns.ts";
+import type { EnergyVad } from "./vad.ts";
 
 export interface TurnFlowParts {
   userTurns: UserTurns;
@@ -17,6 +18,7 @@ export interface TurnFlowParts {
   agentAudio: AgentAudio;
   history: History;
   telemetry: Telemetry;
+  vad: EnergyVad;
   /** The call has ended: events still in flight are dropped. */
   ended: () => boolean;
   /** The recogniser is gone for good (STT recovery already reopened what it could). */
@@ -89,6 +91,8 @@ export class TurnFlow {
   }
 
   onPauseDecided(record: PauseRecord): void {
+    // A pause with no interruption may have been a louder echo than the VAD assumed: it learns the line again.
+    if (record.outcome === "resumed") this.#p.vad.relearnEcho();
     const reply = this.#p.agentAudio.current;
     if (reply?.times.pausedAt === record.pausedAt) {
       reply.times.pauseDecidedAt = record.decidedAt;
