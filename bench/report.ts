@@ -22,10 +22,14 @@ export const REPORT_HEADINGS = [
 
 type Row = (string | number | null | undefined)[];
 
-function speculationLine(s: SystemLatency["speculation"]): string {
-  if (!s) return "- Speculative replies: not reported.";
+function speculationLine(
+  s: SystemLatency["speculation"],
+  label = "Speculative replies",
+  startedOn = "an eager end of turn",
+): string {
+  if (!s) return `- ${label}: not reported.`;
   return (
-    `- Speculative replies (started on an eager end of turn, played only once the turn was confirmed): ` +
+    `- ${label} (started on ${startedOn}, played only once the turn was confirmed): ` +
     `${fmt(s.startsPerTurn, 2)} starts per turn over ${s.turns} turns; ${s.wasted} of ${s.starts} aborted ` +
     `(${fmt(s.wastedShare * 100, 1)}% wasted: model requests paid for and not used); the reply that played was the ` +
     `speculative one in ${fmt(s.playedSpeculativeShare * 100, 1)}% of turns.`
@@ -215,7 +219,13 @@ function latencySection(r: BenchResult): string {
     `- Platform share, media node: ${f.mediaNode.platformSource}.`,
     speculationLine(f.mediaNode.speculation),
     ...(f.nova3?.speculation
-      ? [speculationLine(f.nova3.speculation).replace("- Speculative", "- With Nova-3, speculative")]
+      ? [
+          speculationLine(
+            f.nova3.speculation,
+            "With Nova-3, speculative replies",
+            "150 ms of VAD silence and a Finalize",
+          ),
+        ]
       : []),
     `- Platform share, baseline: ${f.baseline.platformSource}.`,
     "- Providers + network = heard minus platform share, per turn: everything the system waited on (STT, model, TTS, sockets).",
