@@ -98,12 +98,14 @@ export class BargeInPause {
   /**
    * Once per caller frame. The VAD reports its onset once per utterance; a caller who resumes talking within
    * its hangover (after the agent resumed) would otherwise be talked over: two voiced frames pause again.
+   * Returns whether it paused.
    */
-  onCallerFrame(now: number, voiced: boolean, speaking: boolean): void {
+  onCallerFrame(now: number, voiced: boolean, speaking: boolean): boolean {
     this.#voicedRun = voiced ? this.#voicedRun + 1 : 0;
     if (voiced) this.#lastVoicedAt = now;
     if (!speaking) this.#resumedInUtterance = false;
-    else if (this.#resumedInUtterance && this.#voicedRun >= 2 && this.onset(now)) this.#again = true;
+    else if (this.#resumedInUtterance && this.#voicedRun >= 2 && this.onset(now)) return (this.#again = true);
+    return false;
   }
 
   /** On the pacer's tick (it ticks while paused): resume once the caller is quiet, or at the bound. */

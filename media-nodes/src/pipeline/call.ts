@@ -121,7 +121,7 @@ export class Call {
     this.callerAudio = new CallerAudio({
       promptWindowMs: STT_PROMPT_WINDOW_MS,
       onFrame: (now, speaking) => {
-        this.bargeInPause.onCallerFrame(now, this.callerAudio.vad.lastVoicedAt === now, speaking);
+        this.#flow.onCallerFrame(now, this.callerAudio.vad.lastVoicedAt === now, speaking);
         this.userTurns.onFrame(now, speaking);
       },
       ...(init.preStart ? { preStart: init.preStart } : {}),

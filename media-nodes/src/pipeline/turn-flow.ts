@@ -51,6 +51,11 @@ export class TurnFlow {
     this.#p.userTurns.onStt(event, now);
   }
 
+  /** Each caller frame: a caller who speaks again after a resume, in the same utterance, pauses the agent again. */
+  onCallerFrame(now: number, voiced: boolean, speaking: boolean): void {
+    if (this.#p.bargeInPause.onCallerFrame(now, voiced, speaking)) this.#notePause(now);
+  }
+
   onUserTurn(event: UserTurnEvent): void {
     switch (event.type) {
       // Speech onset over the agent pauses it at once (no clear: the carrier plays out what it has). Flux's
