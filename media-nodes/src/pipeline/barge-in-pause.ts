@@ -103,9 +103,13 @@ export class BargeInPause {
   onCallerFrame(now: number, voiced: boolean, speaking: boolean): boolean {
     this.#voicedRun = voiced ? this.#voicedRun + 1 : 0;
     if (voiced) this.#lastVoicedAt = now;
-    if (!speaking) this.#resumedInUtterance = false;
-    else if (this.#resumedInUtterance && this.#voicedRun >= 2 && this.onset(now)) return (this.#again = true);
-    return false;
+    if (!speaking) {
+      this.#resumedInUtterance = false;
+      return false;
+    }
+    if (!this.#resumedInUtterance || this.#voicedRun < 2 || !this.onset(now)) return false;
+    this.#again = true;
+    return true;
   }
 
   /** On the pacer's tick (it ticks while paused): resume once the caller is quiet, or at the bound. */
