@@ -222,6 +222,20 @@ describe("a call whose media stream ends", () => {
     expect(await call.ledger.snapshot()).toMatchObject({ state: "connected", resumes: 1 });
   });
 
+  it("keeps the moved call when a copy of the redirect arrives while the first still waits out its grace", async () => {
+    const call = await liveCall();
+    const post = () => twilioPost(redirectPath(call.answer.body), { ...call.params, CallStatus: "in-progress" });
+    const first = post();
+    // The second copy sees the call on its first node, then waits out the grace while the first copy moves it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = post();
+    const answers = await Promise.all([first, second]);
+    expect(answers.filter((a) => parseStreamTwiml(a.body) !== undefined)).toHaveLength(1);
+    const moved = await call.ledger.snapshot();
+    expect(moved).toMatchObject({ state: "connected", resumes: 1 });
+    expect(moved?.record.nodeId).not.toBe(call.nodeId);
+  });
+
   it("hangs up quietly when the call ended normally", async () => {
     const call = await liveCall();
     expect(

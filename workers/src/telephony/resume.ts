@@ -64,7 +64,9 @@ export async function decideAfterStreamEnd(
     console.warn("stream end: the carrier's call is not this call's", { callId });
     return { kind: "hangup" };
   }
-  if (input.stream !== undefined && input.stream !== (snapshot.resumes ?? 0)) return refuseStale(session, input.stream);
+  // The stream whose end this is: named by the carrier's request, else the call's current one as first seen.
+  const stream = input.stream ?? snapshot.resumes ?? 0;
+  if (stream !== (snapshot.resumes ?? 0)) return refuseStale(session, stream);
   if (input.replayKey !== undefined) {
     const limiter = namespaceFor(env.TENANT_LIMITER, env, snapshot.record.jurisdiction).getByName(
       snapshot.record.tenantId,
@@ -77,6 +79,9 @@ export async function decideAfterStreamEnd(
     snapshot = (await session.snapshot()) ?? snapshot;
   }
   if (snapshot.state === "ended") return { kind: "hangup" };
+  // A copy of this request may have moved the call while this one waited: the refreshed snapshot then names the
+  // new node, and going on would mark that node lost and move (or end) a call that is fine.
+  if (stream !== (snapshot.resumes ?? 0)) return refuseStale(session, stream);
 
   const { record } = snapshot;
   const giveUp = async (detail: string): Promise<StreamEndDecision> => {
@@ -123,10 +128,10 @@ export async function decideAfterStreamEnd(
     region: chosen.region,
     nodeId: chosen.node.nodeId,
     nonce: tokenNonce(token),
-    stream: input.stream ?? resume - 1,
+    stream,
   });
   // A copy of this request won the race and moved the call: this one is the replay.
-  if (!moved.ok && moved.error === "stale-stream") return refuseStale(session, input.stream ?? resume - 1);
+  if (!moved.ok && moved.error === "stale-stream") return refuseStale(session, stream);
   // Ended meanwhile (the carrier's status callback, the node's own call.ended): nothing to resume.
   if (!moved.ok) return { kind: "hangup" };
   return {
