@@ -18,6 +18,17 @@ import type { CallRecord, TurnRow } from "./records.ts";
 /** A flush that takes longer than this counts as failed (a half-open connection must not wedge the outbox). */
 const FLUSH_TIMEOUT_MS = 15_000;
 
+/**
+ * How long an accepted item may wait for others to share its flush. Each flush is one connection to Postgres (one
+ * outbound WebSocket from workerd, which keeps native memory for each), and a call checkpoints every piece of every
+ * turn: flushed one by one that was about 17 connections for a two-line call. Nothing waits on Postgres during a call
+ * (the live feed and a moved call read this object), so mid-call rows wait a few seconds; the call's own changes and
+ * the tenant's events wait a second, so the record of a call that rings and connects, and its call.started, share
+ * one; an ended call and its analysis hand-off go at once, as does an outbox that has grown to a batch.
+ */
+export const OUTBOX_BATCH_MS = { midCall: 5_000, callChange: 1_000 } as const;
+export const OUTBOX_FLUSH_AT_ITEMS = 50;
+
 // Events for the tenant's webhooks ride the same outbox: durable from the step that caused them, sent to the webhook
 // queue in order after the call record they describe is in Postgres, never awaited by the call itself.
 export type OutboxItem =
@@ -65,9 +76,12 @@ export class Outbox {
   }
 
   async enqueue(items: OutboxItem[]): Promise<void> {
+    if (items.length === 0) return;
     for (const item of items) this.d.sql.exec("INSERT INTO outbox (payload) VALUES (?)", JSON.stringify(item));
-    // While backing off, new items wait for the scheduled retry instead of hammering a database that is down.
-    await this.d.schedule(Math.max(Date.now(), this.retryAt()));
+    const wait = this.pending() >= OUTBOX_FLUSH_AT_ITEMS ? 0 : Math.min(...items.map(batchWaitMs));
+    // While backing off, new items wait for the scheduled retry instead of hammering a database that is down. An
+    // alarm already due earlier (an item waiting less, the node watch) takes these along.
+    await this.d.schedule(Math.max(Date.now() + wait, this.retryAt()));
   }
 
   /**
@@ -147,6 +161,21 @@ export class Outbox {
       case "event":
         return sendEvent(this.d.env, item.message);
     }
+  }
+}
+
+function batchWaitMs(item: OutboxItem): number {
+  switch (item.kind) {
+    case "call":
+      return item.record.endedAt === null ? OUTBOX_BATCH_MS.callChange : 0;
+    case "analysis":
+      return 0;
+    case "event":
+      return OUTBOX_BATCH_MS.callChange;
+    case "turn":
+    case "drop-caller-turn":
+    case "usage":
+      return OUTBOX_BATCH_MS.midCall;
   }
 }
 
