@@ -11,23 +11,12 @@ import type { EventMessage } from "../../events/messages.ts";
 import { sendEvent } from "../../events/publish.ts";
 import { databaseUrlFor } from "../../residency/residency.ts";
 import type { SqlKv } from "../sql-kv.ts";
-import { outboxRetryDelayMs } from "./backoff.ts";
+import { OUTBOX_BATCH_MS, OUTBOX_FLUSH_AT_ITEMS, outboxRetryDelayMs } from "./backoff.ts";
 import { deleteCallerTurn, upsertCall, upsertTurn, upsertUsage } from "./persist.ts";
 import type { CallRecord, TurnRow } from "./records.ts";
 
 /** A flush that takes longer than this counts as failed (a half-open connection must not wedge the outbox). */
 const FLUSH_TIMEOUT_MS = 15_000;
-
-/**
- * How long an accepted item may wait for others to share its flush. Each flush is one connection to Postgres (one
- * outbound WebSocket from workerd, which keeps native memory for each), and a call checkpoints every piece of every
- * turn: flushed one by one that was about 17 connections for a two-line call. Nothing waits on Postgres during a call
- * (the live feed and a moved call read this object), so mid-call rows wait a few seconds; the call's own changes and
- * the tenant's events wait a second, so the record of a call that rings and connects, and its call.started, share
- * one; an ended call and its analysis hand-off go at once, as does an outbox that has grown to a batch.
- */
-export const OUTBOX_BATCH_MS = { midCall: 5_000, callChange: 1_000 } as const;
-export const OUTBOX_FLUSH_AT_ITEMS = 50;
 
 // Events for the tenant's webhooks ride the same outbox: durable from the step that caused them, sent to the webhook
 // queue in order after the call record they describe is in Postgres, never awaited by the call itself.
