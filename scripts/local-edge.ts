@@ -170,6 +170,8 @@ export interface LocalEdge {
   backend: "postgres" | "pglite";
   /** A Node connection to the same database, for assertions. */
   db: NodeDb;
+  /** Postgres connections the Worker has opened so far (counted at the loopback proxy). */
+  dbConnections: () => number;
   /** The Worker's runtime: its Durable Objects and other bindings, for tests that reach past HTTP. */
   miniflare: Miniflare;
   /** ws://… of workerd's V8 inspector when `inspectorPort` was given. */
@@ -259,6 +261,7 @@ export async function startLocalEdge(options: LocalEdgeOptions = {}): Promise<Lo
       nodeSecrets,
       backend: database.backend,
       db: database.db,
+      dbConnections: proxy.accepted,
       miniflare: worker.miniflare,
       inspectorUrl: worker.inspectorUrl,
       async stop() {

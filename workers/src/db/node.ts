@@ -110,7 +110,14 @@ export async function servePglite(
   };
 }
 
-export type DbProxy = { host: string; port: number; address: string; stop: () => Promise<void> };
+export type DbProxy = {
+  host: string;
+  port: number;
+  address: string;
+  /** Connections accepted since the start (each is one WebSocket from workerd, one Postgres connection). */
+  accepted: () => number;
+  stop: () => Promise<void>;
+};
 
 /**
  * The loopback WebSocket→TCP proxy for the Neon driver (protocol: after the upgrade, every binary message is raw
@@ -136,6 +143,7 @@ export async function startDbProxy({
   const allowed = new Set(allow);
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<net.Socket>();
+  let accepted = 0;
   const server = createServer((_req, res) => {
     res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket upgrade required\n");
   });
@@ -149,6 +157,7 @@ export async function startDbProxy({
     if (!allowed.has(target)) return refuse(403, "Forbidden");
     const [targetHost = "", targetPort = ""] = splitHostPort(target);
     wss.handleUpgrade(req, socket, head, (ws) => {
+      accepted++;
       const tcp = net.connect(Number(targetPort), targetHost);
       sockets.add(tcp);
       const early: Buffer[] = [];
@@ -190,6 +199,7 @@ export async function startDbProxy({
     host,
     port: bound,
     address: `${host}:${bound}`,
+    accepted: () => accepted,
     stop: async () => {
       for (const s of sockets) s.destroy();
       for (const ws of wss.clients) ws.terminate();

@@ -11,7 +11,7 @@ import type { EventMessage } from "../../events/messages.ts";
 import { sendEvent } from "../../events/publish.ts";
 import { databaseUrlFor } from "../../residency/residency.ts";
 import type { SqlKv } from "../sql-kv.ts";
-import { outboxRetryDelayMs } from "./backoff.ts";
+import { OUTBOX_BATCH_MS, OUTBOX_FLUSH_AT_ITEMS, outboxRetryDelayMs } from "./backoff.ts";
 import { deleteCallerTurn, upsertCall, upsertTurn, upsertUsage } from "./persist.ts";
 import type { CallRecord, TurnRow } from "./records.ts";
 
@@ -65,9 +65,12 @@ export class Outbox {
   }
 
   async enqueue(items: OutboxItem[]): Promise<void> {
+    if (items.length === 0) return;
     for (const item of items) this.d.sql.exec("INSERT INTO outbox (payload) VALUES (?)", JSON.stringify(item));
-    // While backing off, new items wait for the scheduled retry instead of hammering a database that is down.
-    await this.d.schedule(Math.max(Date.now(), this.retryAt()));
+    const wait = this.pending() >= OUTBOX_FLUSH_AT_ITEMS ? 0 : Math.min(...items.map(batchWaitMs));
+    // While backing off, new items wait for the scheduled retry instead of hammering a database that is down. An
+    // alarm already due earlier (an item waiting less, the node watch) takes these along.
+    await this.d.schedule(Math.max(Date.now() + wait, this.retryAt()));
   }
 
   /**
@@ -147,6 +150,21 @@ export class Outbox {
       case "event":
         return sendEvent(this.d.env, item.message);
     }
+  }
+}
+
+function batchWaitMs(item: OutboxItem): number {
+  switch (item.kind) {
+    case "call":
+      return item.record.endedAt === null ? OUTBOX_BATCH_MS.callChange : 0;
+    case "analysis":
+      return 0;
+    case "event":
+      return OUTBOX_BATCH_MS.callChange;
+    case "turn":
+    case "drop-caller-turn":
+    case "usage":
+      return OUTBOX_BATCH_MS.midCall;
   }
 }
 
