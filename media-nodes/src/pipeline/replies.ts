@@ -221,7 +221,8 @@ export class Replies {
    * A resumed call's first turn, numbered `index` (the checkpoint's `nextTurnIndex`; later replies follow it): the
    * bridge line, a line of the platform's own (stored with source `bridge`), not the model's words. `remember`: the
    * model is still told it said it (not when it is about to answer the caller's last words, which must stay the last
-   * message); a caller who cuts it short leaves none of it there, as with any reply cut before its words were heard.
+   * message). It joins the agent's last message there, so a caller who cuts it short does not take it back out: they
+   * heard it begin.
    */
   bridge(index: number, text: string, remember: boolean): Reply {
     this.#count = index;

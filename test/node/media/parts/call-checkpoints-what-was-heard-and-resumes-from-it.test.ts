@@ -209,6 +209,46 @@ test("a resumed call whose turns had all finished: the bridge is stored as a bri
   s.call.end("caller-hung-up", "test");
 });
 
+test("a caller who cuts the bridge short: its turn is stored interrupted with the bridge line and no text; the model, told of it, answers them", async () => {
+  const llm = new FakeLlm([FakeLlm.say("Sure, I can cancel it.")]);
+  const s = await setup(llm, (claims) => ({
+    callId: claims.callId,
+    tenantId: claims.tenantId,
+    agentId: claims.agentId,
+    agentVersion: claims.agentVersion,
+    prefixHash: claims.prefixHash,
+    resume: 1,
+    history: [
+      { index: 0, role: "assistant", text: "Hi, Spokes here.", interrupted: false },
+      { index: 1, role: "user", text: "Where is my order 48213?", interrupted: false },
+      { index: 1, role: "assistant", text: "It ships today.", interrupted: false },
+    ],
+    entities: {},
+    inProgress: null,
+    nextTurnIndex: 2,
+  }));
+  await until(() => s.call.reply?.endMark !== undefined, "the bridge's audio");
+  // The bridge is still queued for the caller (not played out) when their words come over it.
+  s.stt.emit(FakeStt.final("Actually I want to cancel that order please."));
+  await until(() => llm.requests.length > 0, "the model to be asked");
+  expect(s.sink.ofType("turn")).toMatchObject([
+    { index: 2, interrupted: true, assistantText: "", lines: [{ source: "bridge", text: LINES.bridge }] },
+  ]);
+  // The bridge was begun, so the model still knows the line dropped (it joined the agent's last message, which a
+  // cut reply does not trim); the caller's words are what it answers.
+  expect(llm.requests[0]?.messages.slice(-2)).toEqual([
+    {
+      role: "assistant",
+      content: [
+        { type: "text", text: "It ships today." },
+        { type: "text", text: LINES.bridge },
+      ],
+    },
+    { role: "user", content: [{ type: "text", text: "Actually I want to cancel that order please." }] },
+  ]);
+  s.call.end("caller-hung-up", "test");
+});
+
 test("a resumed call cut mid-answer: the heard part is the agent's, and the model is told to finish it", async () => {
   const llm = new FakeLlm([FakeLlm.say("It arrives on Friday.")]);
   const s = await setup(llm, (claims) => ({
