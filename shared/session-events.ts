@@ -105,7 +105,8 @@ export const LlmUsageEntrySchema = z
 export type LlmUsageEntry = z.infer<typeof LlmUsageEntrySchema>;
 
 /** The platform's own lines (not the model's words) a turn can speak. */
-export const SPOKEN_LINE_SOURCES = ["acknowledgement", "filler", "apology", "goodbye"] as const;
+/** `bridge`: the first words of a call resumed on another media node after its node was lost. */
+export const SPOKEN_LINE_SOURCES = ["acknowledgement", "filler", "apology", "goodbye", "bridge"] as const;
 export interface SpokenLine {
   source: (typeof SPOKEN_LINE_SOURCES)[number];
   text: string;

@@ -256,21 +256,6 @@ export class AgentAudio {
     this.#markedText.delete(reply.index);
   }
 
-  /**
-   * A line said as the reply's own words (the bridge of a resumed call): pre-synthesized when the cache has it,
-   * else through the live TTS session. Unlike `playLine` it is the turn's text, not a canned line beside it.
-   */
-  sayCached(reply: Reply, text: string): void {
-    const audio = this.#deps.audioCache.get(this.#deps.voice, text);
-    if (!audio) {
-      this.#speech.speak(reply.index, 0, text, true);
-      return;
-    }
-    const mark = `t${reply.index}said`;
-    this.#speech.playCanned(reply.index, "speech", audio, mark);
-    this.#markSent(mark, reply.index, text);
-  }
-
   close(): TtsSession | undefined {
     this.#deps.clock.remove(this.pacer);
     this.pacer.close();

@@ -219,18 +219,18 @@ export class Replies {
 
   /**
    * A resumed call's first turn, numbered `index` (the checkpoint's `nextTurnIndex`; later replies follow it): the
-   * bridge line, as the turn's own words. `remember`: also in the model's history (not when the model is about to
-   * answer the caller's last words, which must stay the last message).
+   * bridge line, a line of the platform's own (stored with source `bridge`), not the model's words. `remember`: the
+   * model is still told it said it (not when it is about to answer the caller's last words, which must stay the last
+   * message). It joins the agent's last message there, so a caller who cuts it short does not take it back out: they
+   * heard it begin.
    */
   bridge(index: number, text: string, remember: boolean): Reply {
     this.#count = index;
     const reply = new Reply(index, "", "speaking");
     this.#d.history.beginReply(reply, "");
     this.#begin(reply);
-    reply.generated.push(text);
     if (remember) this.#d.history.appendAssistant([{ type: "text", text }]);
-    this.#d.audio.sayCached(reply, text);
-    reply.times.firstClauseAt = performance.now();
+    this.#d.audio.playLine(reply, "bridge", text);
     this.#d.audio.endReply(reply);
     return reply;
   }

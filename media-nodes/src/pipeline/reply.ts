@@ -277,7 +277,9 @@ export class Reply {
     set("ttsFirstByteMs", d(t.firstClauseAt, t.ttsFirstByteAt));
     set("firstAudioMs", d(t.speechEndAt ?? t.sttFinalAt, t.firstAudioOutAt));
     set("platformOverheadMs", this.platformOverheadMs());
-    if (this.firstSource && this.firstSource !== "goodbye") set("firstAudioSource", this.firstSource);
+    // The goodbye and a resumed call's bridge answer no caller turn: what "played first" means does not apply.
+    if (this.firstSource && this.firstSource !== "goodbye" && this.firstSource !== "bridge")
+      set("firstAudioSource", this.firstSource);
     set("toolCallOpenedAt", epoch(t.toolCallOpenedAt));
     set("acknowledgementOutAt", epoch(t.acknowledgementOutAt));
     // A thinking turn's acknowledgement answers the turn being confirmed; a tool turn's, the tool call opening.

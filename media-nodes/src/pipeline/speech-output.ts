@@ -39,7 +39,7 @@ export interface Segment {
   discarded?: boolean;
 }
 
-export type AudioSource = "speech" | "acknowledgement" | "filler" | "apology" | "goodbye";
+export type AudioSource = "speech" | "acknowledgement" | "filler" | "apology" | "goodbye" | "bridge";
 
 export interface SpeechOutputHooks {
   /** Audio of `source` was queued for the caller at absolute byte `at`. */

@@ -173,8 +173,9 @@ test("a node killed while the agent answers: the caller hears the bridge on anot
   expect(nodeOf(lost?.url ?? "").id).toBe(killed.id);
   expect(nodeOf(resumed?.url ?? "").id).toBe(survivor.id);
   const onSecond = report.marks.filter((m) => m.receivedAt >= (resumed?.openedAt ?? Number.POSITIVE_INFINITY));
-  // Turn 0 was the greeting, turn 1 the answer that was cut: the resumed node's first turn is 2, the bridge.
-  expect(onSecond[0]?.name).toMatch(/^t2(said|c\d+)$/);
+  // Turn 0 was the greeting, turn 1 the answer that was cut: the resumed node's first turn is 2, the bridge (its
+  // pre-synthesized line's mark, or a clause's if it had to be synthesized then).
+  expect(onSecond[0]?.name).toMatch(/^t2(bridge\d+|c\d+)$/);
   expect(onSecond[0]?.echoedAt).not.toBeNull();
   expect((onSecond[0]?.receivedAt ?? 0) - (lost?.closedAt ?? 0)).toBeLessThan(5_000);
   // The answer to the last question came on the new node.
@@ -224,10 +225,21 @@ test("a node killed while the agent answers: the caller hears the bridge on anot
   expect(row(1, "caller")?.text).toBe(ORDER_LINE);
   expect(row(1, "agent")?.interrupted).toBe(true);
   expect(row(1, "agent")?.text.length).toBeGreaterThan(0);
-  expect(row(2, "agent")?.text).toBe(BRIDGE);
+  // The bridge is the platform's own line: stored with its turn as one, tagged `bridge`, not as the model's words.
+  expect(row(2, "agent")).toMatchObject({ text: BRIDGE, lines: [{ source: "bridge", text: BRIDGE }] });
   const later = turns.filter((t) => t.turnIndex > 2);
   expect(later.some((t) => t.speaker === "agent" && t.text.length > 0)).toBe(true);
   expect(later.find((t) => t.speaker === "caller")?.text).toBe(HOURS_LINE);
+
+  // And served so: GET /v1/calls/{id} names the line's source.
+  const served = await api<{ turns: { turnIndex: number; speaker: string; lines: unknown[] }[] }>(
+    "GET",
+    `/v1/calls/${callId}`,
+  );
+  expect(served.status).toBe(200);
+  expect(served.body.turns.find((t) => t.turnIndex === 2 && t.speaker === "agent")?.lines).toEqual([
+    { source: "bridge", text: BRIDGE },
+  ]);
 
   // The ledger names the node the call ended on, and its log says which one was lost.
   const snapshot = await ledgerSnapshot(callId);

@@ -11,6 +11,7 @@ import { agentHeard, callerFinal, callRecord, edge, started, turn, withDb } from
 
 const APOLOGY = "I'm sorry, I'm having trouble answering right now. Could you say that again?";
 const FILLER = "Sorry, one moment…";
+const BRIDGE = "Sorry, I lost you for a second…";
 const PASSWORD = "correct horse battery";
 
 async function owner() {
@@ -79,6 +80,15 @@ describe("the platform's own lines", () => {
         lines: [{ source: "filler", text: FILLER }],
       }),
     );
+    // Turn 5: the call went on on another media node after its node was lost; the bridge is the platform's own line.
+    await session.ingest(
+      turn(record, 5, 7, {
+        userText: "",
+        assistantText: BRIDGE,
+        generatedText: "",
+        lines: [{ source: "bridge", text: BRIDGE }],
+      }),
+    );
     await session.flushOutbox();
 
     const rows = await withDb((db) =>
@@ -94,6 +104,7 @@ describe("the platform's own lines", () => {
       [2, APOLOGY, [{ source: "apology", text: APOLOGY }]],
       [3, "Let me check that", [{ source: "apology", text: APOLOGY }]],
       [4, "", [{ source: "filler", text: FILLER }]],
+      [5, BRIDGE, [{ source: "bridge", text: BRIDGE }]],
     ]);
     expect(rows.filter((r) => r.speaker === "caller").every((r) => r.lines === null)).toBe(true);
     // The checkpoint row written first was completed by the turn: its tool and model request time are there.
@@ -107,6 +118,7 @@ describe("the platform's own lines", () => {
     expect(byTurn(1)?.lines).toEqual([{ source: "filler", text: FILLER }]);
     expect(byTurn(2)).toMatchObject({ text: APOLOGY, lines: [{ source: "apology", text: APOLOGY }] });
     expect(byTurn(1, "caller")?.lines).toEqual([]);
+    expect(byTurn(5)).toMatchObject({ text: BRIDGE, lines: [{ source: "bridge", text: BRIDGE }] });
 
     const page = await call<string>("GET", `/console/calls/${record.callId}`, { headers: { cookie: o.cookie } });
     expect(page.status).toBe(200);
@@ -119,5 +131,7 @@ describe("the platform's own lines", () => {
     expect(item(2)).toContain('data-spoken-line="apology"');
     expect(item(3)).toContain("Let me check that");
     expect(item(3)).toContain('data-spoken-line="apology"');
+    expect(item(5)).toMatch(/data-spoken-line="bridge"><span class="line-source">Bridge<\/span> Sorry, I lost you/);
+    expect(item(5).split("lost you").length - 1).toBe(1);
   });
 });

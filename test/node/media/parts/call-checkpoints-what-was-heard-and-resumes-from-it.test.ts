@@ -143,6 +143,11 @@ test("a resumed call: no greeting, the bridge as turn nextTurnIndex, then the an
   expect(llm.requests).toHaveLength(0);
   hearAll(s);
   expect(s.sink.ofType("turn").map((t) => [t.index, t.userText, t.assistantText])).toEqual([[2, "", LINES.bridge]]);
+  // The bridge is the platform's own line, stored as one (the model said nothing in this turn).
+  expect(s.sink.ofType("turn")[0]).toMatchObject({
+    generatedText: "",
+    lines: [{ source: "bridge", text: LINES.bridge }],
+  });
 
   await until(() => s.call.reply?.endMark !== undefined && s.call.reply.index === 3, "the owed answer's audio");
   hearAll(s);
@@ -160,6 +165,87 @@ test("a resumed call: no greeting, the bridge as turn nextTurnIndex, then the an
 
   s.stt.emit(FakeStt.final("Thanks."));
   expect(s.sink.ofType("turn.caller-final")).toMatchObject([{ index: 4, text: "Thanks." }]);
+  s.call.end("caller-hung-up", "test");
+});
+
+test("a resumed call whose turns had all finished: the bridge is stored as a bridge line, and the model knows it said it", async () => {
+  const llm = new FakeLlm([FakeLlm.say("We open at nine on Saturday.")]);
+  const s = await setup(llm, (claims) => ({
+    callId: claims.callId,
+    tenantId: claims.tenantId,
+    agentId: claims.agentId,
+    agentVersion: claims.agentVersion,
+    prefixHash: claims.prefixHash,
+    resume: 1,
+    history: [
+      { index: 0, role: "assistant", text: "Hi, Spokes here.", interrupted: false },
+      { index: 1, role: "user", text: "Where is my order 48213?", interrupted: false },
+      { index: 1, role: "assistant", text: "It ships today.", interrupted: false },
+    ],
+    entities: {},
+    inProgress: null,
+    nextTurnIndex: 2,
+  }));
+  await until(() => s.call.reply?.endMark !== undefined, "the bridge's audio");
+  hearAll(s);
+  expect(s.sink.ofType("turn")).toMatchObject([
+    { index: 2, userText: "", assistantText: LINES.bridge, generatedText: "", lines: [{ source: "bridge" }] },
+  ]);
+  // Nothing was owed: the model waits for the caller, and then hears of the bridge as its own last words.
+  expect(llm.requests).toHaveLength(0);
+  s.stt.emit(FakeStt.final("When do you open on Saturday?"));
+  await until(() => llm.requests.length > 0, "the model to be asked");
+  // (Two assistant turns in a row are one message to the model.)
+  expect(llm.requests[0]?.messages.slice(-2)).toEqual([
+    {
+      role: "assistant",
+      content: [
+        { type: "text", text: "It ships today." },
+        { type: "text", text: LINES.bridge },
+      ],
+    },
+    { role: "user", content: [{ type: "text", text: "When do you open on Saturday?" }] },
+  ]);
+  s.call.end("caller-hung-up", "test");
+});
+
+test("a caller who cuts the bridge short: its turn is stored interrupted with the bridge line and no text; the model, told of it, answers them", async () => {
+  const llm = new FakeLlm([FakeLlm.say("Sure, I can cancel it.")]);
+  const s = await setup(llm, (claims) => ({
+    callId: claims.callId,
+    tenantId: claims.tenantId,
+    agentId: claims.agentId,
+    agentVersion: claims.agentVersion,
+    prefixHash: claims.prefixHash,
+    resume: 1,
+    history: [
+      { index: 0, role: "assistant", text: "Hi, Spokes here.", interrupted: false },
+      { index: 1, role: "user", text: "Where is my order 48213?", interrupted: false },
+      { index: 1, role: "assistant", text: "It ships today.", interrupted: false },
+    ],
+    entities: {},
+    inProgress: null,
+    nextTurnIndex: 2,
+  }));
+  await until(() => s.call.reply?.endMark !== undefined, "the bridge's audio");
+  // The bridge is still queued for the caller (not played out) when their words come over it.
+  s.stt.emit(FakeStt.final("Actually I want to cancel that order please."));
+  await until(() => llm.requests.length > 0, "the model to be asked");
+  expect(s.sink.ofType("turn")).toMatchObject([
+    { index: 2, interrupted: true, assistantText: "", lines: [{ source: "bridge", text: LINES.bridge }] },
+  ]);
+  // The bridge was begun, so the model still knows the line dropped (it joined the agent's last message, which a
+  // cut reply does not trim); the caller's words are what it answers.
+  expect(llm.requests[0]?.messages.slice(-2)).toEqual([
+    {
+      role: "assistant",
+      content: [
+        { type: "text", text: "It ships today." },
+        { type: "text", text: LINES.bridge },
+      ],
+    },
+    { role: "user", content: [{ type: "text", text: "Actually I want to cancel that order please." }] },
+  ]);
   s.call.end("caller-hung-up", "test");
 });
 

@@ -88,7 +88,7 @@ const TurnSchema = z
           .object({
             source: z.enum(SPOKEN_LINE_SOURCES).openapi({
               description:
-                "acknowledgement: while a tool runs; filler: after 2 s of dead air; apology: the model failed; goodbye: the platform is draining.",
+                "acknowledgement: while a tool runs; filler: after 2 s of dead air; apology: the model failed; goodbye: the platform is draining; bridge: the call resumed on another media node after its node was lost.",
             }),
             text: z.string(),
           })
@@ -96,7 +96,7 @@ const TurnSchema = z
       )
       .openapi({
         description:
-          "Lines the platform itself spoke in this turn (not the model), in the order spoken; empty for caller turns. When the model gave no words (it failed), `text` is these lines.",
+          "Lines the platform itself spoke in this turn (not the model), in the order spoken; empty for caller turns. When the model gave no words (it failed, or the turn is a resumed call's bridge), `text` is these lines.",
       }),
   })
   .openapi("CallTurn");

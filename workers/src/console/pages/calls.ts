@@ -175,4 +175,5 @@ const LINE_LABELS: Record<string, string> = {
   filler: "Filler",
   apology: "Apology",
   goodbye: "Goodbye",
+  bridge: "Bridge",
 };
