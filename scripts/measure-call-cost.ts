@@ -11,7 +11,8 @@
 import { startBedrockEmulator } from "../emulators/bedrock/index.ts";
 import { DEFAULT_CALLER_SCRIPT, startDeepgramEmulator } from "../emulators/deepgram/index.ts";
 import { loadFixtureIndex, newCallSid, runCall } from "../emulators/twilio-caller/caller.ts";
-import { placeCallViaWebhook, sendStatusCallback } from "../emulators/twilio-caller/webhook.ts";
+import { sendStatusCallback } from "../emulators/twilio-caller/status-callback.ts";
+import { placeCallViaWebhook } from "../emulators/twilio-caller/webhook.ts";
 import { loadConfig } from "../media-nodes/src/config.ts";
 import { runMediaNode } from "../media-nodes/src/server/run.ts";
 import { callIdForCarrierCall } from "../workers/src/do/call-ledger/call-id.ts";

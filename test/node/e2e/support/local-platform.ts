@@ -7,10 +7,10 @@ import { expect } from "vitest";
 import { type BedrockEmulator, startBedrockEmulator } from "../../../../emulators/bedrock/index.ts";
 import { type DeepgramEmulator, startDeepgramEmulator } from "../../../../emulators/deepgram/index.ts";
 import { type CallReport, loadFixtureIndex } from "../../../../emulators/twilio-caller/caller.ts";
+import { sendStatusCallback } from "../../../../emulators/twilio-caller/status-callback.ts";
 import {
   type PlaceCallViaWebhookOptions,
   placeCallViaWebhook,
-  sendStatusCallback,
   type WebhookCallResult,
 } from "../../../../emulators/twilio-caller/webhook.ts";
 import { loadConfig } from "../../../../media-nodes/src/config.ts";
