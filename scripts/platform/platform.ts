@@ -13,10 +13,15 @@
 // Failures are PlatformErrors: one line saying what to do.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { hostPortOf, startDbProxy } from "../../workers/src/db/node.ts";
-import { startDatabase } from "./database.ts";
+import {
+  hostPortOf,
+  type NodeDb,
+  openNodeDb,
+  type Served,
+  servePglite,
+  startDbProxy,
+} from "../../workers/src/db/node.ts";
 import { type DemoTools, startDemoTools } from "./demo-tools.ts";
-import { startEdge, startMiniflareEdge } from "./edge-process.ts";
 import {
   type Child,
   LOOPBACK,
@@ -25,11 +30,19 @@ import {
   REPO_ROOT,
   rel,
   type SpawnOptions,
+  spawnChild,
   spawnTs,
   waitForHttp,
 } from "./processes.ts";
 import { PROVIDER_VARS, type ProviderPlan, providerPlan } from "./providers.ts";
-import { LOCAL_NODE_ID, loadOrCreateLocalSecrets, readDevVars, twilioAuthTokenFor } from "./secrets.ts";
+import {
+  LOCAL_NODE_ID,
+  type LocalSecrets,
+  loadOrCreateLocalSecrets,
+  localKekVars,
+  readDevVars,
+  twilioAuthTokenFor,
+} from "./secrets.ts";
 import { DEMO_CALLER, type DemoTenant, demoToolSigningSecret, seedDemoTenant } from "./seed.ts";
 import { type ChildEnded, type Supervised, supervise } from "./supervisor.ts";
 
@@ -355,6 +368,129 @@ function childEnvironment(env: Record<string, string | undefined>): Record<strin
   return out;
 }
 
+async function startDatabase(o: {
+  externalDb: string | undefined;
+  pgliteDir: string;
+  port: number;
+}): Promise<{ url: string; description: string; stop: () => Promise<void> }> {
+  let node: NodeDb;
+  try {
+    node = await openNodeDb({ url: o.externalDb, pgliteDir: o.pgliteDir });
+    await node.migrate();
+  } catch (err) {
+    throw new PlatformError(
+      `the database could not be opened and migrated: ${(err as Error).message}${o.externalDb ? " (check DATABASE_URL)" : ` (delete ${rel(o.pgliteDir)} to start over)`}`,
+    );
+  }
+  if (!node.pglite) {
+    await node.close();
+    return {
+      url: o.externalDb ?? "",
+      description: `${redact(o.externalDb ?? "")} (DATABASE_URL, migrated)`,
+      stop: async () => {},
+    };
+  }
+  let served: Served;
+  try {
+    served = await servePglite(node.pglite, { host: LOOPBACK, port: o.port });
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  return {
+    url: served.url,
+    description: `${served.url}   (PGlite, data in ${o.pgliteDir.startsWith("memory://") ? "memory" : rel(o.pgliteDir)})`,
+    // Closing PGlite flushes it to disk; the server goes first so no query is cut off mid-write.
+    stop: async () => {
+      await served.stop();
+      await node.close();
+    },
+  };
+}
+
+type EdgeStart = Parameters<typeof startEdge>[0];
+
+/** The Worker's vars: where the database is, and the secrets of this machine. */
+function edgeVars(o: EdgeStart): Record<string, string> {
+  const vars: Record<string, string> = {
+    DATABASE_URL: o.databaseUrl,
+    DB_WS_PROXY: o.proxy,
+    TWILIO_AUTH_TOKEN: o.twilioToken,
+    CALL_TOKEN_PRIVATE_KEY: o.secrets.callToken.privateKey,
+    CALL_TOKEN_KID: o.secrets.callToken.kid,
+    MEDIA_NODE_SECRETS: JSON.stringify({ [LOCAL_NODE_ID]: o.secrets.nodeSecret }),
+    ...localKekVars(o.secrets),
+  };
+  // The media node's Bedrock settings: the edge runs post-call analyses against the same Bedrock.
+  const bedrock = o.analysisBedrock;
+  if (bedrock.BEDROCK_ENDPOINT) vars.BEDROCK_ENDPOINT = bedrock.BEDROCK_ENDPOINT;
+  if (bedrock.AWS_REGION) vars.BEDROCK_REGION = bedrock.AWS_REGION;
+  for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] as const) {
+    const v = bedrock[name];
+    if (v) vars[name] = v;
+  }
+  return vars;
+}
+
+function startEdge(o: {
+  ports: PlatformPorts;
+  dataDir: string;
+  databaseUrl: string;
+  proxy: string;
+  secrets: LocalSecrets;
+  twilioToken: string;
+  inspectorPort: number | undefined;
+  analysisBedrock: Record<string, string>;
+  spawn: SpawnOptions;
+}): Child {
+  const vars = edgeVars(o);
+  // The wrangler script itself, not `npx wrangler`: no npm wrapper between us and the signals. wrangler and its
+  // workerd do not watch their parent, so orphan-guard.mjs (a few lines of plain Node) does it for them.
+  return spawnChild(
+    "edge",
+    process.execPath,
+    [
+      path.join(REPO_ROOT, "scripts/platform/orphan-guard.mjs"),
+      path.join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js"),
+      "dev",
+      "--ip",
+      LOOPBACK,
+      "--port",
+      String(o.ports.edge),
+      "--show-interactive-dev-session=false",
+      "--persist-to",
+      path.join(o.dataDir, "edge-state"),
+      ...(o.inspectorPort ? ["--inspector-port", String(o.inspectorPort)] : []),
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    {
+      ...o.spawn,
+      env: {
+        ...o.spawn.env,
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        WRANGLER_SEND_METRICS: "false",
+        WRANGLER_LOG_PATH: path.join(o.spawn.logDir, "wrangler"),
+      },
+    },
+  );
+}
+
+function startMiniflareEdge(o: EdgeStart): Child {
+  const vars = edgeVars(o);
+  return spawnTs("edge", "scripts/platform/miniflare-edge.ts", {
+    ...o.spawn,
+    env: {
+      ...o.spawn.env,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      EDGE_PORT: String(o.ports.edge),
+      EDGE_VARS: JSON.stringify(vars),
+      EDGE_PERSIST_TO: path.join(o.dataDir, "edge-state-miniflare"),
+      ...(o.inspectorPort ? { EDGE_INSPECTOR_PORT: String(o.inspectorPort) } : {}),
+    },
+  });
+}
+
 function checkPackages(plan: ProviderPlan): string[] {
   const warnings: string[] = [];
   if (plan.deepgram.startEmulator && spawnSync("espeak-ng", ["--version"], { stdio: "ignore" }).error) {
@@ -363,4 +499,8 @@ function checkPackages(plan: ProviderPlan): string[] {
     );
   }
   return warnings;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }
