@@ -11,8 +11,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { eq } from "drizzle-orm";
 import { newCallSid } from "../emulators/twilio-caller/caller.ts";
-import { signTwilioRequest } from "../emulators/twilio-caller/signature.ts";
+import { postSignedForm } from "../emulators/twilio-caller/signed-form.ts";
 import { type LocalEdge, startLocalEdge, startLocalWorker } from "../scripts/local-edge.ts";
+import { agentOnNumber, signUp } from "../scripts/local-platform.ts";
 import { signNodeRequest } from "../shared/media-node-auth.ts";
 import { accounts } from "../workers/src/db/schema.ts";
 import { percentile, round } from "./lib/stats.ts";
@@ -54,38 +55,14 @@ interface Tenant {
   number: string;
 }
 
-async function api<T>(edge: LocalEdge, method: string, route: string, body?: unknown, key?: string) {
-  const res = await fetch(`${edge.url}${route}`, {
-    method,
-    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (!res.ok) throw new Error(`${method} ${route}: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
 /** A business-plan tenant with a published agent and a number (business: 100 concurrent calls, 120 call burst). */
 export async function seedTenant(edge: LocalEdge, i: number): Promise<Tenant> {
-  const signUp = await api<{ account: { id: string }; apiKey: { key: string } }>(edge, "POST", "/v1/accounts", {
-    name: `Bench ${i}`,
-    email: `bench-${i}-${crypto.randomUUID()}@example.com`,
-  });
-  const key = signUp.apiKey.key;
-  await edge.db.db.update(accounts).set({ plan: "business" }).where(eq(accounts.id, signUp.account.id));
-  const agent = await api<{ id: string }>(
-    edge,
-    "POST",
-    "/v1/agents",
-    {
-      name: "Bench",
-      publish: true,
-      config: { systemPrompt: "You are a benchmark receptionist.", firstMessage: "Hello." },
-    },
-    key,
-  );
+  const { accountId, key } = await signUp(edge.url, `Bench ${i}`);
+  await edge.db.db.update(accounts).set({ plan: "business" }).where(eq(accounts.id, accountId));
   const number = `+1415${String(1_000_000 + i * 7919 + Math.floor(Math.random() * 1000)).slice(-7)}`;
-  await api(edge, "POST", "/v1/phone-numbers", { e164: number, provider: "twilio", agentId: agent.id }, key);
-  return { accountId: signUp.account.id, number };
+  const config = { systemPrompt: "You are a benchmark receptionist.", firstMessage: "Hello." };
+  await agentOnNumber(edge.url, key, config, { name: "Bench", number });
+  return { accountId, number };
 }
 
 export async function heartbeat(edge: LocalEdge, nodeId: string): Promise<void> {
@@ -115,16 +92,7 @@ export async function heartbeat(edge: LocalEdge, nodeId: string): Promise<void> 
 }
 
 async function signedPost(edge: LocalEdge, route: string, params: Record<string, string>): Promise<string> {
-  const url = `${edge.url}${route}`;
-  const res = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      "x-twilio-signature": signTwilioRequest(edge.twilioAuthToken, url, params),
-    },
-    body: new URLSearchParams(params).toString(),
-  });
-  return res.text();
+  return (await postSignedForm(`${edge.url}${route}`, edge.twilioAuthToken, params)).body;
 }
 
 /** One inbound call: the timed webhook, then the untimed status callback that gives the lease back. */

@@ -6,7 +6,7 @@
 //     passes when the transcript contains every one (without any, when the agent spoke and nobody asked for a human);
 //   - data (when the schema asks for it): each property filled from what was said, by its name, type and enum; a
 //     property nobody said is left out, or null when required (the way a model that does not guess answers).
-import type { Message, SystemBlock, ToolSpec } from "./request.ts";
+import type { Message, SystemBlock, ToolSpec } from "./request-schema.ts";
 
 export const ANALYSIS_TOOL = "record_call_analysis";
 

@@ -11,7 +11,7 @@
 // Tokens are estimated as UTF-8 bytes / 4 (text blocks count their text, other blocks their JSON), which
 // is close enough for English prompts and keeps the numbers reproducible.
 import { createHash, type Hash } from "node:crypto";
-import type { Message, SystemBlock, Tool } from "./request.ts";
+import type { Message, SystemBlock, Tool } from "./request-schema.ts";
 
 export type CacheTtl = "5m" | "1h";
 

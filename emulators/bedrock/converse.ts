@@ -2,13 +2,14 @@
 // per-tag script (or failed by an injected fault, up front or mid-stream), billed against the emulated prompt cache,
 // and paced by the latency profile: the JSON reply, or the event stream frame by frame.
 import { randomUUID } from "node:crypto";
+import { lastUserText } from "./caller-words.ts";
 import { BedrockError, validation } from "./errors.ts";
 import { encodeEvent, encodeException } from "./eventstream.ts";
 import { header, type RequestLike, type ResponseLike, readBody, sendError, sendJson, sleep } from "./http.ts";
 import { latencyFor, type ModelLatencyTable } from "./latency.ts";
 import { resolveModel } from "./models.ts";
 import { messageContent, type ShapedOutput, shapeOutput, streamEvents } from "./output.ts";
-import { lastUserText, type PlannedReply, planReply } from "./policy.ts";
+import { type PlannedReply, planReply } from "./policy.ts";
 import { validateConverseRequest } from "./request.ts";
 import {
   type EmulatorState,

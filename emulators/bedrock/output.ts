@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { estimateTokens } from "./cache.ts";
 import type { PlannedReply, StopReason } from "./policy.ts";
-import { signThinking } from "./request.ts";
+import { signThinking } from "./thinking.ts";
 
 export type OutputBlock =
   | { kind: "reasoning"; text: string; signature: string }

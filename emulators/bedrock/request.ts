@@ -2,133 +2,17 @@
 // Smithy model: unions hold exactly one member, ranges on inferenceConfig), then the conversation rules
 // Bedrock enforces itself, then the rules Claude enforces (Bedrock forwards those as "The model returned
 // the following errors: ..."). Wording follows the service where it is known; see docs/emulators-bedrock.md.
-import { createHmac } from "node:crypto";
-import { z } from "zod";
+import type { z } from "zod";
 import { type BedrockError, modelValidation, validation } from "./errors.ts";
 import type { ModelInfo } from "./models.ts";
-
-const CachePointSchema = z.object({ type: z.literal("default"), ttl: z.enum(["5m", "1h"]).optional() });
-export type CachePoint = z.infer<typeof CachePointSchema>;
-
-const ToolResultContentSchema = z.object({
-  json: z.unknown().optional(),
-  text: z.string().optional(),
-  image: z.unknown().optional(),
-  document: z.unknown().optional(),
-  video: z.unknown().optional(),
-});
-
-const ContentBlockSchema = z.object({
-  text: z.string().optional(),
-  image: z
-    .object({ format: z.enum(["png", "jpeg", "gif", "webp"]), source: z.record(z.string(), z.unknown()) })
-    .optional(),
-  document: z.record(z.string(), z.unknown()).optional(),
-  video: z.record(z.string(), z.unknown()).optional(),
-  audio: z.record(z.string(), z.unknown()).optional(),
-  toolUse: z
-    .object({
-      toolUseId: z.string().min(1).max(64),
-      name: z.string().min(1).max(64),
-      input: z.unknown(),
-      type: z.string().optional(),
-    })
-    .optional(),
-  toolResult: z
-    .object({
-      toolUseId: z.string().min(1).max(64),
-      content: z.array(ToolResultContentSchema),
-      status: z.enum(["success", "error"]).optional(),
-      type: z.string().optional(),
-    })
-    .optional(),
-  guardContent: z.record(z.string(), z.unknown()).optional(),
-  cachePoint: CachePointSchema.optional(),
-  reasoningContent: z
-    .object({
-      reasoningText: z.object({ text: z.string(), signature: z.string().optional() }).optional(),
-      redactedContent: z.string().optional(),
-    })
-    .optional(),
-  citationsContent: z.record(z.string(), z.unknown()).optional(),
-  searchResult: z.record(z.string(), z.unknown()).optional(),
-});
-export type ContentBlock = z.infer<typeof ContentBlockSchema>;
-
-const MessageSchema = z.object({
-  role: z.enum(["user", "assistant"]),
-  content: z.array(ContentBlockSchema),
-});
-export type Message = z.infer<typeof MessageSchema>;
-
-const SystemBlockSchema = z.object({
-  text: z.string().optional(),
-  guardContent: z.record(z.string(), z.unknown()).optional(),
-  cachePoint: CachePointSchema.optional(),
-});
-export type SystemBlock = z.infer<typeof SystemBlockSchema>;
-
-const ToolSpecSchema = z.object({
-  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+"),
-  description: z.string().min(1).optional(),
-  inputSchema: z.object({ json: z.record(z.string(), z.unknown()).optional() }),
-  strict: z.boolean().optional(),
-});
-export type ToolSpec = z.infer<typeof ToolSpecSchema>;
-
-const ToolSchema = z.object({
-  toolSpec: ToolSpecSchema.optional(),
-  systemTool: z.object({ name: z.string() }).optional(),
-  cachePoint: CachePointSchema.optional(),
-});
-export type Tool = z.infer<typeof ToolSchema>;
-
-const ToolChoiceSchema = z.object({
-  auto: z.object({}).optional(),
-  any: z.object({}).optional(),
-  tool: z.object({ name: z.string().min(1) }).optional(),
-});
-
-export const ConverseRequestSchema = z.object({
-  messages: z.array(MessageSchema).optional(),
-  system: z.array(SystemBlockSchema).optional(),
-  inferenceConfig: z
-    .object({
-      maxTokens: z.number().int().min(1, "Member must have value greater than or equal to 1").optional(),
-      temperature: z
-        .number()
-        .min(0, "Member must have value greater than or equal to 0")
-        .max(1, "Member must have value less than or equal to 1")
-        .optional(),
-      topP: z
-        .number()
-        .min(0, "Member must have value greater than or equal to 0")
-        .max(1, "Member must have value less than or equal to 1")
-        .optional(),
-      stopSequences: z.array(z.string().min(1)).max(2500).optional(),
-    })
-    .optional(),
-  toolConfig: z
-    .object({
-      tools: z.array(ToolSchema).min(1, "Member must have length greater than or equal to 1"),
-      toolChoice: ToolChoiceSchema.optional(),
-    })
-    .optional(),
-  guardrailConfig: z.record(z.string(), z.unknown()).optional(),
-  additionalModelRequestFields: z.record(z.string(), z.unknown()).optional(),
-  additionalModelResponseFieldPaths: z.array(z.string()).optional(),
-  promptVariables: z.record(z.string(), z.unknown()).optional(),
-  requestMetadata: z
-    .record(z.string().min(1).max(256), z.string().max(256))
-    .refine((m) => Object.keys(m).length <= 16, "Member must have length less than or equal to 16")
-    .optional(),
-  performanceConfig: z.object({ latency: z.enum(["standard", "optimized"]) }).optional(),
-  serviceTier: z.object({ type: z.enum(["priority", "default", "flex", "reserved"]) }).optional(),
-  outputConfig: z.record(z.string(), z.unknown()).optional(),
-});
-export type ConverseRequest = z.infer<typeof ConverseRequestSchema>;
-
-export type Thinking = { kind: "off" } | { kind: "enabled"; budgetTokens: number } | { kind: "adaptive" };
+import {
+  type ConverseRequest,
+  ConverseRequestSchema,
+  type Message,
+  type SystemBlock,
+  type ToolSpec,
+} from "./request-schema.ts";
+import { checkSignatures, checkThinkingReplayed, parseThinking, type Thinking } from "./thinking.ts";
 
 export interface ValidatedRequest {
   body: ConverseRequest;
@@ -154,15 +38,6 @@ function onlyOneMember(block: Record<string, unknown>): string[] {
 function describeZodIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.map(String).join(".");
   return `1 validation error detected: Value at '${path}' failed to satisfy constraint: ${issue.message}`;
-}
-
-// Signatures on reasoning blocks let the model check that thinking it is shown again is its own, unchanged.
-// The emulator signs with a fixed key so signatures stay valid across restarts.
-const SIGNING_KEY = "aybiza-bedrock-emulator-thinking";
-export function signThinking(text: string): string {
-  const mac = createHmac("sha256", SIGNING_KEY).update(text, "utf8").digest();
-  // Real signatures are long opaque base64; doubling the MAC gives a similar look.
-  return `Eq${Buffer.concat([mac, mac]).toString("base64")}`;
 }
 
 /** Parse and check a request body. Throws the BedrockError the service sends. */
@@ -315,34 +190,6 @@ function unionError(path: string, shape: string, members: string[]): BedrockErro
   );
 }
 
-function parseThinking(fields: Record<string, unknown> | undefined, model: ModelInfo, maxTokens: number): Thinking {
-  const thinking = fields?.thinking;
-  if (thinking === undefined) return { kind: "off" };
-  if (thinking === null || typeof thinking !== "object") throw modelValidation("thinking: Input should be an object");
-  const { type, budget_tokens: budget } = thinking as { type?: unknown; budget_tokens?: unknown };
-  if (type === "disabled") return { kind: "off" };
-  if (type === "adaptive") {
-    if (!model.adaptiveThinking) {
-      throw modelValidation(
-        "thinking.type: Input tag 'adaptive' found using 'type' does not match any of the expected tags: 'disabled', 'enabled'",
-      );
-    }
-    return { kind: "adaptive" };
-  }
-  if (type !== "enabled") {
-    throw modelValidation(
-      `thinking.type: Input tag '${String(type)}' found using 'type' does not match any of the expected tags: 'disabled', 'enabled'`,
-    );
-  }
-  if (typeof budget !== "number" || !Number.isInteger(budget)) {
-    throw modelValidation("thinking.enabled.budget_tokens: Field required");
-  }
-  if (budget < 1024)
-    throw modelValidation("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024");
-  if (budget >= maxTokens) throw modelValidation("`max_tokens` must be greater than `thinking.budget_tokens`.");
-  return { kind: "enabled", budgetTokens: budget };
-}
-
 /** Each toolResult answers a toolUse of the message just before; each toolUse is answered right after. */
 function checkToolPairing(messages: Message[]): void {
   messages.forEach((message, i) => {
@@ -371,35 +218,5 @@ function checkToolPairing(messages: Message[]): void {
         `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(", ")}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`,
       );
     }
-  });
-}
-
-/** With thinking on, the assistant turn being continued after tool results must start with its thinking. */
-function checkThinkingReplayed(messages: Message[]): void {
-  const last = messages[messages.length - 1];
-  if (last?.role !== "user" || !last.content.some((b) => b.toolResult)) return;
-  const i = messages.length - 2;
-  const first = messages[i]?.content[0];
-  if (first && !first.reasoningContent) {
-    const found = first.text !== undefined ? "text" : first.toolUse ? "tool_use" : "other";
-    throw modelValidation(
-      `messages.${i}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${found}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`.`,
-    );
-  }
-}
-
-/** Thinking sent back must be unchanged: the signature covers the text. */
-function checkSignatures(messages: Message[]): void {
-  messages.forEach((message, i) => {
-    message.content.forEach((block, j) => {
-      const reasoning = block.reasoningContent?.reasoningText;
-      if (!reasoning) return;
-      if (reasoning.signature === undefined) {
-        throw modelValidation(`messages.${i}.content.${j}.thinking.signature: Field required`);
-      }
-      if (reasoning.signature !== signThinking(reasoning.text)) {
-        throw modelValidation(`messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`);
-      }
-    });
   });
 }

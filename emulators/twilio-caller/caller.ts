@@ -5,7 +5,8 @@
 // It measures per turn how long the agent takes to start answering and how fast it yields to a barge-in.
 //
 // This module is the scripted speaker and the entry point the tests, bench and scripts import. The line itself is
-// stream-session.ts, the wire format media-stream.ts, the playout clock playout.ts and the measurements turns.ts.
+// stream-session.ts, the wire format media-stream.ts, the playout clock playout.ts and the measurements turns.ts;
+// the way Twilio rings the platform first is webhook.ts.
 import { speechFor } from "./speech.ts";
 import { StreamSession } from "./stream-session.ts";
 import type { Turn } from "./turns.ts";

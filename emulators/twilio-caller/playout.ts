@@ -1,8 +1,10 @@
 // The caller's two clocks of audio. Frames go out on a drift-free 20 ms clock: each is due at a fixed multiple of
 // 20 ms after start, so timer jitter never accumulates, and after an event-loop stall the overdue frames go out at
 // once, as a carrier's buffered RTP would. Agent audio is played out of a buffer at that same pace, which is what
-// decides when a mark has been "heard" and what a `clear` throws away.
+// decides when a mark has been "heard" and what a `clear` throws away. The caller's own lines wait in a queue and go
+// out a frame at a time on the same clock.
 import { FRAME_BYTES, FRAME_MS } from "./audio.ts";
+import type { Turn } from "./turns.ts";
 import type { MarkRecord } from "./types.ts";
 
 export class FrameClock {
@@ -117,21 +119,40 @@ export class PlayoutBuffer {
   }
 }
 
-/** Frames kept in order, joined on demand (the call's recording). */
-export class ByteSink {
-  private chunks: Uint8Array[] = [];
-  length = 0;
-  push(chunk: Uint8Array): void {
-    this.chunks.push(chunk);
-    this.length += chunk.length;
+interface PendingSpeech {
+  audio: Uint8Array;
+  offset: number;
+  turn: Turn | null;
+  done: () => void;
+}
+
+/** The caller's lines waiting to be sent, one after another, a frame at a time. */
+export class SpeechQueue {
+  private pending: PendingSpeech[] = [];
+
+  /** Queues audio; resolves when its last frame has been taken. */
+  add(audio: Uint8Array, turn: Turn | null): Promise<void> {
+    return new Promise((done) => this.pending.push({ audio, offset: 0, turn, done }));
   }
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let o = 0;
-    for (const c of this.chunks) {
-      out.set(c, o);
-      o += c.length;
+
+  /** Copies the next frame of queued speech into `frame` (silence where there is none) and reports it for its turn. */
+  fill(frame: Uint8Array, sent: (turn: Turn, bytes: number, first: boolean, last: boolean) => void): void {
+    const current = this.pending[0];
+    if (!current) return;
+    const first = current.offset === 0;
+    const n = Math.min(FRAME_BYTES, current.audio.length - current.offset);
+    frame.set(current.audio.subarray(current.offset, current.offset + n));
+    current.offset += n;
+    const last = current.offset >= current.audio.length;
+    if (current.turn) sent(current.turn, n, first, last);
+    if (last) {
+      this.pending.shift();
+      current.done();
     }
-    return out;
+  }
+
+  /** The call ended: every line still waiting counts as said. */
+  drop(): void {
+    for (const s of this.pending.splice(0)) s.done();
   }
 }

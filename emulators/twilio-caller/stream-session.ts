@@ -2,10 +2,9 @@
 // TwiML to a new `<Connect><Stream>`), a frame of caller audio every 20 ms for the whole call with silence between
 // lines, agent audio played out in real time, marks echoed once the audio before them has played, and `clear`
 // dropping what is queued. What it hears and sends goes to the TurnMeter; the scripted speaker builds on this.
-import { writeFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
-import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, mulawWav } from "./audio.ts";
+import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE } from "./audio.ts";
 import {
   type Dialect,
   decodeMediaPayload,
@@ -15,17 +14,11 @@ import {
   newIds,
   newStreamIdFor,
 } from "./media-stream.ts";
-import { ByteSink, FrameClock, PlayoutBuffer } from "./playout.ts";
+import { FrameClock, PlayoutBuffer, SpeechQueue } from "./playout.ts";
+import { CallRecording } from "./recording.ts";
 import { openStreamSocket } from "./stream-socket.ts";
 import { round, type Turn, TurnMeter } from "./turns.ts";
 import type { CallReport, MarkRecord, Provider, SimulatedCallerOptions } from "./types.ts";
-
-interface PendingSpeech {
-  audio: Uint8Array;
-  offset: number;
-  turn: Turn | null;
-  done: () => void;
-}
 
 export class StreamSession {
   readonly provider: Provider;
@@ -52,7 +45,7 @@ export class StreamSession {
   private waiters: { ready: () => boolean; resolve: () => void }[] = [];
 
   // Caller → server.
-  private speech: PendingSpeech[] = [];
+  private speech = new SpeechQueue();
   private framesSent = 0;
   private dtmfSent = 0;
 
@@ -63,8 +56,7 @@ export class StreamSession {
   private receivedBytes = 0;
 
   protected readonly meter: TurnMeter;
-  private callerSink = new ByteSink();
-  private agentSink = new ByteSink();
+  private readonly recorder: CallRecording;
   protected errors: string[] = [];
   private endedBy: "caller" | "server" | null = null;
   private closeCode: number | null = null;
@@ -83,6 +75,7 @@ export class StreamSession {
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       record: options.record ?? true,
     };
+    this.recorder = new CallRecording(this.opts.record);
     this.meter = new TurnMeter(() => this.now(), this.opts.energyThreshold);
     this.clock = new FrameClock(
       () => this.now(),
@@ -209,33 +202,21 @@ export class StreamSession {
 
   private sendFrame(): void {
     const frame = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
-    const current = this.speech[0];
-    if (current) {
-      const first = current.offset === 0;
-      const n = Math.min(FRAME_BYTES, current.audio.length - current.offset);
-      frame.set(current.audio.subarray(current.offset, current.offset + n));
-      current.offset += n;
-      const last = current.offset >= current.audio.length;
-      if (current.turn) this.meter.lineFrameSent(current.turn, frame, n, first, last);
-      if (last) {
-        this.speech.shift();
-        current.done();
-      }
-    }
+    this.speech.fill(frame, (turn, n, first, last) => this.meter.lineFrameSent(turn, frame, n, first, last));
     this.chunk++;
     this.seq++;
     this.send(
       this.dialect.media(this.seq, this.chunk, (this.chunk - 1) * FRAME_MS, Buffer.from(frame).toString("base64")),
     );
     this.framesSent++;
-    if (this.opts.record) this.callerSink.push(frame);
+    this.recorder.said(frame);
   }
 
   private playFrame(): void {
     const frame = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
     const n = this.playout.playInto(frame);
     this.meter.played(frame, n);
-    if (this.opts.record) this.agentSink.push(frame);
+    this.recorder.heard(frame);
   }
 
   private echoMark(mark: MarkRecord, cleared: boolean): void {
@@ -298,7 +279,7 @@ export class StreamSession {
     this.closeCode = code;
     this.endedBy ??= this.hangingUp ? "caller" : "server";
     this.clock.stop();
-    for (const s of this.speech.splice(0)) s.done();
+    this.speech.drop();
     const waiters = this.waiters.splice(0);
     for (const w of waiters) w.resolve();
     for (const w of this.closeWaiters.splice(0)) w();
@@ -333,7 +314,7 @@ export class StreamSession {
       if (turn) turn.startedAt = turn.endOfSpeechAt = this.now();
       return Promise.resolve();
     }
-    return new Promise((done) => this.speech.push({ audio, offset: 0, turn, done }));
+    return this.speech.add(audio, turn);
   }
 
   /** One `dtmf` event, between media frames. */
@@ -404,12 +385,11 @@ export class StreamSession {
 
   /** What was heard (agent) and said (caller) as μ-law, on one timeline of 20 ms frames. */
   recording(): { agent: Uint8Array; caller: Uint8Array } {
-    return { agent: this.agentSink.bytes(), caller: this.callerSink.bytes() };
+    return this.recorder.bytes();
   }
 
   /** Writes a μ-law WAV: the agent as heard, or caller (left) and agent (right) together. */
   async saveRecording(file: string, channels: "agent" | "both" = "both"): Promise<void> {
-    const { agent, caller } = this.recording();
-    await writeFile(file, mulawWav(channels === "agent" ? [agent] : [caller, agent]));
+    await this.recorder.save(file, channels);
   }
 }

@@ -1,132 +1,16 @@
 // Twilio's side of an inbound call before the media stream: the signed voice webhook (form POST), reading the TwiML
-// answer, then opening `<Connect><Stream>` with its `<Parameter>`s, plus signed status callbacks.
-import { randomUUID } from "node:crypto";
-import {
-  CallerError,
-  type NextStream,
-  newAccountSid,
-  newCallSid,
-  SimulatedCaller,
-  type SimulatedCallerOptions,
-} from "./caller.ts";
-import { signTwilioRequest } from "./signature.ts";
+// answer, then opening `<Connect><Stream>` with its `<Parameter>`s (status callbacks: status-callback.ts).
+import { type NextStream, newAccountSid, newCallSid, SimulatedCaller, type SimulatedCallerOptions } from "./caller.ts";
+import { postSignedForm } from "./signed-form.ts";
 import { parseTwiml, type TwimlVerb } from "./twiml.ts";
+import { voiceWebhookParams } from "./voice-params.ts";
 
 export { signTwilioRequest, type TwilioParams } from "./signature.ts";
 export { parseTwiml, parseXml, TwimlError, type TwimlVerb } from "./twiml.ts";
 
 /** Twilio answers a failed webhook with this, and logs an error code. */
 export const TWILIO_APPLICATION_ERROR_SPEECH = "We are sorry, an application error has occurred. Goodbye.";
-/** Twilio's timeout for a voice webhook response. */
-const WEBHOOK_TIMEOUT_MS = 15_000;
 const MAX_REDIRECTS = 5;
-
-// E.164 country calling codes → ISO country, longest prefix first; enough for realistic FromCountry/ToCountry.
-const COUNTRY_CODES: [string, string][] = (
-  [
-    ["1", "US"],
-    ["7", "RU"],
-    ["20", "EG"],
-    ["27", "ZA"],
-    ["30", "GR"],
-    ["31", "NL"],
-    ["32", "BE"],
-    ["33", "FR"],
-    ["34", "ES"],
-    ["36", "HU"],
-    ["39", "IT"],
-    ["40", "RO"],
-    ["41", "CH"],
-    ["43", "AT"],
-    ["44", "GB"],
-    ["45", "DK"],
-    ["46", "SE"],
-    ["47", "NO"],
-    ["48", "PL"],
-    ["49", "DE"],
-    ["52", "MX"],
-    ["54", "AR"],
-    ["55", "BR"],
-    ["56", "CL"],
-    ["57", "CO"],
-    ["60", "MY"],
-    ["61", "AU"],
-    ["62", "ID"],
-    ["63", "PH"],
-    ["64", "NZ"],
-    ["65", "SG"],
-    ["66", "TH"],
-    ["81", "JP"],
-    ["82", "KR"],
-    ["84", "VN"],
-    ["86", "CN"],
-    ["90", "TR"],
-    ["91", "IN"],
-    ["234", "NG"],
-    ["254", "KE"],
-    ["351", "PT"],
-    ["352", "LU"],
-    ["353", "IE"],
-    ["358", "FI"],
-    ["420", "CZ"],
-    ["852", "HK"],
-    ["886", "TW"],
-    ["966", "SA"],
-    ["971", "AE"],
-    ["972", "IL"],
-  ] as [string, string][]
-).sort((a, b) => b[0].length - a[0].length);
-
-/** ISO country of an E.164 number ("+447700900123" → "GB"), or undefined. */
-export function countryOf(e164: string): string | undefined {
-  const digits = /^\+(\d+)$/.exec(e164)?.[1];
-  if (!digits) return undefined;
-  return COUNTRY_CODES.find(([code]) => digits.startsWith(code))?.[1];
-}
-
-export interface SignedPostResult {
-  status: number;
-  contentType: string;
-  body: string;
-}
-
-/** POSTs form params signed with X-Twilio-Signature, with the headers Twilio sends. */
-export async function postSignedForm(
-  url: string,
-  authToken: string,
-  params: Record<string, string>,
-  timeoutMs = WEBHOOK_TIMEOUT_MS,
-): Promise<SignedPostResult> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Twilio-Signature": signTwilioRequest(authToken, url, params),
-        "I-Twilio-Idempotency-Token": randomUUID(),
-        "User-Agent": "TwilioProxy/1.1",
-        Accept: "*/*",
-      },
-      body: new URLSearchParams(params).toString(),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (err) {
-    throw describeFetchError(url, err, timeoutMs);
-  }
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", body: await res.text() };
-}
-
-function describeFetchError(url: string, err: unknown, timeoutMs: number): CallerError {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name === "TimeoutError") return new CallerError(`${url} did not answer within ${timeoutMs} ms`, "ETIMEDOUT");
-  const code = e.cause?.code ?? "EFETCH";
-  if (code === "ECONNREFUSED") {
-    return new CallerError(`nothing is listening at ${url}; start the platform with npm start`, code);
-  }
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new CallerError(`cannot resolve the host of ${url}`, code);
-  return new CallerError(`cannot reach ${url}: ${e.cause?.message ?? e.message ?? String(err)}`, code);
-}
 
 export interface StreamInstruction {
   /** The stream URL as Twilio would open it (relative URLs resolved against the webhook URL). */
@@ -187,44 +71,6 @@ export interface PlaceCallViaWebhookOptions {
     SimulatedCallerOptions,
     "streamUrl" | "customParameters" | "callSid" | "accountSid" | "authToken" | "onStreamEnd"
   >;
-}
-
-/** The form params of Twilio's inbound voice webhook for a ringing call. */
-export function voiceWebhookParams(o: {
-  callSid: string;
-  accountSid: string;
-  from: string;
-  to: string;
-}): Record<string, string> {
-  const fromCountry = countryOf(o.from) ?? "";
-  const toCountry = countryOf(o.to) ?? "";
-  return {
-    AccountSid: o.accountSid,
-    ApiVersion: "2010-04-01",
-    CallSid: o.callSid,
-    CallStatus: "ringing",
-    Called: o.to,
-    CalledCity: "",
-    CalledCountry: toCountry,
-    CalledState: "",
-    CalledZip: "",
-    Caller: o.from,
-    CallerCity: "",
-    CallerCountry: fromCountry,
-    CallerState: "",
-    CallerZip: "",
-    Direction: "inbound",
-    From: o.from,
-    FromCity: "",
-    FromCountry: fromCountry,
-    FromState: "",
-    FromZip: "",
-    To: o.to,
-    ToCity: "",
-    ToCountry: toCountry,
-    ToState: "",
-    ToZip: "",
-  };
 }
 
 /** Resolves a `<Stream url>` as Twilio would: relative to the webhook URL, http(s) mapped to ws(s). */
@@ -389,53 +235,4 @@ export async function placeCallViaWebhook(options: PlaceCallViaWebhookOptions): 
     afterStream: followed.afterStream,
     twiml: followed.twiml,
   };
-}
-
-export type CallStatus =
-  | "queued"
-  | "initiated"
-  | "ringing"
-  | "in-progress"
-  | "completed"
-  | "busy"
-  | "failed"
-  | "no-answer"
-  | "canceled";
-
-export interface StatusCallbackOptions {
-  statusUrl: string;
-  authToken: string;
-  callSid: string;
-  accountSid?: string;
-  status: CallStatus;
-  /** Seconds; sent as CallDuration on a completed call. */
-  duration?: number;
-  from?: string;
-  to?: string;
-  direction?: "inbound" | "outbound-api" | "outbound-dial";
-  sequenceNumber?: number;
-  extraParams?: Record<string, string>;
-}
-
-/** The signed call-progress callback Twilio POSTs to a StatusCallback URL. */
-export async function sendStatusCallback(o: StatusCallbackOptions): Promise<SignedPostResult> {
-  const params: Record<string, string> = {
-    AccountSid: o.accountSid ?? newAccountSid(),
-    ApiVersion: "2010-04-01",
-    CallSid: o.callSid,
-    CallStatus: o.status,
-    CallbackSource: "call-progress-events",
-    Direction: o.direction ?? "inbound",
-    From: o.from ?? "",
-    To: o.to ?? "",
-    Called: o.to ?? "",
-    Caller: o.from ?? "",
-    SequenceNumber: String(o.sequenceNumber ?? 0),
-    Timestamp: new Date().toUTCString().replace("GMT", "+0000"),
-    ...(o.duration !== undefined
-      ? { CallDuration: String(Math.round(o.duration)), Duration: String(Math.ceil(o.duration / 60)) }
-      : {}),
-    ...o.extraParams,
-  };
-  return postSignedForm(o.statusUrl, o.authToken, params);
 }

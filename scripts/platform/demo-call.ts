@@ -3,7 +3,8 @@
 // and the status callback Twilio sends at the end.
 import WebSocket from "ws";
 import { type CallerStep, type CallReport, runCall, speechFor } from "../../emulators/twilio-caller/caller.ts";
-import { placeCallViaWebhook, sendStatusCallback } from "../../emulators/twilio-caller/webhook.ts";
+import { sendStatusCallback } from "../../emulators/twilio-caller/status-callback.ts";
+import { placeCallViaWebhook } from "../../emulators/twilio-caller/webhook.ts";
 import { type LiveMessage, LiveMessageSchema } from "./printer.ts";
 import { PlatformError } from "./processes.ts";
 

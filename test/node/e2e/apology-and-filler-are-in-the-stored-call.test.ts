@@ -9,8 +9,8 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { loadFixtureIndex, newCallSid } from "../../../emulators/twilio-caller/caller.ts";
 import { createLogger } from "../../../media-nodes/src/server/logger.ts";
 import type { RunningMediaNode } from "../../../media-nodes/src/server/run.ts";
+import { type Api, FRONT_DESK, LocalPlatform, type Tenant, until } from "../../../scripts/local-platform.ts";
 import { callTurns } from "../../../workers/src/db/schema.ts";
-import { type Api, FRONT_DESK, LocalPlatform, type Tenant, until } from "./support/local-platform.ts";
 
 const APOLOGY = "I'm sorry, I'm having trouble answering right now. Could you say that again?";
 const FILLER = "Sorry, one moment…";

@@ -11,7 +11,7 @@ import { newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts"
 import { ToolRunner } from "../../../media-nodes/src/tools/runner.ts";
 import { verifySignature } from "../../../media-nodes/src/tools/signing.ts";
 import { EdgeToolSigningKeys } from "../../../media-nodes/src/tools/signing-keys.ts";
-import { fixtureLines, LocalPlatform, until as poll } from "./support/local-platform.ts";
+import { fixtureLines, LocalPlatform, until as poll } from "../../../scripts/local-platform.ts";
 
 const NODE_ID = "node-events-1";
 const SCRIPT = ["thanks-goodbye"];

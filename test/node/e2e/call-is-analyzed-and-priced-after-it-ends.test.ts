@@ -5,7 +5,7 @@
 // priced usage. A second agent's schema the extraction cannot satisfy shows the refused data is never stored.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
-import { type Api, FRONT_DESK, LocalPlatform, until } from "./support/local-platform.ts";
+import { type Api, FRONT_DESK, LocalPlatform, until } from "../../../scripts/local-platform.ts";
 
 const NODE_ID = "node-e2e-analysis";
 const HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0";

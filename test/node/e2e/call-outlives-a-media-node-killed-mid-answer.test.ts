@@ -11,9 +11,9 @@ import { and, asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import WebSocket from "ws";
 import { type CallReport, newCallSid, runCall, type SimulatedCaller } from "../../../emulators/twilio-caller/caller.ts";
+import { type Api, LocalPlatform, until as poll, type Tenant } from "../../../scripts/local-platform.ts";
 import { REPO_ROOT } from "../../../scripts/platform/processes.ts";
 import { callTurns } from "../../../workers/src/db/schema.ts";
-import { type Api, LocalPlatform, until as poll, type Tenant } from "./support/local-platform.ts";
 
 const NODE_IDS = ["node-resume-a", "node-resume-b"] as const;
 const BRIDGE = "Sorry, I lost you for a second…";

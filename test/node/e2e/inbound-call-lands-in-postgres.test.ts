@@ -5,8 +5,15 @@
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
+import {
+  type Api,
+  FRONT_DESK,
+  fixtureLines,
+  LocalPlatform,
+  type Tenant,
+  until,
+} from "../../../scripts/local-platform.ts";
 import { callTurns } from "../../../workers/src/db/schema.ts";
-import { type Api, FRONT_DESK, fixtureLines, LocalPlatform, type Tenant, until } from "./support/local-platform.ts";
 
 const NODE_ID = "node-e2e-1";
 const SCRIPT = ["book-appointment", "thanks-goodbye"];

@@ -2,12 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import twilio from "twilio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  parseTwiml,
-  placeCallViaWebhook,
-  sendStatusCallback,
-  TwimlError,
-} from "../../../emulators/twilio-caller/webhook.ts";
+import { sendStatusCallback } from "../../../emulators/twilio-caller/status-callback.ts";
+import { parseTwiml, placeCallViaWebhook, TwimlError } from "../../../emulators/twilio-caller/webhook.ts";
 import { type FakeMediaNode, startFakeMediaNode } from "./support/fake-media-node.ts";
 
 const AUTH_TOKEN = "test-auth-token-0123456789abcdef";

@@ -1,29 +1,29 @@
-// The whole platform, real and local, as the end-to-end tests run it: the edge (workerd through scripts/local-edge.ts,
-// on Postgres or PGlite), the Deepgram and Bedrock emulators, and media nodes that register with the edge by
-// heartbeat; then what a tenant does (sign up, publish an agent on a number) and what Twilio does for a call (the
-// signed voice webhook, the media stream, the final status callback). Each test keeps only what it is about.
+// The whole platform, real and local, as the end-to-end tests, scripts/measure-call-cost.ts and the bench run it: the
+// edge (workerd through local-edge.ts, on Postgres or PGlite), the Deepgram and Bedrock emulators, and media nodes
+// that register with the edge by heartbeat; then what a tenant does (sign up, publish an agent on a number) and what
+// Twilio does for a call (the signed voice webhook, the media stream, the final status callback). Each user keeps
+// only what it is about. Node-only; it asserts nothing itself, it throws when the platform answers otherwise.
 import { and, eq } from "drizzle-orm";
-import { expect } from "vitest";
-import { type BedrockEmulator, startBedrockEmulator } from "../../../../emulators/bedrock/index.ts";
-import { type DeepgramEmulator, startDeepgramEmulator } from "../../../../emulators/deepgram/index.ts";
-import { type CallReport, loadFixtureIndex } from "../../../../emulators/twilio-caller/caller.ts";
+import { type BedrockEmulator, startBedrockEmulator } from "../emulators/bedrock/index.ts";
+import { type DeepgramEmulator, startDeepgramEmulator } from "../emulators/deepgram/index.ts";
+import { type CallReport, loadFixtureIndex } from "../emulators/twilio-caller/caller.ts";
+import { sendStatusCallback } from "../emulators/twilio-caller/status-callback.ts";
 import {
   type PlaceCallViaWebhookOptions,
   placeCallViaWebhook,
-  sendStatusCallback,
   type WebhookCallResult,
-} from "../../../../emulators/twilio-caller/webhook.ts";
-import { loadConfig } from "../../../../media-nodes/src/config.ts";
-import type { Logger } from "../../../../media-nodes/src/server/logger.ts";
-import { type RunningMediaNode, runMediaNode } from "../../../../media-nodes/src/server/run.ts";
-import { type LocalEdge, type LocalEdgeOptions, startLocalEdge } from "../../../../scripts/local-edge.ts";
-import { calls } from "../../../../workers/src/db/schema.ts";
-import { callIdForCarrierCall } from "../../../../workers/src/do/call-ledger/call-id.ts";
+} from "../emulators/twilio-caller/webhook.ts";
+import { loadConfig } from "../media-nodes/src/config.ts";
+import type { Logger } from "../media-nodes/src/server/logger.ts";
+import { type RunningMediaNode, runMediaNode } from "../media-nodes/src/server/run.ts";
+import { calls } from "../workers/src/db/schema.ts";
+import { callIdForCarrierCall } from "../workers/src/do/call-ledger/call-id.ts";
+import { type LocalEdge, type LocalEdgeOptions, startLocalEdge } from "./local-edge.ts";
 
 /** The number the simulated caller dials from. */
 export const CALLER_NUMBER = "+12125550123";
 
-/** The receptionist most tests talk to. */
+/** A small receptionist agent: the one most end-to-end tests talk to. */
 export const FRONT_DESK = {
   systemPrompt: "You are the receptionist of Spokes, a bike shop. Keep answers to one or two short sentences.",
   firstMessage: "Thanks for calling Spokes, how can I help?",
@@ -47,6 +47,10 @@ export interface LocalPlatformOptions {
   edgeVars?: Record<string, string>;
   backend?: LocalEdgeOptions["backend"];
   logLevel?: LocalEdgeOptions["logLevel"];
+  /** The emulators' latency profile; default "instant". */
+  profile?: "instant" | "realistic";
+  /** MEDIA_LOG_LEVEL of the media nodes; default "warn". */
+  mediaLogLevel?: string;
 }
 
 export type ConnectedCall = Extract<WebhookCallResult, { outcome: "connected" }>;
@@ -58,6 +62,7 @@ export class LocalPlatform {
     readonly edge: LocalEdge,
     readonly dg: DeepgramEmulator,
     readonly br: BedrockEmulator,
+    private readonly mediaLogLevel: string,
   ) {}
 
   static async start(options: LocalPlatformOptions): Promise<LocalPlatform> {
@@ -70,23 +75,24 @@ export class LocalPlatform {
         ...(options.logLevel ? { logLevel: options.logLevel } : {}),
       };
     };
+    const profile = options.profile ?? "instant";
     let dg: DeepgramEmulator;
     let br: BedrockEmulator;
     let edge: LocalEdge;
     if (options.edgeUsesBedrock) {
       [dg, br] = await Promise.all([
-        startDeepgramEmulator({ port: 0, profile: "instant" }),
-        startBedrockEmulator({ port: 0, profile: "instant" }),
+        startDeepgramEmulator({ port: 0, profile }),
+        startBedrockEmulator({ port: 0, profile }),
       ]);
       edge = await startLocalEdge(edgeOptions(br));
     } else {
       [dg, br, edge] = await Promise.all([
-        startDeepgramEmulator({ port: 0, profile: "instant" }),
-        startBedrockEmulator({ port: 0, profile: "instant" }),
+        startDeepgramEmulator({ port: 0, profile }),
+        startBedrockEmulator({ port: 0, profile }),
         startLocalEdge(edgeOptions()),
       ]);
     }
-    const platform = new LocalPlatform(edge, dg, br);
+    const platform = new LocalPlatform(edge, dg, br, options.mediaLogLevel ?? "warn");
     for (const id of options.inProcessNodes ?? options.nodeIds) await platform.startMediaNode(id);
     return platform;
   }
@@ -106,7 +112,7 @@ export class LocalPlatform {
       BEDROCK_ENDPOINT: this.br.url,
       EDGE_URL: this.edge.url,
       MEDIA_HEARTBEAT_MS: "1000",
-      MEDIA_LOG_LEVEL: "warn",
+      MEDIA_LOG_LEVEL: this.mediaLogLevel,
     };
   }
 
@@ -126,35 +132,20 @@ export class LocalPlatform {
   }
 
   api(key: string): Api {
-    return async <T>(method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${this.edge.url}${path}`, {
-        method,
-        headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-    };
+    return tenantApi(this.edge.url, key);
   }
 
-  async signUp(name: string): Promise<Tenant> {
-    const r = await this.api("")<{ account: { id: string }; apiKey: { key: string } }>("POST", "/v1/accounts", {
-      name,
-      email: `e2e-${crypto.randomUUID()}@example.com`,
-    });
-    expect(r.status).toBe(201);
-    return { accountId: r.body.account.id, key: r.body.apiKey.key };
+  signUp(name: string): Promise<Tenant> {
+    return signUp(this.edge.url, name);
   }
 
   /** Publishes an agent and gives it a Twilio number of its own. */
-  async agentOnNumber(key: string, config: Record<string, unknown>): Promise<{ agentId: string; number: string }> {
-    const api = this.api(key);
-    const agent = await api<{ id: string }>("POST", "/v1/agents", { name: "Front desk", publish: true, config });
-    expect(agent.status).toBe(201);
-    const number = `+1415${String(Date.now() + Math.floor(Math.random() * 1000)).slice(-7)}`;
-    const added = await api("POST", "/v1/phone-numbers", { e164: number, provider: "twilio", agentId: agent.body.id });
-    expect(added.status).toBe(201);
-    return { agentId: agent.body.id, number };
+  agentOnNumber(
+    key: string,
+    config: Record<string, unknown>,
+    options?: AgentOnNumberOptions,
+  ): Promise<{ agentId: string; number: string }> {
+    return agentOnNumber(this.edge.url, key, config, options);
   }
 
   /** Tells the Deepgram emulator what the caller of this Twilio call says; returns the platform's call ID. */
@@ -215,6 +206,57 @@ export class LocalPlatform {
     await Promise.all([this.dg.close(), this.br.close()]);
     await this.edge.stop();
   }
+}
+
+/** The tenant API of the edge at `edgeUrl` as one key sees it (no key: ""). */
+export function tenantApi(edgeUrl: string, key: string): Api {
+  return async <T>(method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${edgeUrl}${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  };
+}
+
+function expectStatus(what: string, r: { status: number; body: unknown }, status: number): void {
+  if (r.status !== status) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+}
+
+/** A new tenant, signed up through the API. */
+export async function signUp(edgeUrl: string, name: string): Promise<Tenant> {
+  const r = await tenantApi(edgeUrl, "")<{ account: { id: string }; apiKey: { key: string } }>("POST", "/v1/accounts", {
+    name,
+    email: `local-${crypto.randomUUID()}@example.com`,
+  });
+  expectStatus("sign-up", r, 201);
+  return { accountId: r.body.account.id, key: r.body.apiKey.key };
+}
+
+export interface AgentOnNumberOptions {
+  /** Default "Front desk". */
+  name?: string;
+  /** Default: a random +1415 number. */
+  number?: string;
+}
+
+/** Publishes an agent and gives it a Twilio number of its own. */
+export async function agentOnNumber(
+  edgeUrl: string,
+  key: string,
+  config: Record<string, unknown>,
+  options: AgentOnNumberOptions = {},
+): Promise<{ agentId: string; number: string }> {
+  const api = tenantApi(edgeUrl, key);
+  const name = options.name ?? "Front desk";
+  const agent = await api<{ id: string }>("POST", "/v1/agents", { name, publish: true, config });
+  expectStatus("publishing the agent", agent, 201);
+  const number = options.number ?? `+1415${String(Date.now() + Math.floor(Math.random() * 1000)).slice(-7)}`;
+  const added = await api("POST", "/v1/phone-numbers", { e164: number, provider: "twilio", agentId: agent.body.id });
+  expectStatus("adding the number", added, 201);
+  return { agentId: agent.body.id, number };
 }
 
 /** The words of each speech fixture by name (a name that is not a fixture is taken as the words). */
