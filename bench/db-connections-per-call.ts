@@ -1,5 +1,5 @@
 // How many Postgres connections one call makes the edge open, and what each was for (docs/reliability.md, "Where
-// the edge's workerd memory goes"). The whole platform runs locally (test/node/e2e/support/local-platform.ts), but
+// the edge's workerd memory goes"). The whole platform runs locally (scripts/local-platform.ts), but
 // the Worker's DB_WS_PROXY points at a tracing proxy here that pipes like workers/src/db/node.ts and reads the
 // statements each connection carries, so a connection is attributed by what it did (the voice webhook's number
 // lookup, an outbox flush's upserts, the events consumer's delivery rows …).
@@ -10,7 +10,7 @@
 import net from "node:net";
 import { WebSocketServer } from "ws";
 import { newCallSid, runCall } from "../emulators/twilio-caller/caller.ts";
-import { FRONT_DESK, fixtureLines, LocalPlatform } from "../test/node/e2e/support/local-platform.ts";
+import { FRONT_DESK, fixtureLines, LocalPlatform } from "../scripts/local-platform.ts";
 
 /** Client→server Postgres messages: the SQL of each Query ('Q') and Parse ('P'), and whether Terminate was sent. */
 class StatementReader {

@@ -6,9 +6,9 @@
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { newCallSid, runCall } from "../../../emulators/twilio-caller/caller.ts";
+import { FRONT_DESK, fixtureLines, LocalPlatform, type Tenant, until } from "../../../scripts/local-platform.ts";
 import { callTurns } from "../../../workers/src/db/schema.ts";
 import { OUTBOX_BATCH_MS } from "../../../workers/src/do/call-ledger/backoff.ts";
-import { FRONT_DESK, fixtureLines, LocalPlatform, type Tenant, until } from "./support/local-platform.ts";
 
 const NODE_ID = "node-e2e-conns";
 const SCRIPT = ["book-appointment", "thanks-goodbye"];
