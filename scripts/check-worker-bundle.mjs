@@ -11,7 +11,7 @@ const FORBIDDEN_INPUTS = [
   /node_modules\/(pg|pg-pool|pg-protocol|pg-connection-string)\//,
   /node_modules\/@electric-sql\//,
   /node_modules\/ws\//,
-  /workers\/src\/db\/node\.ts$/,
+  /workers\/src\/db\/(node|pglite-server)\.ts$/,
 ];
 const FORBIDDEN_IMPORTS = /^(node:)?(net|tls|fs|child_process)$/;
 

@@ -3,7 +3,7 @@
 //
 //  - openNodeDb(): node-postgres when a DATABASE_URL is given, else embedded PGlite (persistent directory).
 //  - migrateDb(): applies migrations/ (drizzle-kit output plus the hand-written ones).
-//  - servePglite(): exposes a PGlite over the Postgres wire protocol on loopback TCP (pglite-socket).
+//  - servePglite(): exposes a PGlite over the Postgres wire protocol on loopback TCP (pglite-server.ts).
 //  - startDbProxy(): the loopback WebSocket→TCP proxy the Neon driver in workerd connects through.
 //  - createScratchDatabase(): a fresh, uniquely named database on a real server, for one test run.
 //  - startHungDatabase() / closedDatabaseUrl(): a database that accepts and never answers, and one that refuses,
@@ -15,13 +15,13 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import { WebSocketServer } from "ws";
+import { startPgliteServer } from "./pglite-server.ts";
 import * as schema from "./schema.ts";
 import type { Db } from "./types.ts";
 
@@ -86,9 +86,9 @@ export type Served = { host: string; port: number; url: string; stop: () => Prom
 
 /**
  * Serves a PGlite instance over TCP on loopback so the proxy (and psql, drizzle-kit) can reach it.
- * PGlite runs one query at a time; pglite-socket queues the connections' queries and keeps a transaction's
- * statements together, so several connections are safe, just not parallel. The Worker opens a pool per request
- * and closes it after the response, so many short-lived connections overlap: the cap is generous.
+ * PGlite is one session; connections take turns, each turn a whole extended-protocol exchange or a whole
+ * transaction (pglite-server.ts), so several connections are safe, just not parallel. The Worker opens a pool per
+ * request and closes it after the response, so many short-lived connections overlap: the cap is generous.
  */
 export async function servePglite(
   pglite: PGlite,
@@ -99,14 +99,12 @@ export async function servePglite(
   }: { host?: string; port?: number; maxConnections?: number } = {},
 ): Promise<Served> {
   assertLoopback(host);
-  const server = new PGLiteSocketServer({ db: pglite, host, port, maxConnections });
-  await server.start();
-  const bound = Number(server.getServerConn().split(":").pop());
+  const server = await startPgliteServer(pglite, { host, port, maxConnections });
   return {
     host,
-    port: bound,
-    url: `postgres://postgres@${host}:${bound}/postgres`,
-    stop: () => server.stop(),
+    port: server.port,
+    url: `postgres://postgres@${host}:${server.port}/postgres`,
+    stop: server.stop,
   };
 }
 
