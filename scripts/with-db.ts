@@ -6,7 +6,7 @@
 //
 // postgres: creates a uniquely named database on the server in DATABASE_URL (default: the local test server),
 //           migrates it, and drops it afterwards.
-// pglite:   an in-memory PGlite, migrated, served over TCP with pglite-socket.
+// pglite:   an in-memory PGlite, migrated, served over TCP by workers/src/db/pglite-server.ts.
 // Both pick free ports and pass DATABASE_URL and DB_WS_PROXY to the command's environment, plus
 // TEST_DATABASE_URL_EU: a second, separate database of the same kind behind the same proxy, for the suite that
 // proves an EU tenant's data stays in the EU database (it sets DATABASE_URL_EU to it for its own requests), and

@@ -160,8 +160,8 @@ export async function startDbProxy({
       sockets.add(tcp);
       const early: Buffer[] = [];
       // Postgres closes the connection when the client sends Terminate, and Neon's driver relies on that (it never
-      // closes its WebSocket itself). pglite-socket keeps the socket open, so without this every pool the Worker
-      // ends would leave a connection behind until PGlite's connection limit refuses everyone.
+      // closes its WebSocket itself). pglite-socket, our earlier PGlite server, kept the socket open, and every pool
+      // the Worker ended left a connection behind; the proxy closes on Terminate too, whatever the server does.
       const watcher = new TerminateWatcher();
       tcp.on("connect", () => {
         for (const chunk of early) tcp.write(chunk);

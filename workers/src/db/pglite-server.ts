@@ -7,7 +7,7 @@
 // three or more busy connections one connection's Bind could land on another's Parse: a statement run with
 // someone else's parameters, answers sent to the wrong socket, a client waiting forever. That showed up as a 500
 // in the Worker suites' concurrent-request tests under load, and could never happen on a real server, where every
-// connection is its own session.
+// connection is its own session. Upstream: electric-sql/pglite#1046 (open; pglite-socket 0.2.x).
 import net from "node:net";
 import type { PGlite } from "@electric-sql/pglite";
 
