@@ -24,6 +24,7 @@ import {
 import { type DemoTools, startDemoTools } from "./demo-tools.ts";
 import {
   type Child,
+  freePort,
   LOOPBACK,
   PlatformError,
   portIsFree,
@@ -253,6 +254,9 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
 
     progress("starting the edge (wrangler dev) and the media node…");
     const edgeUrl = `http://${LOOPBACK}:${ports.edge}`;
+    // wrangler dev opens workerd's inspector on 9229 unless told otherwise, so a second `npm start` on this machine
+    // (another checkout, a test of the platform) would find it taken and the edge would exit: give it a free one.
+    const inspectorPort = opts.edgeInspectorPort ?? (opts.edgeRuntime === "miniflare" ? undefined : await freePort());
     const edge = track(
       "edge",
       (o) =>
@@ -263,7 +267,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
           proxy: proxy.address,
           secrets,
           twilioToken: twilio.token,
-          inspectorPort: opts.edgeInspectorPort,
+          inspectorPort,
           analysisBedrock: plan.mediaNodeEnv,
           spawn: o,
         }),

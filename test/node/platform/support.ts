@@ -7,15 +7,23 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
 import { type PlatformPorts, PORT_VARS } from "../../../scripts/platform/platform.ts";
-import { freePort, portIsFree, REPO_ROOT } from "../../../scripts/platform/processes.ts";
+import { portIsFree, REPO_ROOT } from "../../../scripts/platform/processes.ts";
 import { PROVIDER_VARS } from "../../../scripts/platform/providers.ts";
 
+/**
+ * Free ports below the kernel's ephemeral range. These suites check that every port is free again after a stop; a
+ * port from the ephemeral range (what `listen(0)` hands out) can be taken meanwhile as the source port of any other
+ * process's outbound connection (the Worker suites beside these make thousands), which reads as a port left busy.
+ */
 export async function freePorts(): Promise<PlatformPorts> {
+  const ephemeralFrom = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+  const below = Number.isFinite(ephemeralFrom) && ephemeralFrom > 21_000 ? ephemeralFrom : 32_768;
   const ports = {} as PlatformPorts;
   const taken = new Set<number>();
   for (const key of Object.keys(PORT_VARS) as (keyof PlatformPorts)[]) {
-    let port = await freePort();
-    while (taken.has(port)) port = await freePort();
+    let port = 0;
+    while (!port || taken.has(port) || !(await portIsFree(port)))
+      port = 20_000 + Math.floor(Math.random() * (below - 20_000));
     taken.add(port);
     ports[key] = port;
   }
