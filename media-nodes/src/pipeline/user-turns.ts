@@ -273,10 +273,7 @@ export class UserTurns {
     }
     const silentMs = now - lastVoiced;
     if (!this.#finalizeAsked && !this.#finalized) {
-      // Not held back by an interruption: once the agent is cut off, the caller's words are a turn like any other,
-      // and the recogniser has to be asked for them (after it has ended the utterance once, voiced audio with no
-      // words makes no second end of its own). The eager step itself stays off for them (`#eagerFrom`).
-      if (silentMs < EAGER_SILENCE_MS || this.#view.agentAudible(now)) return;
+      if (silentMs < EAGER_SILENCE_MS || this.#view.agentAudible(now) || this.#interrupting) return;
       this.#finalizeAsked = true;
       this.#askedAtVoice = lastVoiced;
       this.#view.session?.()?.finalize();
