@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The one test command (README, CI). Two lanes run side by side, because the Node suites spend most of their wall
 // time waiting (real processes starting and stopping, real-time audio, a real browser) rather than on a core:
-//   lane 1: the Node suites;
-//   lane 2: the static checks, then the Worker suites inside workerd once per database backend (real PostgreSQL,
+//   lane 1: the typecheck, then the Node suites;
+//   lane 2: lint and the layout rule, then the Worker suites inside workerd once per database backend (real PostgreSQL,
 //           then PGlite), then the Worker bundle check.
 // Each step's output is held back and printed whole when the step ends, under its name, with its outcome and time;
 // a failed step does not stop the others. The last line is `steps: N passed, M failed (…)`.
@@ -14,13 +14,17 @@ const extra = process.argv.slice(2);
 const serial = process.env.TEST_SERIAL === "1";
 const workerEnv = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 
+const lint = { name: "lint", cmd: ["npx", "biome", "check", "."] };
+const typecheck = { name: "typecheck", cmd: ["npm", "run", "--silent", "typecheck"] };
+const layout = { name: "layout rule", cmd: ["node", "scripts/check-layout.mjs"] };
+// The typecheck (a minute or more) goes before the node suites so that the two lanes take about as long.
 const nodeLane = [
+  typecheck,
   { name: "node suites", cmd: ["npx", "vitest", "run", "--config", "vitest.node.config.ts", ...extra] },
 ];
 const edgeLane = [
-  { name: "lint", cmd: ["npx", "biome", "check", "."] },
-  { name: "typecheck", cmd: ["npm", "run", "--silent", "typecheck"] },
-  { name: "layout rule", cmd: ["node", "scripts/check-layout.mjs"] },
+  lint,
+  layout,
   // The Worker suites run inside workerd and reach the database through the loopback proxy, once per backend:
   // a fresh, uniquely named database on the real server (dropped afterwards), then an in-memory PGlite.
   ...["postgres", "pglite"].map((backend) => ({
@@ -42,7 +46,7 @@ const edgeLane = [
   })),
   { name: "worker bundle", cmd: ["node", "scripts/check-worker-bundle.mjs"] },
 ];
-const order = [...edgeLane.slice(0, 3), ...nodeLane, ...edgeLane.slice(3)];
+const order = [lint, typecheck, layout, ...nodeLane.slice(1), ...edgeLane.slice(2)];
 
 const seconds = (ms) => `${Math.round(ms / 1000)} s`;
 
