@@ -24,6 +24,15 @@ const LINES = {
   bridge: "Sorry, I lost you for a second…",
 };
 
+/** What a checkpoint says of the call itself, as its resume token names it. */
+const callOf = ({ callId, tenantId, agentId, agentVersion, prefixHash }: CallTokenClaims) => ({
+  callId,
+  tenantId,
+  agentId,
+  agentVersion,
+  prefixHash,
+});
+
 async function setup(
   llm: FakeLlm,
   resume?: (claims: CallTokenClaims) => CallCheckpoint,
@@ -126,11 +135,7 @@ test("a mark the caller never heard (cleared by a barge-in) is never checkpointe
 test("a resumed call: no greeting, the bridge as turn nextTurnIndex, then the answer it owed, asked with the history as heard", async () => {
   const llm = new FakeLlm([FakeLlm.say("Order 48213 ships today.")]);
   const s = await setup(llm, (claims) => ({
-    callId: claims.callId,
-    tenantId: claims.tenantId,
-    agentId: claims.agentId,
-    agentVersion: claims.agentVersion,
-    prefixHash: claims.prefixHash,
+    ...callOf(claims),
     resume: 1,
     history: [{ index: 0, role: "assistant", text: "Hi, Spokes here.", interrupted: false }],
     entities: {},
@@ -171,11 +176,7 @@ test("a resumed call: no greeting, the bridge as turn nextTurnIndex, then the an
 test("a resumed call whose turns had all finished: the bridge is stored as a bridge line, and the model knows it said it", async () => {
   const llm = new FakeLlm([FakeLlm.say("We open at nine on Saturday.")]);
   const s = await setup(llm, (claims) => ({
-    callId: claims.callId,
-    tenantId: claims.tenantId,
-    agentId: claims.agentId,
-    agentVersion: claims.agentVersion,
-    prefixHash: claims.prefixHash,
+    ...callOf(claims),
     resume: 1,
     history: [
       { index: 0, role: "assistant", text: "Hi, Spokes here.", interrupted: false },
@@ -212,11 +213,7 @@ test("a resumed call whose turns had all finished: the bridge is stored as a bri
 test("a caller who cuts the bridge short: its turn is stored interrupted with the bridge line and no text; the model, told of it, answers them", async () => {
   const llm = new FakeLlm([FakeLlm.say("Sure, I can cancel it.")]);
   const s = await setup(llm, (claims) => ({
-    callId: claims.callId,
-    tenantId: claims.tenantId,
-    agentId: claims.agentId,
-    agentVersion: claims.agentVersion,
-    prefixHash: claims.prefixHash,
+    ...callOf(claims),
     resume: 1,
     history: [
       { index: 0, role: "assistant", text: "Hi, Spokes here.", interrupted: false },
@@ -252,11 +249,7 @@ test("a caller who cuts the bridge short: its turn is stored interrupted with th
 test("a resumed call cut mid-answer: the heard part is the agent's, and the model is told to finish it", async () => {
   const llm = new FakeLlm([FakeLlm.say("It arrives on Friday.")]);
   const s = await setup(llm, (claims) => ({
-    callId: claims.callId,
-    tenantId: claims.tenantId,
-    agentId: claims.agentId,
-    agentVersion: claims.agentVersion,
-    prefixHash: claims.prefixHash,
+    ...callOf(claims),
     resume: 1,
     history: [{ index: 0, role: "assistant", text: "Hi, Spokes here.", interrupted: false }],
     entities: {},
@@ -275,11 +268,7 @@ test("a resumed call cut mid-answer: the heard part is the agent's, and the mode
 
 test("a checkpoint with nothing heard yet greets as a new call", async () => {
   const s = await setup(new FakeLlm([]), (claims) => ({
-    callId: claims.callId,
-    tenantId: claims.tenantId,
-    agentId: claims.agentId,
-    agentVersion: claims.agentVersion,
-    prefixHash: claims.prefixHash,
+    ...callOf(claims),
     resume: 1,
     history: [],
     entities: {},
